@@ -1,0 +1,1 @@
+/* output/eve: not written yet */

@@ -1,0 +1,1 @@
+/* output/fingerprint: not written yet */

@@ -1,0 +1,1 @@
+/* output/mask: not written yet */

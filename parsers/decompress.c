@@ -1,0 +1,1 @@
+/* parsers/decompress: not written yet */

@@ -1,0 +1,1 @@
+/* parsers/http: not written yet */

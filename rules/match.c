@@ -1,0 +1,1 @@
+/* rules/match: not written yet */

@@ -1,0 +1,1 @@
+/* rules/ruleset: not written yet */

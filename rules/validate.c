@@ -1,0 +1,1 @@
+/* rules/validate: not written yet */

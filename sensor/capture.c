@@ -1,0 +1,1 @@
+/* sensor/capture: not written yet */

@@ -1,0 +1,1 @@
+/* sensor/community_id: not written yet */

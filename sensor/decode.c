@@ -1,0 +1,1 @@
+/* sensor/decode: not written yet */

@@ -1,0 +1,1 @@
+/* sensor/defrag: not written yet */

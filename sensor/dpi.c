@@ -1,0 +1,1 @@
+/* sensor/dpi: not written yet */

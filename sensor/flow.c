@@ -1,0 +1,1 @@
+/* sensor/flow: not written yet */

@@ -1,0 +1,1 @@
+/* sensor/reassembly: not written yet */

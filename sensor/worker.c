@@ -1,0 +1,1 @@
+/* sensor/worker: not written yet */

@@ -1,0 +1,2 @@
+/* tools/gen/gen: not written yet */
+int main(void) { return 0; }
