@@ -1,1 +1,407 @@
-int main(void) { return 0; }
+/* main.c - command line, set-up, the run, shutdown.
+ *
+ * Parses options, loads and compiles the rules, opens the capture and the
+ * outputs, drops privileges, then hands every packet to the worker until the
+ * input ends or a signal arrives. Every refusal is one line on stderr naming
+ * the thing and what to do, and exit status 1 (usage, config, rules) or 2
+ * (run-time: capture, output). */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lh_config.h"
+#include "output/eve.h"
+#include "output/fingerprint.h"
+#include "rules/match.h"
+#include "rules/ruleset.h"
+#include "sensor/capture.h"
+#include "sensor/worker.h"
+
+#define MAX_INPUTS 256
+#define MAX_RULES 64
+
+static volatile sig_atomic_t g_stop, g_usr1;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    g_usr1 = 1;
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+"Usage: leakhound [OPTIONS] -r FILE|DIR ...   replay capture files\n"
+"       leakhound [OPTIONS] -i IFACE          capture live\n"
+"       leakhound --check-rules PATH ...      load and compile rule files, report errors\n"
+"\n"
+"leakhound follows every TCP conversation, finds personal records (mobile\n"
+"numbers, resident ID numbers, addresses, waybill numbers) in the streams and\n"
+"writes EVE-style JSON events (one per line). Packet time drives everything:\n"
+"replaying the same capture gives the same events.\n"
+"\n"
+"Input:\n"
+"  -r, --read FILE|DIR      pcap or pcapng file; repeat for several (read in order);\n"
+"                           a directory stands for its files in name order\n"
+"  -i, --interface IFACE    live capture\n"
+"  -f, --filter EXPR        BPF filter (live and files)\n"
+"  -s, --snaplen N          live: bytes per packet (default 262144)\n"
+"      --no-promisc         live: do not put the interface in promiscuous mode\n"
+"      --buffer-size MB     live: kernel capture buffer (default 64)\n"
+"      --replay-speed X     pace replay by packet time, X times real time (default: full speed)\n"
+"      --progress           progress line on stderr during replay (only on a terminal)\n"
+"      --user USER          drop privileges to USER after opening the capture and outputs\n"
+"\n"
+"Rules:\n"
+"  -R, --rules PATH         rule file or directory; repeat for several\n"
+"                           (default: ./rules/pii-cn.yaml, else %s/pii-cn.yaml)\n"
+"      --check-rules        with -R or PATH arguments: load, compile, report, exit\n"
+"      --site-key KEY       key for record fingerprints (HMAC-SHA256; >= 16 bytes or 32+ hex);\n"
+"                           also LEAKHOUND_SITE_KEY. Without one a random key is used and\n"
+"                           fingerprints do not correlate across runs\n"
+"      --no-match           do not scan streams (packet path only)\n"
+"\n"
+"Output:\n"
+"  -o, --output DIR         write DIR/eve.json (default ./leakhound-out); '-' for stdout\n"
+"      --stats-interval S   stats event every S seconds of packet time (default 60, 0: final only)\n"
+"  -q, --quiet              no summary line on stderr at the end\n"
+"\n"
+"Limits (every cap reached is counted in the stats event):\n"
+"      --flow-memcap BYTES  flow table memory (default 256M; K, M, G suffixes)\n"
+"      --reasm-memcap BYTES out-of-order TCP data held, all flows (default 64M)\n"
+"      --defrag-memcap BYTES IP fragments held (default 32M)\n"
+"      --no-checksum        do not verify IP/TCP/UDP checksums\n"
+"\n"
+"  -V, --version            print the version\n"
+"  -h, --help               this help\n"
+"\n"
+"Signals: SIGINT/SIGTERM end the run cleanly (flows ended, events flushed,\n"
+"stats written); SIGUSR1 prints a one-line summary on stderr.\n"
+"Exit status: 0 success, 1 bad usage, rules or configuration, 2 run-time failure.\n",
+            LH_RULES_DIR);
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    switch (*end) {
+    case 'k': case 'K': v <<= 10; end++; break;
+    case 'm': case 'M': v <<= 20; end++; break;
+    case 'g': case 'G': v <<= 30; end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int drop_privileges(const char *user, char *err, size_t errlen)
+{
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        snprintf(err, errlen, "--user %s: no such user", user);
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        snprintf(err, errlen, "--user %s: cannot drop privileges: %s", user, strerror(errno));
+        return -1;
+    }
+    if (setuid(0) == 0 && pw->pw_uid != 0) {
+        snprintf(err, errlen, "--user %s: privileges could be regained; refusing to run", user);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *default_rules(void)
+{
+    static char path[512];
+    if (access("rules/pii-cn.yaml", R_OK) == 0)
+        return "rules/pii-cn.yaml";
+    snprintf(path, sizeof(path), "%s/pii-cn.yaml", LH_RULES_DIR);
+    return path;
+}
+
+struct run {
+    struct worker *w;
+};
+
+static int on_packet(void *ud, struct packet *p)
+{
+    struct run *r = ud;
+    worker_packet(r->w, p);
+    if (g_usr1) {
+        g_usr1 = 0;
+        worker_print_summary(r->w, stderr);
+    }
+    return 0;
+}
+
+static void on_idle(void *ud)
+{
+    struct run *r = ud;
+    if (g_usr1) {
+        g_usr1 = 0;
+        worker_print_summary(r->w, stderr);
+    }
+}
+
+enum {
+    OPT_NO_PROMISC = 256,
+    OPT_BUFFER_SIZE,
+    OPT_REPLAY_SPEED,
+    OPT_PROGRESS,
+    OPT_USER,
+    OPT_CHECK_RULES,
+    OPT_SITE_KEY,
+    OPT_NO_MATCH,
+    OPT_STATS_INTERVAL,
+    OPT_FLOW_MEMCAP,
+    OPT_REASM_MEMCAP,
+    OPT_DEFRAG_MEMCAP,
+    OPT_NO_CHECKSUM,
+};
+
+static const struct option long_opts[] = {
+    {"read", required_argument, NULL, 'r'},
+    {"interface", required_argument, NULL, 'i'},
+    {"filter", required_argument, NULL, 'f'},
+    {"snaplen", required_argument, NULL, 's'},
+    {"no-promisc", no_argument, NULL, OPT_NO_PROMISC},
+    {"buffer-size", required_argument, NULL, OPT_BUFFER_SIZE},
+    {"replay-speed", required_argument, NULL, OPT_REPLAY_SPEED},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"user", required_argument, NULL, OPT_USER},
+    {"rules", required_argument, NULL, 'R'},
+    {"check-rules", no_argument, NULL, OPT_CHECK_RULES},
+    {"site-key", required_argument, NULL, OPT_SITE_KEY},
+    {"no-match", no_argument, NULL, OPT_NO_MATCH},
+    {"output", required_argument, NULL, 'o'},
+    {"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
+    {"quiet", no_argument, NULL, 'q'},
+    {"flow-memcap", required_argument, NULL, OPT_FLOW_MEMCAP},
+    {"reasm-memcap", required_argument, NULL, OPT_REASM_MEMCAP},
+    {"defrag-memcap", required_argument, NULL, OPT_DEFRAG_MEMCAP},
+    {"no-checksum", no_argument, NULL, OPT_NO_CHECKSUM},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+#define FAIL(code, ...)                                                                            \
+    do {                                                                                           \
+        fprintf(stderr, "leakhound: " __VA_ARGS__);                                                \
+        fputc('\n', stderr);                                                                       \
+        rc = (code);                                                                               \
+        goto out;                                                                                  \
+    } while (0)
+
+int main(int argc, char **argv)
+{
+    const char *inputs[MAX_INPUTS];
+    const char *rules[MAX_RULES];
+    size_t n_inputs = 0, n_rules = 0;
+    struct capture_config ccfg;
+    struct worker_config wcfg;
+    capture_config_default(&ccfg);
+    worker_config_default(&wcfg);
+    const char *outdir = "leakhound-out", *user = NULL, *site_key = getenv("LEAKHOUND_SITE_KEY");
+    int check_rules = 0, no_match = 0, quiet = 0, rc = 0, opt;
+    char err[8192] = "";
+    struct ruleset *rs = NULL;
+    struct match_db *db = NULL;
+    struct capture *cap = NULL;
+    struct eve *eve = NULL;
+    struct worker *w = NULL;
+    struct fingerprint_key fpkey;
+
+    while ((opt = getopt_long(argc, argv, "r:i:f:s:R:o:qVh", long_opts, NULL)) != -1) {
+        uint64_t v;
+        char *end;
+        switch (opt) {
+        case 'r':
+            if (n_inputs == MAX_INPUTS)
+                FAIL(1, "too many -r inputs (at most %d; give a directory instead)", MAX_INPUTS);
+            inputs[n_inputs++] = optarg;
+            break;
+        case 'i': ccfg.iface = optarg; break;
+        case 'f': ccfg.bpf = optarg; break;
+        case 's':
+            ccfg.snaplen = (int)strtol(optarg, &end, 10);
+            if (*end || ccfg.snaplen < 64 || ccfg.snaplen > 262144)
+                FAIL(1, "--snaplen %s: give a number of bytes from 64 to 262144", optarg);
+            break;
+        case OPT_NO_PROMISC: ccfg.promisc = 0; break;
+        case OPT_BUFFER_SIZE:
+            ccfg.buffer_mb = (int)strtol(optarg, &end, 10);
+            if (*end || ccfg.buffer_mb < 1 || ccfg.buffer_mb > 4096)
+                FAIL(1, "--buffer-size %s: give megabytes from 1 to 4096", optarg);
+            break;
+        case OPT_REPLAY_SPEED:
+            ccfg.replay_speed = strtod(optarg, &end);
+            if (*end || !(ccfg.replay_speed > 0))
+                FAIL(1, "--replay-speed %s: give a positive factor (1 = real time)", optarg);
+            break;
+        case OPT_PROGRESS: ccfg.progress = 1; break;
+        case OPT_USER: user = optarg; break;
+        case 'R':
+            if (n_rules == MAX_RULES)
+                FAIL(1, "too many -R rule paths (at most %d; give a directory)", MAX_RULES);
+            rules[n_rules++] = optarg;
+            break;
+        case OPT_CHECK_RULES: check_rules = 1; break;
+        case OPT_SITE_KEY: site_key = optarg; break;
+        case OPT_NO_MATCH: no_match = 1; break;
+        case 'o': outdir = optarg; break;
+        case OPT_STATS_INTERVAL:
+            wcfg.stats_interval_s = (uint32_t)strtoul(optarg, &end, 10);
+            if (*end)
+                FAIL(1, "--stats-interval %s: give whole seconds", optarg);
+            break;
+        case 'q': quiet = 1; break;
+        case OPT_FLOW_MEMCAP:
+            if (parse_size(optarg, &v) || v < (1u << 20))
+                FAIL(1, "--flow-memcap %s: give bytes (K/M/G suffix), at least 1M", optarg);
+            wcfg.flow.memcap = v;
+            break;
+        case OPT_REASM_MEMCAP:
+            if (parse_size(optarg, &v))
+                FAIL(1, "--reasm-memcap %s: give bytes (K/M/G suffix)", optarg);
+            wcfg.reasm.memcap = v;
+            break;
+        case OPT_DEFRAG_MEMCAP:
+            if (parse_size(optarg, &v))
+                FAIL(1, "--defrag-memcap %s: give bytes (K/M/G suffix)", optarg);
+            wcfg.decode.defrag.memcap = v;
+            break;
+        case OPT_NO_CHECKSUM: wcfg.decode.verify_checksums = 0; break;
+        case 'V': printf("leakhound %s\n", LH_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default:
+            fprintf(stderr, "leakhound: see 'leakhound --help' for the options\n");
+            return 1;
+        }
+    }
+    for (; optind < argc; optind++) {
+        /* bare arguments: rule paths for --check-rules, else capture files */
+        if (check_rules) {
+            if (n_rules == MAX_RULES)
+                FAIL(1, "too many rule paths");
+            rules[n_rules++] = argv[optind];
+        } else {
+            if (n_inputs == MAX_INPUTS)
+                FAIL(1, "too many inputs");
+            inputs[n_inputs++] = argv[optind];
+        }
+    }
+    if (n_rules == 0)
+        rules[n_rules++] = default_rules();
+
+    if (!no_match || check_rules) {
+        if (ruleset_load(rules, n_rules, &rs, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s%s", err, err[0] && err[strlen(err) - 1] != '\n' ? "\n" : "");
+            fprintf(stderr, "leakhound: the rules have errors; nothing was run\n");
+            rc = 1;
+            goto out;
+        }
+        if (match_db_build(rs, &db, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\nleakhound: the rules do not compile; nothing was run\n", err);
+            rc = 1;
+            goto out;
+        }
+        if (check_rules) {
+            printf("leakhound: %zu patterns in %zu files: OK\n", rs->n_patterns, rs->n_files);
+            goto out;
+        }
+    }
+    if (ccfg.iface && n_inputs)
+        FAIL(1, "give either -i IFACE or -r FILE, not both");
+    if (!ccfg.iface && !n_inputs)
+        FAIL(1, "nothing to read: give -r FILE|DIR or -i IFACE (see --help)");
+
+    if (site_key) {
+        if (fingerprint_key_set(&fpkey, site_key, err, sizeof(err)) != 0)
+            FAIL(1, "site key: %s", err);
+    } else {
+        if (fingerprint_key_random(&fpkey) != 0)
+            FAIL(2, "cannot make a random site key");
+        fprintf(stderr, "leakhound: warning: no --site-key: fingerprints are keyed with a random "
+                        "key and will not match other runs'\n");
+    }
+
+    ccfg.inputs = inputs;
+    ccfg.n_inputs = n_inputs;
+    if (capture_open(&ccfg, &cap, err, sizeof(err)) != 0)
+        FAIL(2, "%s", err);
+
+    if (strcmp(outdir, "-") == 0) {
+        eve = eve_open("-", err, sizeof(err));
+    } else {
+        if (mkdir(outdir, 0750) != 0 && errno != EEXIST)
+            FAIL(2, "%s: cannot create the output directory: %s", outdir, strerror(errno));
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/eve.json", outdir);
+        eve = eve_open(path, err, sizeof(err));
+    }
+    if (!eve)
+        FAIL(2, "%s", err);
+
+    if (user && drop_privileges(user, err, sizeof(err)) != 0)
+        FAIL(2, "%s", err);
+
+    w = worker_new(&wcfg, db, &fpkey, eve, cap, err, sizeof(err));
+    if (!w)
+        FAIL(2, "%s", err);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_usr1;
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct run run = {w};
+    if (capture_run(cap, on_packet, on_idle, &run, &g_stop, err, sizeof(err)) != 0) {
+        fprintf(stderr, "leakhound: %s\n", err);
+        rc = 2;
+    }
+    worker_finish(w);
+    if (!quiet)
+        worker_print_summary(w, stderr);
+    {
+        struct capture_stats cs;
+        capture_get_stats(cap, &cs);
+        if (cs.files_failed && rc == 0)
+            rc = 2;
+    }
+out:
+    worker_free(w);
+    eve_close(eve);
+    capture_close(cap);
+    match_db_free(db);
+    ruleset_free(rs);
+    return rc;
+}

@@ -1,1 +1,928 @@
-/* sensor/worker: not written yet */
+/* worker.c - one packet through decode, flow, nDPI, reassembly and matching.
+ *
+ * Owns the per-thread objects (decoder, flow table, reassembly context, nDPI
+ * module, Hyperscan scratch) and the per-flow struct session hung on
+ * flow->user: nDPI state, the two reassembly streams, the matcher streams and
+ * the records found so far. A session is allocated with its flow and freed by
+ * the flow's end callback, which also writes the flow event.
+ *
+ * What is scanned: the in-order byte stream of each direction of a TCP flow,
+ * unless the flow opens like TLS or nDPI names it encrypted (its bytes are
+ * still counted). Records are deduplicated per flow direction by a keyed
+ * 64-bit fingerprint, in a table of dedup_cap entries; past the cap, new
+ * records still count (counted as dedup_overflow in stats, so a count may
+ * then be high, never low). */
+#include "sensor/worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "output/eve.h"
+#include "parsers/http.h"
+#include "output/fingerprint.h"
+#include "output/mask.h"
+#include "rules/match.h"
+#include "rules/ruleset.h"
+#include "sensor/dpi.h"
+
+#define SAMPLE_LEN 64
+#define MAX_SAMPLES_CAP 8
+
+enum session_mode {
+    MODE_UNDECIDED = 0,
+    MODE_RAW,       /* scan the stream as it is */
+    MODE_HTTP,      /* parse HTTP; scan request targets and decoded bodies */
+    MODE_SKIP,      /* encrypted: count bytes only */
+};
+
+/* Records found in one direction of a flow. */
+struct recset {
+    uint64_t count[RULE_CAT_MAX];
+    uint64_t *seen;  /* open addressing set of keyed fingerprints, 0 = empty */
+    uint32_t seen_n, seen_cap;
+    uint8_t n_samples;
+    char samples[MAX_SAMPLES_CAP][SAMPLE_LEN];
+    char fps[MAX_SAMPLES_CAP][FINGERPRINT_STR_LEN];
+};
+
+struct session;
+
+struct dirctx {
+    struct worker *w;
+    struct session *s;
+    uint8_t dir;
+};
+
+/* Where a record goes: a transaction's set (NULL for raw streams) and the
+ * flow direction's set. */
+struct recctx {
+    struct worker *w;
+    struct recset *tx;
+    struct recset *flow;
+};
+
+/* Per HTTP transaction (tx->user). */
+struct txstate {
+    struct recset rec;
+    struct recctx rc[2];
+    struct match_stream *ms[2];
+    uint64_t pcap_cnt;   /* packet that completed the request head */
+    uint32_t file_idx;
+    char url[1024];      /* request target, records masked */
+};
+
+struct session {
+    struct flow *flow;
+    struct http_parser *http;
+    struct recctx rc[2];
+    uint8_t probe_len[2];
+    uint8_t probe[2][16]; /* first bytes held until HTTP or not can be told */
+    struct dpi_flow *dpi;
+    struct dpi_result dres;
+    uint8_t mode;
+    struct reasm_stream rs[2];
+    struct dirctx dctx[2];
+    struct match_stream *ms[2];
+    struct recset rec[2];
+};
+
+struct worker_stats {
+    uint64_t sessions_failed;   /* session allocation failed */
+    uint64_t streams_skipped;   /* encrypted streams not scanned */
+    uint64_t dedup_overflow;
+    uint64_t match_stream_failed;
+    uint64_t records;           /* distinct per flow direction, all categories */
+    uint64_t stats_events;
+    uint64_t http_flows;
+    uint64_t url_records;   /* records found (and masked) in request targets */
+    uint64_t tx_alloc_failed;
+};
+
+struct worker {
+    struct worker_config cfg;
+    const struct match_db *db;
+    const struct ruleset *rs;
+    const struct fingerprint_key *fpkey;
+    struct eve *eve;
+    struct capture *capture;
+    struct decoder *dec;
+    struct flow_table *ft;
+    struct reasm_ctx *reasm;
+    struct dpi *dpi;
+    struct match_scratch *scratch;
+    struct http_config http_cfg;
+    struct http_stats http_st;
+    struct worker_stats st;
+    uint64_t pcap_cnt;     /* current packet */
+    uint32_t file_idx;
+    uint64_t now_us;       /* latest packet time */
+    uint64_t next_expire_us;
+    uint64_t next_stats_us;
+};
+
+void worker_config_default(struct worker_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    decode_config_default(&cfg->decode);
+    flow_config_default(&cfg->flow);
+    reasm_config_default(&cfg->reasm);
+    cfg->stats_interval_s = 60;
+    cfg->max_samples = 3;
+    cfg->dedup_cap = 65536;
+    cfg->match_raw_streams = 1;
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+/* Adds v to the set; returns 1 when it was new. The set doubles up to the
+ * cap; past it every record counts as new (overflow is counted). */
+static int recset_add(struct worker *w, struct recset *r, uint64_t h)
+{
+    if (h == 0)
+        h = 1;
+    if (r->seen_n * 2 >= r->seen_cap) {
+        uint32_t ncap = r->seen_cap ? r->seen_cap * 2 : 64;
+        if (ncap / 2 > w->cfg.dedup_cap || ncap < r->seen_cap) {
+            w->st.dedup_overflow++;
+            return 1;
+        }
+        uint64_t *n = calloc(ncap, sizeof(*n));
+        if (!n) {
+            w->st.dedup_overflow++;
+            return 1;
+        }
+        for (uint32_t i = 0; i < r->seen_cap; i++) {
+            if (!r->seen[i])
+                continue;
+            uint32_t j = (uint32_t)r->seen[i] & (ncap - 1);
+            while (n[j])
+                j = (j + 1) & (ncap - 1);
+            n[j] = r->seen[i];
+        }
+        free(r->seen);
+        r->seen = n;
+        r->seen_cap = ncap;
+    }
+    uint32_t j = (uint32_t)h & (r->seen_cap - 1);
+    while (r->seen[j]) {
+        if (r->seen[j] == h)
+            return 0;
+        j = (j + 1) & (r->seen_cap - 1);
+    }
+    r->seen[j] = h;
+    r->seen_n++;
+    return 1;
+}
+
+static void recset_record(struct worker *w, struct recset *r, const struct record *rec,
+                          uint64_t h)
+{
+    if (!recset_add(w, r, h))
+        return;
+    if (rec->category < RULE_CAT_MAX)
+        r->count[rec->category]++;
+    if (r->n_samples < w->cfg.max_samples && r->n_samples < MAX_SAMPLES_CAP) {
+        const struct rule_pattern *pat = &w->rs->patterns[rec->pattern];
+        mask_value(pat->mask, pat->keep_first, pat->keep_last, rec->value, rec->len,
+                   r->samples[r->n_samples], SAMPLE_LEN);
+        fingerprint_record(w->fpkey, rec->category, rec->value, rec->len, r->fps[r->n_samples]);
+        r->n_samples++;
+    }
+}
+
+static void on_record(void *ud, const struct record *rec)
+{
+    struct recctx *rc = ud;
+    struct worker *w = rc->w;
+    uint64_t h = fingerprint_record64(w->fpkey, rec->category, rec->value, rec->len);
+    uint64_t before = rc->flow->seen_n;
+    recset_record(w, rc->flow, rec, h);
+    if (rc->flow->seen_n != before)
+        w->st.records++;
+    if (rc->tx)
+        recset_record(w, rc->tx, rec, h);
+}
+
+static void recset_free(struct recset *r)
+{
+    free(r->seen);
+    r->seen = NULL;
+}
+
+/* ---- stream consumers ---------------------------------------------------- */
+
+static int looks_like_tls(const uint8_t *d, size_t len)
+{
+    /* a TLS record: handshake/alert/ccs/appdata, version 3.x */
+    return len >= 3 && d[0] >= 0x14 && d[0] <= 0x17 && d[1] == 0x03 && d[2] <= 0x04;
+}
+
+static const struct http_callbacks http_cb;
+
+/* Decides what the flow is from its first bytes (either direction). Returns
+ * 0 when more bytes are needed. */
+static int decide_mode(struct worker *w, struct session *s, const uint8_t *d, size_t len)
+{
+    int probe = http_probe(d, len);
+    if (probe < 0 && len < sizeof(s->probe[0]))
+        return 0;
+    if (probe == 1 || strcmp(s->dres.app_proto, "http") == 0) {
+        s->http = http_parser_new(&w->http_cfg, &w->http_st, &http_cb, s);
+        if (s->http) {
+            s->mode = MODE_HTTP;
+            w->st.http_flows++;
+            return 1;
+        }
+    }
+    if (s->dres.encrypted || looks_like_tls(d, len) || !w->db || !w->cfg.match_raw_streams) {
+        s->mode = MODE_SKIP;
+        w->st.streams_skipped++;
+    } else {
+        s->mode = MODE_RAW;
+    }
+    return 1;
+}
+
+static void raw_scan(struct worker *w, struct session *s, int dir, const uint8_t *data,
+                     size_t len)
+{
+    if (!s->ms[dir]) {
+        s->ms[dir] = match_stream_open(w->db, w->scratch);
+        if (!s->ms[dir]) {
+            w->st.match_stream_failed++;
+            s->mode = MODE_SKIP;
+            return;
+        }
+    }
+    if (match_stream_scan(s->ms[dir], w->scratch, data, len, on_record, &s->rc[dir]) != 0) {
+        match_stream_close(s->ms[dir], w->scratch, NULL, NULL);
+        s->ms[dir] = NULL;
+        w->st.match_stream_failed++;
+        s->mode = MODE_SKIP;
+    }
+}
+
+static void deliver(struct worker *w, struct session *s, int dir, const uint8_t *data, size_t len)
+{
+    if (s->mode == MODE_RAW)
+        raw_scan(w, s, dir, data, len);
+    else if (s->mode == MODE_HTTP)
+        http_feed(s->http, (enum http_dir)dir, data, len, w->now_us);
+}
+
+static void sink_data(void *ud, uint64_t off, const uint8_t *data, size_t len)
+{
+    (void)off;
+    struct dirctx *dc = ud;
+    struct session *s = dc->s;
+    struct worker *w = dc->w;
+    if (s->mode == MODE_UNDECIDED) {
+        /* hold the first bytes (at most 16 per direction) until HTTP or not
+         * can be told, then hand on what was held, both directions */
+        uint8_t tmp[sizeof(s->probe[0])];
+        size_t n = s->probe_len[dc->dir];
+        size_t take = sizeof(tmp) - n < len ? sizeof(tmp) - n : len;
+        memcpy(tmp, s->probe[dc->dir], n);
+        memcpy(tmp + n, data, take);
+        if (!decide_mode(w, s, tmp, n + take)) {
+            memcpy(s->probe[dc->dir] + n, data, take); /* take == len here */
+            s->probe_len[dc->dir] = (uint8_t)(n + take);
+            return;
+        }
+        for (int d = 0; d < 2; d++) {
+            if (s->probe_len[d])
+                deliver(w, s, d, s->probe[d], s->probe_len[d]);
+            s->probe_len[d] = 0;
+        }
+    }
+    deliver(w, s, dc->dir, data, len);
+}
+
+static void sink_gap(void *ud, uint64_t off, uint64_t len)
+{
+    (void)off;
+    struct dirctx *dc = ud;
+    struct session *s = dc->s;
+    if (s->mode == MODE_UNDECIDED) {
+        /* what was held cannot be told apart any more: scan it raw */
+        s->mode = MODE_RAW;
+        for (int d = 0; d < 2; d++) {
+            if (s->probe_len[d])
+                deliver(dc->w, s, d, s->probe[d], s->probe_len[d]);
+            s->probe_len[d] = 0;
+        }
+    }
+    if (s->ms[dc->dir])
+        match_stream_gap(s->ms[dc->dir]);
+    if (s->mode == MODE_HTTP)
+        http_gap(s->http, (enum http_dir)dc->dir, len);
+}
+
+static void sink_end(void *ud)
+{
+    struct dirctx *dc = ud;
+    struct session *s = dc->s;
+    if (s->mode == MODE_UNDECIDED && s->probe_len[dc->dir]) {
+        /* a stream shorter than the probe: decide on what there is */
+        s->mode = MODE_RAW;
+        for (int d = 0; d < 2; d++) {
+            if (s->probe_len[d])
+                deliver(dc->w, s, d, s->probe[d], s->probe_len[d]);
+            s->probe_len[d] = 0;
+        }
+    }
+    if (s->ms[dc->dir]) {
+        match_stream_close(s->ms[dc->dir], dc->w->scratch, on_record, &s->rc[dc->dir]);
+        s->ms[dc->dir] = NULL;
+    }
+    if (s->mode == MODE_HTTP)
+        http_end(s->http, (enum http_dir)dc->dir, dc->w->now_us);
+}
+
+static const char *proto_name(uint8_t proto, char *buf, size_t n)
+{
+    switch (proto) {
+    case 6: return "TCP";
+    case 17: return "UDP";
+    case 1: return "ICMP";
+    case 58: return "IPv6-ICMP";
+    case 132: return "SCTP";
+    case 47: return "GRE";
+    default: snprintf(buf, n, "%u", proto); return buf;
+    }
+}
+
+struct recview {
+    struct eve_kv kv[RULE_CAT_MAX];
+    const char *samples[MAX_SAMPLES_CAP];
+    const char *fps[MAX_SAMPLES_CAP];
+    struct eve_records er;
+};
+
+static const struct eve_records *recview(struct recview *v, const struct recset *r)
+{
+    size_t n = 0;
+    for (int c = 0; c < RULE_CAT_MAX; c++)
+        if (r->count[c])
+            v->kv[n++] = (struct eve_kv){rule_category_name((enum rule_category)c), r->count[c]};
+    if (n == 0)
+        return NULL;
+    for (int i = 0; i < r->n_samples; i++) {
+        v->samples[i] = r->samples[i];
+        v->fps[i] = r->fps[i];
+    }
+    v->er = (struct eve_records){v->kv, n, v->samples, r->n_samples, v->fps, r->n_samples};
+    return &v->er;
+}
+
+/* ---- HTTP transactions ----------------------------------------------------- */
+
+#define REDACT_MAX 32
+
+struct redact_ctx {
+    struct worker *w;
+    struct recctx *rc; /* where records found count, or NULL */
+    size_t n;
+    struct {
+        uint64_t start, len;
+        char masked[SAMPLE_LEN];
+    } hit[REDACT_MAX];
+    int overflow;
+};
+
+static void on_redact_record(void *ud, const struct record *rec)
+{
+    struct redact_ctx *rx = ud;
+    if (rx->rc)
+        on_record(rx->rc, rec);
+    if (rx->n == REDACT_MAX) {
+        rx->overflow = 1;
+        return;
+    }
+    const struct rule_pattern *pat = &rx->w->rs->patterns[rec->pattern];
+    rx->hit[rx->n].start = rec->end_off - rec->len;
+    rx->hit[rx->n].len = rec->len;
+    mask_value(pat->mask, pat->keep_first, pat->keep_last, rec->value, rec->len,
+               rx->hit[rx->n].masked, SAMPLE_LEN);
+    rx->n++;
+}
+
+/* Copies in to out with every record found replaced by its masked form.
+ * With more records than REDACT_MAX, the whole string is withheld: a log line
+ * must never carry a raw record. Records found count into rc when given. */
+static void redact(struct worker *w, struct recctx *rc, const char *in, char *out, size_t outlen)
+{
+    size_t len = strlen(in);
+    if (!w->db) {
+        snprintf(out, outlen, "%s", in);
+        return;
+    }
+    struct redact_ctx rx = {.w = w, .rc = rc};
+    match_scan_block(w->db, w->scratch, (const uint8_t *)in, len, on_redact_record, &rx);
+    if (rx.overflow) {
+        snprintf(out, outlen, "[withheld: more than %d records]", REDACT_MAX);
+        return;
+    }
+    size_t o = 0;
+    uint64_t pos = 0;
+    for (size_t i = 0; i <= rx.n && o + 1 < outlen; i++) {
+        uint64_t upto = i < rx.n ? rx.hit[i].start : len;
+        if (upto < pos) /* overlapping records: the earlier mask covers it */
+            upto = pos;
+        size_t n = (size_t)(upto - pos);
+        if (n > outlen - 1 - o)
+            n = outlen - 1 - o;
+        memcpy(out + o, in + pos, n);
+        o += n;
+        if (i == rx.n)
+            break;
+        size_t m = strlen(rx.hit[i].masked);
+        if (m > outlen - 1 - o)
+            m = outlen - 1 - o;
+        memcpy(out + o, rx.hit[i].masked, m);
+        o += m;
+        uint64_t end = rx.hit[i].start + rx.hit[i].len;
+        pos = end > pos ? end : pos;
+    }
+    out[o] = 0;
+}
+
+static void tx_request(void *ud, struct http_tx *tx)
+{
+    struct session *s = ud;
+    struct worker *w = s->dctx[0].w;
+    struct txstate *t = calloc(1, sizeof(*t));
+    if (!t) {
+        w->st.tx_alloc_failed++;
+        return;
+    }
+    tx->user = t;
+    t->pcap_cnt = w->pcap_cnt;
+    t->file_idx = w->file_idx;
+    for (int d = 0; d < 2; d++)
+        t->rc[d] = (struct recctx){w, &t->rec, &s->rec[d]};
+    uint64_t before = t->rec.seen_n;
+    redact(w, &t->rc[0], tx->uri ? tx->uri : "", t->url, sizeof(t->url));
+    w->st.url_records += t->rec.seen_n - before;
+}
+
+static void tx_response(void *ud, struct http_tx *tx)
+{
+    (void)ud;
+    (void)tx;
+}
+
+static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8_t *data,
+                    size_t len)
+{
+    struct session *s = ud;
+    struct worker *w = s->dctx[0].w;
+    struct txstate *t = tx->user;
+    if (!t || !w->db)
+        return;
+    if (!t->ms[dir]) {
+        t->ms[dir] = match_stream_open(w->db, w->scratch);
+        if (!t->ms[dir]) {
+            w->st.match_stream_failed++;
+            return;
+        }
+    }
+    if (match_stream_scan(t->ms[dir], w->scratch, data, len, on_record, &t->rc[dir]) != 0) {
+        match_stream_close(t->ms[dir], w->scratch, NULL, NULL);
+        t->ms[dir] = NULL;
+        w->st.match_stream_failed++;
+    }
+}
+
+static void tx_done(void *ud, struct http_tx *tx)
+{
+    struct session *s = ud;
+    struct worker *w = s->dctx[0].w;
+    struct txstate *t = tx->user;
+    if (!t)
+        return;
+    for (int d = 0; d < 2; d++)
+        if (t->ms[d]) {
+            match_stream_close(t->ms[d], w->scratch, on_record, &t->rc[d]);
+            t->ms[d] = NULL;
+        }
+    if (w->eve) {
+        struct flow *f = s->flow;
+        char src[48], dst[48], host[256], ua[512], ct[256], ref[1024], acct[48];
+        flow_addr_str(&f->addr[0], f->ip_ver, src, sizeof(src));
+        flow_addr_str(&f->addr[1], f->ip_ver, dst, sizeof(dst));
+        const char *h = http_tx_header(tx, HTTP_REQUEST, "Host");
+        redact(w, NULL, h ? h : "", host, sizeof(host));
+        h = http_tx_header(tx, HTTP_REQUEST, "User-Agent");
+        redact(w, NULL, h ? h : "", ua, sizeof(ua));
+        h = http_tx_header(tx, HTTP_RESPONSE, "Content-Type");
+        redact(w, NULL, h ? h : "", ct, sizeof(ct));
+        h = http_tx_header(tx, HTTP_REQUEST, "Referer");
+        redact(w, NULL, h ? h : "", ref, sizeof(ref));
+        snprintf(acct, sizeof(acct), "%s", src);
+        static const struct {
+            uint32_t bit;
+            const char *name;
+        } flag_names[] = {
+            {HTTP_TX_BODY_CHUNKED, "chunked"}, {HTTP_TX_BODY_GZIP, "gzip"},
+            {HTTP_TX_BODY_DEFLATE, "deflate"}, {HTTP_TX_DECODE_FAILED, "decode_failed"},
+            {HTTP_TX_TRUNCATED, "truncated"},  {HTTP_TX_GAP, "gap"},
+            {HTTP_TX_NO_RESPONSE, "no_response"}, {HTTP_TX_UPGRADED, "upgraded"},
+        };
+        const char *flags[8];
+        size_t nf = 0;
+        for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
+            if (tx->flags & flag_names[i].bit)
+                flags[nf++] = flag_names[i].name;
+        char pbuf[8];
+        struct eve_http ev = {0};
+        ev.c.ts_us = tx->resp_ts_us ? tx->resp_ts_us : tx->req_ts_us;
+        ev.c.flow_id = f->flow_id;
+        ev.c.src_ip = src;
+        ev.c.dest_ip = dst;
+        ev.c.src_port = f->port[0];
+        ev.c.dest_port = f->port[1];
+        ev.c.proto = proto_name(f->proto, pbuf, sizeof(pbuf));
+        ev.c.app_proto = "http";
+        ev.c.community_id = f->community_id;
+        ev.c.vlan = f->vlan;
+        ev.c.pcap_filename = w->capture ? capture_file_name(w->capture, t->file_idx) : NULL;
+        ev.c.pcap_cnt = t->pcap_cnt;
+        ev.hostname = host;
+        ev.url = t->url;
+        ev.http_method = tx->method;
+        ev.protocol = tx->protocol;
+        ev.status = tx->status;
+        ev.http_user_agent = ua;
+        ev.http_content_type = ct;
+        ev.http_refer = ref;
+        ev.length = tx->resp_body_len;
+        ev.request_length = tx->req_body_len;
+        ev.flags = flags;
+        ev.n_flags = nf;
+        ev.account = (struct eve_account){acct, "src_ip"};
+        struct recview rv;
+        ev.records = recview(&rv, &t->rec);
+        eve_write_http(w->eve, &ev);
+    }
+    recset_free(&t->rec);
+    free(t);
+    tx->user = NULL;
+}
+
+static const struct http_callbacks http_cb = {tx_request, tx_response, tx_body, tx_done};
+
+static struct session *session_new(struct worker *w, struct flow *f)
+{
+    struct session *s = calloc(1, sizeof(*s));
+    if (!s) {
+        w->st.sessions_failed++;
+        return NULL;
+    }
+    s->flow = f;
+    for (int d = 0; d < 2; d++) {
+        s->dctx[d] = (struct dirctx){w, s, (uint8_t)d};
+        s->rc[d] = (struct recctx){w, NULL, &s->rec[d]};
+        struct reasm_sink sink = {sink_data, sink_gap, sink_end, &s->dctx[d]};
+        reasm_stream_init(&s->rs[d], &sink);
+    }
+    return s;
+}
+
+/* ---- flow end: the flow event ---------------------------------------------- */
+
+static const char *tcp_state_name(uint8_t st)
+{
+    switch (st) {
+    case FLOW_TCP_SYN_SENT: return "syn_sent";
+    case FLOW_TCP_SYN_RECV: return "syn_recv";
+    case FLOW_TCP_ESTABLISHED: return "established";
+    case FLOW_TCP_FIN_WAIT: return "fin_wait";
+    case FLOW_TCP_CLOSED: return "closed";
+    default: return "new";
+    }
+}
+
+static void on_flow_end(struct flow *f, void *ud)
+{
+    struct worker *w = ud;
+    struct session *s = f->user;
+    if (s) {
+        for (int d = 0; d < 2; d++)
+            reasm_stream_close(w->reasm, &s->rs[d]); /* calls sink_end once */
+        http_parser_free(s->http); /* open transactions end: http events */
+        s->http = NULL;
+        dpi_flow_end(w->dpi, &s->dpi, &s->dres);
+    }
+    if (w->eve) {
+        char src[48], dst[48], pbuf[8];
+        flow_addr_str(&f->addr[0], f->ip_ver, src, sizeof(src));
+        flow_addr_str(&f->addr[1], f->ip_ver, dst, sizeof(dst));
+        struct eve_flow ev = {0};
+        ev.c.ts_us = f->last_ts;
+        ev.c.flow_id = f->flow_id;
+        ev.c.src_ip = src;
+        ev.c.dest_ip = dst;
+        ev.c.src_port = f->port[0];
+        ev.c.dest_port = f->port[1];
+        ev.c.proto = proto_name(f->proto, pbuf, sizeof(pbuf));
+        ev.c.app_proto = s ? s->dres.app_proto : NULL;
+        ev.c.community_id = f->community_id;
+        ev.c.vlan = f->vlan;
+        ev.c.pcap_filename = w->capture ? capture_file_name(w->capture, f->first_file_idx) : NULL;
+        ev.c.pcap_cnt = f->first_pcap_cnt;
+        ev.start_us = f->first_ts;
+        ev.end_us = f->last_ts;
+        ev.pkts_toserver = f->pkts[0];
+        ev.pkts_toclient = f->pkts[1];
+        ev.bytes_toserver = f->bytes[0];
+        ev.bytes_toclient = f->bytes[1];
+        ev.state = f->proto == 6 ? tcp_state_name(f->tcp_state) : NULL;
+        ev.reason = flow_end_reason_name((enum flow_end_reason)f->end_reason);
+        struct recview rv[2];
+        if (s) {
+            ev.ndpi_proto = s->dres.ndpi_proto;
+            ev.ndpi_category = s->dres.category;
+            ev.host = s->dres.host;
+            ev.records[0] = recview(&rv[0], &s->rec[0]);
+            ev.records[1] = recview(&rv[1], &s->rec[1]);
+        }
+        eve_write_flow(w->eve, &ev);
+    }
+    if (s) {
+        recset_free(&s->rec[0]);
+        recset_free(&s->rec[1]);
+        free(s);
+        f->user = NULL;
+    }
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+struct worker *worker_new(const struct worker_config *cfg, const struct match_db *db,
+                          const struct fingerprint_key *fpkey, struct eve *eve,
+                          struct capture *capture, char *err, size_t errlen)
+{
+    struct worker *w = calloc(1, sizeof(*w));
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->cfg = *cfg;
+    w->db = db;
+    w->rs = db ? match_db_ruleset(db) : NULL;
+    w->fpkey = fpkey;
+    w->eve = eve;
+    w->capture = capture;
+    struct flow_config fc = cfg->flow;
+    fc.user_size = sizeof(struct session);
+    w->dec = decoder_new(&cfg->decode);
+    w->ft = flow_table_new(&fc, on_flow_end, w);
+    w->reasm = reasm_ctx_new(&cfg->reasm);
+    if (!w->dec || !w->ft || !w->reasm) {
+        snprintf(err, errlen, "out of memory creating the worker's tables");
+        goto error;
+    }
+    http_config_default(&w->http_cfg);
+    if (!(w->dpi = dpi_new(err, errlen)))
+        goto error;
+    if (db && !(w->scratch = match_scratch_new(db))) {
+        snprintf(err, errlen, "out of memory allocating Hyperscan scratch");
+        goto error;
+    }
+    return w;
+error:
+    worker_free(w);
+    return NULL;
+}
+
+void worker_free(struct worker *w)
+{
+    if (!w)
+        return;
+    flow_table_free(w->ft); /* ends remaining flows through on_flow_end */
+    reasm_ctx_free(w->reasm);
+    match_scratch_free(w->scratch);
+    dpi_free(w->dpi);
+    decoder_free(w->dec);
+    free(w);
+}
+
+/* ---- stats ---------------------------------------------------------------- */
+
+#define KV(k, v)                                                                                   \
+    do {                                                                                           \
+        if (n < max)                                                                               \
+            kv[n++] = (struct eve_kv){(k), (v)};                                                   \
+    } while (0)
+
+static size_t collect_stats(struct worker *w, struct eve_kv *kv, size_t max)
+{
+    size_t n = 0;
+    if (w->capture) {
+        struct capture_stats cs;
+        capture_get_stats(w->capture, &cs);
+        KV("capture.packets", cs.packets);
+        KV("capture.bytes", cs.bytes);
+        KV("capture.files_ok", cs.files_ok);
+        KV("capture.files_failed", cs.files_failed);
+        KV("capture.read_errors", cs.read_errors);
+        if (capture_is_live(w->capture)) {
+            KV("capture.kernel_packets", cs.if_recv);
+            KV("capture.kernel_drops", cs.if_drop);
+            KV("capture.kernel_ifdrops", cs.if_ifdrop);
+        }
+    }
+    const struct decode_stats *ds = decoder_stats(w->dec);
+    KV("decoder.pkts", ds->pkts);
+    KV("decoder.bytes", ds->bytes);
+    KV("decoder.ipv4", ds->ipv4);
+    KV("decoder.ipv6", ds->ipv6);
+    KV("decoder.tcp", ds->tcp);
+    KV("decoder.udp", ds->udp);
+    KV("decoder.icmp", ds->icmp);
+    KV("decoder.other_l4", ds->other_l4);
+    KV("decoder.non_ip", ds->non_ip);
+    KV("decoder.vlan", ds->vlan);
+    KV("decoder.mpls", ds->mpls);
+    KV("decoder.defrag_memuse", decoder_memuse(w->dec));
+    static char names[DECODE_EVENT_MAX][48];
+    for (int i = 0; i < DECODE_EVENT_MAX; i++) {
+        if (!names[i][0])
+            snprintf(names[i], sizeof(names[i]), "decoder.event.%s",
+                     decode_event_name((enum decode_event)i));
+        KV(names[i], ds->ev[i]);
+    }
+    const struct flow_stats *fs = flow_table_stats(w->ft);
+    KV("flow.active", fs->active);
+    KV("flow.total", fs->total);
+    KV("flow.tcp", fs->tcp);
+    KV("flow.udp", fs->udp);
+    KV("flow.icmp", fs->icmp);
+    KV("flow.other", fs->other);
+    KV("flow.timeout", fs->timeout);
+    KV("flow.closed", fs->closed);
+    KV("flow.evicted", fs->evicted);
+    KV("flow.memcap_refused", fs->memcap_refused);
+    KV("flow.memuse", fs->memuse);
+    KV("flow.memuse_peak", fs->memuse_peak);
+    const struct reasm_stats *rs = reasm_ctx_stats(w->reasm);
+    KV("tcp.segments", rs->segments);
+    KV("tcp.bytes_delivered", rs->bytes_delivered);
+    KV("tcp.retransmits", rs->retransmits);
+    KV("tcp.overlaps", rs->overlaps);
+    KV("tcp.overlap_diff", rs->overlap_diff);
+    KV("tcp.out_of_order", rs->out_of_order);
+    KV("tcp.gaps", rs->gaps);
+    KV("tcp.gap_bytes", rs->gap_bytes);
+    KV("tcp.stream_cap_hit", rs->stream_cap_hit);
+    KV("tcp.memcap_hit", rs->memcap_hit);
+    KV("tcp.midstream", rs->midstream);
+    KV("tcp.after_close", rs->after_close);
+    KV("tcp.memuse", rs->memuse);
+    KV("tcp.memuse_peak", rs->memuse_peak);
+    const struct dpi_stats *dp = dpi_get_stats(w->dpi);
+    KV("dpi.flows", dp->flows);
+    KV("dpi.classified", dp->classified);
+    KV("dpi.given_up", dp->given_up);
+    KV("dpi.alloc_failed", dp->alloc_failed);
+    if (w->scratch) {
+        const struct match_stats *ms = match_scratch_stats(w->scratch);
+        KV("match.bytes_scanned", ms->bytes_scanned);
+        KV("match.raw_matches", ms->raw_matches);
+        KV("match.rejected", ms->rejected);
+        KV("match.records", ms->records);
+        KV("match.scan_errors", ms->scan_errors);
+    }
+    KV("http.flows", w->st.http_flows);
+    KV("http.requests", w->http_st.requests);
+    KV("http.responses", w->http_st.responses);
+    KV("http.transactions", w->http_st.transactions);
+    KV("http.parse_errors", w->http_st.parse_errors);
+    KV("http.resyncs", w->http_st.resyncs);
+    KV("http.resync_bytes", w->http_st.resync_bytes);
+    KV("http.header_cap_hit", w->http_st.header_cap_hit);
+    KV("http.uri_cap_hit", w->http_st.uri_cap_hit);
+    KV("http.headers_count_cap_hit", w->http_st.headers_count_cap_hit);
+    KV("http.pipeline_cap_hit", w->http_st.pipeline_cap_hit);
+    KV("http.decode_gzip", w->http_st.decode_gzip);
+    KV("http.decode_deflate", w->http_st.decode_deflate);
+    KV("http.decode_failed", w->http_st.decode_failed);
+    KV("http.decode_cap_hit", w->http_st.decode_cap_hit);
+    KV("http.ratio_cap_hit", w->http_st.ratio_cap_hit);
+    KV("http.chunked", w->http_st.chunked);
+    KV("http.upgraded", w->http_st.upgraded);
+    KV("http.no_response", w->http_st.no_response);
+    KV("http.tx_alloc_failed", w->st.tx_alloc_failed);
+    KV("http.url_records", w->st.url_records);
+    KV("records.distinct_per_flow", w->st.records);
+    KV("records.dedup_overflow", w->st.dedup_overflow);
+    KV("worker.sessions_failed", w->st.sessions_failed);
+    KV("worker.streams_skipped", w->st.streams_skipped);
+    KV("worker.match_stream_failed", w->st.match_stream_failed);
+    if (w->eve) {
+        const struct eve_sink_stats *es = eve_stats(w->eve);
+        KV("output.eve.written", es->written);
+        KV("output.eve.errors", es->errors);
+        KV("output.eve.dropped", es->dropped);
+    }
+    return n;
+}
+
+void worker_write_stats(struct worker *w)
+{
+    if (!w->eve)
+        return;
+    struct eve_kv kv[160];
+    size_t n = collect_stats(w, kv, sizeof(kv) / sizeof(kv[0]));
+    w->st.stats_events++;
+    eve_write_stats(w->eve, w->now_us, kv, n);
+}
+
+void worker_print_summary(struct worker *w, void *file)
+{
+    FILE *fp = file;
+    const struct decode_stats *ds = decoder_stats(w->dec);
+    const struct flow_stats *fs = flow_table_stats(w->ft);
+    uint64_t dropped = 0;
+    for (int i = 0; i < DECODE_EVENT_MAX; i++)
+        if (i != DEC_FRAG_HELD && i != DEC_FRAG_REASSEMBLED && i != DEC_IPV4_BAD_CSUM &&
+            i != DEC_TCP_BAD_CSUM && i != DEC_UDP_BAD_CSUM)
+            dropped += ds->ev[i];
+    fprintf(fp, "leakhound: %llu packets, %llu bytes, %llu undecodable; flows %llu total, %llu "
+                "active, %llu evicted; %llu records",
+            (unsigned long long)ds->pkts, (unsigned long long)ds->bytes,
+            (unsigned long long)dropped, (unsigned long long)fs->total,
+            (unsigned long long)fs->active, (unsigned long long)fs->evicted,
+            (unsigned long long)w->st.records);
+    if (w->capture) {
+        struct capture_stats cs;
+        capture_get_stats(w->capture, &cs);
+        if (capture_is_live(w->capture))
+            fprintf(fp, "; kernel drops %llu", (unsigned long long)(cs.if_drop + cs.if_ifdrop));
+        if (cs.read_errors || cs.files_failed)
+            fprintf(fp, "; %llu unreadable files, %llu read errors",
+                    (unsigned long long)cs.files_failed, (unsigned long long)cs.read_errors);
+    }
+    if (w->eve) {
+        const struct eve_sink_stats *es = eve_stats(w->eve);
+        fprintf(fp, "; events %llu written, %llu lost", (unsigned long long)es->written,
+                (unsigned long long)es->dropped);
+    }
+    fputc('\n', fp);
+}
+
+/* ---- packets --------------------------------------------------------------- */
+
+static void tick(struct worker *w, uint64_t now)
+{
+    if (now <= w->now_us)
+        return;
+    w->now_us = now;
+    if (now >= w->next_expire_us) {
+        flow_table_expire(w->ft, now);
+        decoder_expire(w->dec, now);
+        w->next_expire_us = now + 1000000u;
+    }
+    if (w->cfg.stats_interval_s) {
+        if (!w->next_stats_us)
+            w->next_stats_us = now + (uint64_t)w->cfg.stats_interval_s * 1000000u;
+        else if (now >= w->next_stats_us) {
+            worker_write_stats(w);
+            w->next_stats_us = now + (uint64_t)w->cfg.stats_interval_s * 1000000u;
+        }
+    }
+}
+
+void worker_packet(struct worker *w, struct packet *p)
+{
+    tick(w, p->ts_us);
+    w->pcap_cnt = p->pcap_cnt;
+    w->file_idx = p->file_idx;
+    if (decode_packet(w->dec, p) != DECODE_OK || p->ip_ver == 0)
+        return;
+    enum flow_dir dir;
+    struct flow *f = flow_lookup(w->ft, p, &dir);
+    if (!f)
+        return;
+    struct session *s = f->user;
+    if (!s) {
+        s = session_new(w, f);
+        if (!s)
+            return;
+        f->user = s;
+    }
+    if (!s->dres.done)
+        dpi_packet(w->dpi, &s->dpi, &s->dres, p->l3, p->l3_len, p->ts_us, dir == FLOW_TOSERVER);
+    if (p->proto == 6 && !p->csum_bad)
+        reasm_segment(w->reasm, &s->rs[dir], p->seq, p->tcp_flags, p->payload, p->payload_len);
+}
+
+void worker_finish(struct worker *w)
+{
+    flow_table_flush(w->ft);
+    worker_write_stats(w);
+    if (w->eve)
+        eve_flush(w->eve);
+}
