@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rules/api_rules.h"
+
 /* What kind of personal record a pattern finds. */
 #define RULE_CATEGORIES(X)                                                                         \
     X(PHONE, "phone")                                                                              \
@@ -52,6 +54,8 @@ enum rule_boundary {
     BOUNDARY_ALNUM, /* no [0-9A-Za-z] on either side */
 };
 
+struct detect_rules;
+
 struct rule_pattern {
     char *id;            /* unique, [a-z0-9_]+ */
     char *regex;         /* Hyperscan syntax */
@@ -76,6 +80,8 @@ struct ruleset {
     char **files;        /* files loaded, in order */
     size_t n_files;
     uint8_t hash[32];    /* SHA-256 over the files' bytes, for caching */
+    struct api_rules api; /* identity: and endpoints: sections */
+    struct detect_rules *detect; /* detections: sections (rules/detect.h), or NULL */
 };
 
 /* Loads the YAML files named in paths (a directory loads its *.yaml in name

@@ -19,6 +19,7 @@
 #include "lh_config.h"
 #include "output/eve.h"
 #include "output/fingerprint.h"
+#include "rules/endpoint.h"
 #include "rules/match.h"
 #include "rules/ruleset.h"
 #include "sensor/capture.h"
@@ -231,6 +232,7 @@ int main(int argc, char **argv)
     char err[8192] = "";
     struct ruleset *rs = NULL;
     struct match_db *db = NULL;
+    struct endpoint_db *epdb = NULL;
     struct capture *cap = NULL;
     struct eve *eve = NULL;
     struct worker *w = NULL;
@@ -305,6 +307,11 @@ int main(int argc, char **argv)
     }
     for (; optind < argc; optind++) {
         /* bare arguments: rule paths for --check-rules, else capture files */
+        if (endpoint_db_build(&rs->api, &epdb, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\nleakhound: the rules do not compile; nothing was run\n", err);
+            rc = 1;
+            goto out;
+        }
         if (check_rules) {
             if (n_rules == MAX_RULES)
                 FAIL(1, "too many rule paths");
@@ -326,6 +333,11 @@ int main(int argc, char **argv)
             goto out;
         }
         if (match_db_build(rs, &db, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\nleakhound: the rules do not compile; nothing was run\n", err);
+            rc = 1;
+            goto out;
+        }
+        if (endpoint_db_build(&rs->api, &epdb, err, sizeof(err)) != 0) {
             fprintf(stderr, "%s\nleakhound: the rules do not compile; nothing was run\n", err);
             rc = 1;
             goto out;
@@ -370,7 +382,8 @@ int main(int argc, char **argv)
     if (user && drop_privileges(user, err, sizeof(err)) != 0)
         FAIL(2, "%s", err);
 
-    w = worker_new(&wcfg, db, &fpkey, eve, cap, err, sizeof(err));
+    struct worker_shared shared = {db, epdb, &fpkey, eve, cap, NULL};
+    w = worker_new(&wcfg, &shared, err, sizeof(err));
     if (!w)
         FAIL(2, "%s", err);
 
@@ -401,6 +414,7 @@ out:
     worker_free(w);
     eve_close(eve);
     capture_close(cap);
+    endpoint_db_free(epdb);
     match_db_free(db);
     ruleset_free(rs);
     return rc;

@@ -20,6 +20,8 @@
 
 #include "output/eve.h"
 #include "parsers/http.h"
+#include "parsers/identity.h"
+#include "rules/endpoint.h"
 #include "output/fingerprint.h"
 #include "output/mask.h"
 #include "rules/match.h"
@@ -69,6 +71,8 @@ struct txstate {
     struct match_stream *ms[2];
     uint64_t pcap_cnt;   /* packet that completed the request head */
     uint32_t file_idx;
+    uint8_t *reqbody;    /* first bytes of the request body, for form/JSON identity */
+    uint32_t reqbody_len;
     char url[1024];      /* request target, records masked */
 };
 
@@ -106,6 +110,10 @@ struct worker {
     const struct fingerprint_key *fpkey;
     struct eve *eve;
     struct capture *capture;
+    const struct endpoint_db *epdb;
+    struct endpoint_scratch *epscratch;
+    struct identity_ctx *ident;
+    int ident_body;
     struct decoder *dec;
     struct flow_table *ft;
     struct reasm_ctx *reasm;
@@ -131,6 +139,8 @@ void worker_config_default(struct worker_config *cfg)
     cfg->max_samples = 3;
     cfg->dedup_cap = 65536;
     cfg->match_raw_streams = 1;
+    cfg->session_cap = 100000;
+    cfg->identity_body_max = 16384;
 }
 
 /* ---- records ------------------------------------------------------------ */
@@ -479,7 +489,20 @@ static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8
     struct session *s = ud;
     struct worker *w = s->dctx[0].w;
     struct txstate *t = tx->user;
-    if (!t || !w->db)
+    if (!t)
+        return;
+    if (dir == HTTP_REQUEST && w->ident_body && t->reqbody_len < w->cfg.identity_body_max) {
+        if (!t->reqbody)
+            t->reqbody = malloc(w->cfg.identity_body_max);
+        if (t->reqbody) {
+            size_t n = w->cfg.identity_body_max - t->reqbody_len;
+            if (n > len)
+                n = len;
+            memcpy(t->reqbody + t->reqbody_len, data, n);
+            t->reqbody_len += (uint32_t)n;
+        }
+    }
+    if (!w->db)
         return;
     if (!t->ms[dir]) {
         t->ms[dir] = match_stream_open(w->db, w->scratch);
@@ -495,6 +518,93 @@ static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8
     }
 }
 
+static const struct {
+    uint32_t bit;
+    const char *name;
+} tx_flag_names[] = {
+    {HTTP_TX_BODY_CHUNKED, "chunked"},    {HTTP_TX_BODY_GZIP, "gzip"},
+    {HTTP_TX_BODY_DEFLATE, "deflate"},    {HTTP_TX_DECODE_FAILED, "decode_failed"},
+    {HTTP_TX_TRUNCATED, "truncated"},     {HTTP_TX_GAP, "gap"},
+    {HTTP_TX_NO_RESPONSE, "no_response"}, {HTTP_TX_UPGRADED, "upgraded"},
+};
+
+/* Who asked and what for: the account (masked, or the client IP) and the
+ * endpoint of a finished transaction. */
+struct tx_who {
+    char account[IDENTITY_MAX * 2];
+    const char *via;
+    struct identity_result id;
+    int endpoint;
+};
+
+static void tx_identify(struct worker *w, struct session *s, struct http_tx *tx,
+                        struct txstate *t, struct tx_who *who)
+{
+    who->endpoint = endpoint_match(w->epdb, w->epscratch, tx->method,
+                                   http_tx_header(tx, HTTP_REQUEST, "Host"), tx->uri);
+    if (identity_resolve(w->ident, tx, t->reqbody, t->reqbody_len, &who->id)) {
+        identity_learn(w->ident, tx, who->endpoint, who->id.account);
+        /* an account name may itself be a phone number: mask it like any record */
+        redact(w, NULL, who->id.account, who->account, sizeof(who->account));
+        who->via = who->id.via;
+    } else {
+        flow_addr_str(&s->flow->addr[0], s->flow->ip_ver, who->account, sizeof(who->account));
+        who->via = "src_ip";
+    }
+}
+
+static void tx_event(struct worker *w, struct session *s, struct http_tx *tx, struct txstate *t,
+                     const struct tx_who *who)
+{
+    struct flow *f = s->flow;
+    char src[48], dst[48], host[256], ua[512], ct[256], ref[1024], pbuf[8];
+    flow_addr_str(&f->addr[0], f->ip_ver, src, sizeof(src));
+    flow_addr_str(&f->addr[1], f->ip_ver, dst, sizeof(dst));
+    const char *h = http_tx_header(tx, HTTP_REQUEST, "Host");
+    redact(w, NULL, h ? h : "", host, sizeof(host));
+    h = http_tx_header(tx, HTTP_REQUEST, "User-Agent");
+    redact(w, NULL, h ? h : "", ua, sizeof(ua));
+    h = http_tx_header(tx, HTTP_RESPONSE, "Content-Type");
+    redact(w, NULL, h ? h : "", ct, sizeof(ct));
+    h = http_tx_header(tx, HTTP_REQUEST, "Referer");
+    redact(w, NULL, h ? h : "", ref, sizeof(ref));
+    const char *flags[sizeof(tx_flag_names) / sizeof(tx_flag_names[0])];
+    size_t nf = 0;
+    for (size_t i = 0; i < sizeof(tx_flag_names) / sizeof(tx_flag_names[0]); i++)
+        if (tx->flags & tx_flag_names[i].bit)
+            flags[nf++] = tx_flag_names[i].name;
+    struct eve_http ev = {0};
+    ev.c.ts_us = tx->resp_ts_us ? tx->resp_ts_us : tx->req_ts_us;
+    ev.c.flow_id = f->flow_id;
+    ev.c.src_ip = src;
+    ev.c.dest_ip = dst;
+    ev.c.src_port = f->port[0];
+    ev.c.dest_port = f->port[1];
+    ev.c.proto = proto_name(f->proto, pbuf, sizeof(pbuf));
+    ev.c.app_proto = "http";
+    ev.c.community_id = f->community_id;
+    ev.c.vlan = f->vlan;
+    ev.c.pcap_filename = w->capture ? capture_file_name(w->capture, t->file_idx) : NULL;
+    ev.c.pcap_cnt = t->pcap_cnt;
+    ev.hostname = host;
+    ev.url = t->url;
+    ev.http_method = tx->method;
+    ev.protocol = tx->protocol;
+    ev.status = tx->status;
+    ev.http_user_agent = ua;
+    ev.http_content_type = ct;
+    ev.http_refer = ref;
+    ev.length = tx->resp_body_len;
+    ev.request_length = tx->req_body_len;
+    ev.flags = flags;
+    ev.n_flags = nf;
+    ev.account = (struct eve_account){who->account, who->via};
+    ev.endpoint = who->endpoint >= 0 ? w->rs->api.endpoints[who->endpoint].id : NULL;
+    struct recview rv;
+    ev.records = recview(&rv, &t->rec);
+    eve_write_http(w->eve, &ev);
+}
+
 static void tx_done(void *ud, struct http_tx *tx)
 {
     struct session *s = ud;
@@ -507,66 +617,12 @@ static void tx_done(void *ud, struct http_tx *tx)
             match_stream_close(t->ms[d], w->scratch, on_record, &t->rc[d]);
             t->ms[d] = NULL;
         }
-    if (w->eve) {
-        struct flow *f = s->flow;
-        char src[48], dst[48], host[256], ua[512], ct[256], ref[1024], acct[48];
-        flow_addr_str(&f->addr[0], f->ip_ver, src, sizeof(src));
-        flow_addr_str(&f->addr[1], f->ip_ver, dst, sizeof(dst));
-        const char *h = http_tx_header(tx, HTTP_REQUEST, "Host");
-        redact(w, NULL, h ? h : "", host, sizeof(host));
-        h = http_tx_header(tx, HTTP_REQUEST, "User-Agent");
-        redact(w, NULL, h ? h : "", ua, sizeof(ua));
-        h = http_tx_header(tx, HTTP_RESPONSE, "Content-Type");
-        redact(w, NULL, h ? h : "", ct, sizeof(ct));
-        h = http_tx_header(tx, HTTP_REQUEST, "Referer");
-        redact(w, NULL, h ? h : "", ref, sizeof(ref));
-        snprintf(acct, sizeof(acct), "%s", src);
-        static const struct {
-            uint32_t bit;
-            const char *name;
-        } flag_names[] = {
-            {HTTP_TX_BODY_CHUNKED, "chunked"}, {HTTP_TX_BODY_GZIP, "gzip"},
-            {HTTP_TX_BODY_DEFLATE, "deflate"}, {HTTP_TX_DECODE_FAILED, "decode_failed"},
-            {HTTP_TX_TRUNCATED, "truncated"},  {HTTP_TX_GAP, "gap"},
-            {HTTP_TX_NO_RESPONSE, "no_response"}, {HTTP_TX_UPGRADED, "upgraded"},
-        };
-        const char *flags[8];
-        size_t nf = 0;
-        for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
-            if (tx->flags & flag_names[i].bit)
-                flags[nf++] = flag_names[i].name;
-        char pbuf[8];
-        struct eve_http ev = {0};
-        ev.c.ts_us = tx->resp_ts_us ? tx->resp_ts_us : tx->req_ts_us;
-        ev.c.flow_id = f->flow_id;
-        ev.c.src_ip = src;
-        ev.c.dest_ip = dst;
-        ev.c.src_port = f->port[0];
-        ev.c.dest_port = f->port[1];
-        ev.c.proto = proto_name(f->proto, pbuf, sizeof(pbuf));
-        ev.c.app_proto = "http";
-        ev.c.community_id = f->community_id;
-        ev.c.vlan = f->vlan;
-        ev.c.pcap_filename = w->capture ? capture_file_name(w->capture, t->file_idx) : NULL;
-        ev.c.pcap_cnt = t->pcap_cnt;
-        ev.hostname = host;
-        ev.url = t->url;
-        ev.http_method = tx->method;
-        ev.protocol = tx->protocol;
-        ev.status = tx->status;
-        ev.http_user_agent = ua;
-        ev.http_content_type = ct;
-        ev.http_refer = ref;
-        ev.length = tx->resp_body_len;
-        ev.request_length = tx->req_body_len;
-        ev.flags = flags;
-        ev.n_flags = nf;
-        ev.account = (struct eve_account){acct, "src_ip"};
-        struct recview rv;
-        ev.records = recview(&rv, &t->rec);
-        eve_write_http(w->eve, &ev);
-    }
+    struct tx_who who;
+    tx_identify(w, s, tx, t, &who);
+    if (w->eve)
+        tx_event(w, s, tx, t, &who);
     recset_free(&t->rec);
+    free(t->reqbody);
     free(t);
     tx->user = NULL;
 }
@@ -660,10 +716,10 @@ static void on_flow_end(struct flow *f, void *ud)
 
 /* ---- life cycle ---------------------------------------------------------- */
 
-struct worker *worker_new(const struct worker_config *cfg, const struct match_db *db,
-                          const struct fingerprint_key *fpkey, struct eve *eve,
-                          struct capture *capture, char *err, size_t errlen)
+struct worker *worker_new(const struct worker_config *cfg, const struct worker_shared *sh,
+                          char *err, size_t errlen)
 {
+    const struct match_db *db = sh->db;
     struct worker *w = calloc(1, sizeof(*w));
     if (!w) {
         snprintf(err, errlen, "out of memory");
@@ -672,9 +728,10 @@ struct worker *worker_new(const struct worker_config *cfg, const struct match_db
     w->cfg = *cfg;
     w->db = db;
     w->rs = db ? match_db_ruleset(db) : NULL;
-    w->fpkey = fpkey;
-    w->eve = eve;
-    w->capture = capture;
+    w->fpkey = sh->fpkey;
+    w->eve = sh->eve;
+    w->capture = sh->capture;
+    w->epdb = sh->endpoints;
     struct flow_config fc = cfg->flow;
     fc.user_size = sizeof(struct session);
     w->dec = decoder_new(&cfg->decode);
@@ -691,6 +748,18 @@ struct worker *worker_new(const struct worker_config *cfg, const struct match_db
         snprintf(err, errlen, "out of memory allocating Hyperscan scratch");
         goto error;
     }
+    if (w->epdb && !(w->epscratch = endpoint_scratch_new(w->epdb))) {
+        snprintf(err, errlen, "out of memory allocating Hyperscan scratch");
+        goto error;
+    }
+    uint64_t idkey = 0;
+    if (w->fpkey)
+        idkey = fingerprint_record64(w->fpkey, 0xff, (const uint8_t *)"identity", 8);
+    if (!(w->ident = identity_new(w->rs ? &w->rs->api : NULL, cfg->session_cap, idkey))) {
+        snprintf(err, errlen, "out of memory allocating the session table");
+        goto error;
+    }
+    w->ident_body = identity_wants_body(w->ident);
     return w;
 error:
     worker_free(w);
@@ -704,6 +773,8 @@ void worker_free(struct worker *w)
     flow_table_free(w->ft); /* ends remaining flows through on_flow_end */
     reasm_ctx_free(w->reasm);
     match_scratch_free(w->scratch);
+    endpoint_scratch_free(w->epscratch);
+    identity_free(w->ident);
     dpi_free(w->dpi);
     decoder_free(w->dec);
     free(w);
@@ -816,6 +887,20 @@ static size_t collect_stats(struct worker *w, struct eve_kv *kv, size_t max)
     KV("http.no_response", w->http_st.no_response);
     KV("http.tx_alloc_failed", w->st.tx_alloc_failed);
     KV("http.url_records", w->st.url_records);
+    const struct identity_stats *is = identity_get_stats(w->ident);
+    for (int k = 0; k < IDENT_KIND_MAX; k++) {
+        static char iname[IDENT_KIND_MAX][40];
+        if (!iname[k][0])
+            snprintf(iname[k], sizeof(iname[k]), "identity.%s", ident_kind_name((enum ident_kind)k));
+        KV(iname[k], is->resolved[k]);
+    }
+    KV("identity.unresolved", is->unresolved);
+    KV("identity.jwt_malformed", is->jwt_malformed);
+    KV("identity.basic_malformed", is->basic_malformed);
+    KV("identity.json_malformed", is->json_malformed);
+    KV("identity.sessions_learned", is->sessions_learned);
+    KV("identity.sessions_evicted", is->sessions_evicted);
+    KV("identity.sessions_active", is->sessions_active);
     KV("records.distinct_per_flow", w->st.records);
     KV("records.dedup_overflow", w->st.dedup_overflow);
     KV("worker.sessions_failed", w->st.sessions_failed);

@@ -20,7 +20,19 @@
 
 struct eve;
 struct match_db;
+struct endpoint_db;
 struct fingerprint_key;
+struct detect_engine;
+
+/* Process-wide, read-only objects a worker uses (all must outlive it). */
+struct worker_shared {
+    const struct match_db *db;          /* NULL: no matching */
+    const struct endpoint_db *endpoints; /* NULL: no endpoints */
+    const struct fingerprint_key *fpkey;
+    struct eve *eve;                    /* NULL: no events */
+    struct capture *capture;            /* file names and counters, or NULL */
+    struct detect_engine *detect;       /* NULL: no detections */
+};
 
 struct worker_config {
     struct decode_config decode;
@@ -30,18 +42,17 @@ struct worker_config {
     uint32_t max_samples;       /* masked samples per flow direction in events (default 3) */
     uint32_t dedup_cap;         /* distinct records remembered per flow direction */
     int match_raw_streams;      /* scan non-HTTP TCP streams (default 1) */
+    uint32_t session_cap;       /* login sessions remembered for identity (default 100000) */
+    uint32_t identity_body_max; /* request body bytes kept for form/JSON identity (16 KiB) */
 };
 
 void worker_config_default(struct worker_config *cfg);
 
 struct worker;
 
-/* capture is used for file names in events and its counters in stats (may be
- * NULL). db may be NULL (no matching). All given objects must outlive the
- * worker. Returns NULL with err. */
-struct worker *worker_new(const struct worker_config *cfg, const struct match_db *db,
-                          const struct fingerprint_key *fpkey, struct eve *eve,
-                          struct capture *capture, char *err, size_t errlen);
+/* Returns NULL with err. */
+struct worker *worker_new(const struct worker_config *cfg, const struct worker_shared *sh,
+                          char *err, size_t errlen);
 /* Ends every flow (flow events written), writes final stats if asked, frees. */
 void worker_free(struct worker *w);
 

@@ -1,0 +1,469 @@
+/* identity.c - the account named by an HTTP request.
+ *
+ * In: a parsed request (struct http_tx: headers, target) and the first bytes
+ * of its body. Out: an account name and how it was found. The sources come
+ * from the rule files (rules/api_rules.h) and are tried in their order.
+ *
+ * Decoding uses the libraries meant for it: OpenSSL's base64 for Basic and
+ * JWT, jansson for JWT payloads and JSON bodies (bounded: a payload over
+ * IDENT_JSON_MAX bytes is not parsed). Session cookies are remembered only as
+ * keyed 64-bit hashes in an open-addressing table with a cap; when full, the
+ * least recently used session is evicted (counted). */
+#include "parsers/identity.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define IDENT_JSON_MAX 65536
+#define IDENT_TOKEN_MAX 8192
+
+struct sess {
+    uint64_t h;      /* keyed hash of the cookie value; 0 = empty */
+    uint64_t used;   /* LRU clock */
+    char account[IDENTITY_MAX];
+};
+
+struct identity_ctx {
+    const struct api_rules *rules;
+    struct sess *sess;
+    uint32_t sess_cap;   /* slots, power of two, >= 2 * sessions */
+    uint32_t sess_max;   /* sessions kept */
+    uint64_t clock;
+    uint64_t key;
+    struct identity_stats st;
+};
+
+const char *ident_kind_name(enum ident_kind k)
+{
+    static const char *const names[IDENT_KIND_MAX] = {"header", "cookie", "query", "basic",
+                                                      "jwt",    "form",   "json",  "session"};
+    return k < IDENT_KIND_MAX ? names[k] : "unknown";
+}
+
+struct identity_ctx *identity_new(const struct api_rules *rules, uint32_t session_cap,
+                                  uint64_t hash_key)
+{
+    struct identity_ctx *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->rules = rules;
+    c->key = hash_key | 1;
+    c->sess_max = session_cap ? session_cap : 1;
+    uint32_t cap = 16;
+    while (cap < c->sess_max * 2u)
+        cap <<= 1;
+    c->sess_cap = cap;
+    c->sess = calloc(cap, sizeof(*c->sess));
+    if (!c->sess) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void identity_free(struct identity_ctx *c)
+{
+    if (!c)
+        return;
+    free(c->sess);
+    free(c);
+}
+
+const struct identity_stats *identity_get_stats(const struct identity_ctx *c)
+{
+    return &c->st;
+}
+
+int identity_wants_body(const struct identity_ctx *c)
+{
+    for (size_t i = 0; c->rules && i < c->rules->n_identity; i++)
+        if (c->rules->identity[i].kind == IDENT_FORM || c->rules->identity[i].kind == IDENT_JSON)
+            return 1;
+    return 0;
+}
+
+/* ---- small parsers --------------------------------------------------------- */
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch = tolower(ch);
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* Account names go into JSON events: printable ASCII or UTF-8 lead/continuation
+ * bytes only, capped. Returns the length kept. */
+static size_t clean_copy(char *out, size_t outlen, const char *in, size_t len)
+{
+    size_t o = 0;
+    while (len && (*in == ' ' || *in == '\t')) {
+        in++;
+        len--;
+    }
+    while (len && (in[len - 1] == ' ' || in[len - 1] == '\t'))
+        len--;
+    for (size_t i = 0; i < len && o + 1 < outlen; i++) {
+        unsigned char ch = (unsigned char)in[i];
+        if (ch >= 0x20 && ch != 0x7f)
+            out[o++] = (char)ch;
+    }
+    /* never end inside a UTF-8 sequence */
+    while (o && ((unsigned char)out[o - 1] & 0xc0) == 0x80)
+        o--;
+    if (o && ((unsigned char)out[o - 1] & 0xc0) == 0xc0)
+        o--;
+    out[o] = 0;
+    return o;
+}
+
+int identity_param(const char *qs, size_t len, const char *name, char *out, size_t outlen)
+{
+    size_t nlen = strlen(name);
+    size_t i = 0;
+    while (i < len) {
+        size_t end = i;
+        while (end < len && qs[end] != '&' && qs[end] != ';')
+            end++;
+        const char *eq = memchr(qs + i, '=', end - i);
+        if (eq && (size_t)(eq - (qs + i)) == nlen && memcmp(qs + i, name, nlen) == 0) {
+            char tmp[IDENTITY_MAX * 3];
+            size_t t = 0;
+            for (const char *p = eq + 1; p < qs + end && t + 1 < sizeof(tmp); p++) {
+                if (*p == '%' && (qs + end) - p > 2 && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+                    tmp[t++] = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+                    p += 2;
+                } else {
+                    tmp[t++] = *p == '+' ? ' ' : *p;
+                }
+            }
+            return (int)clean_copy(out, outlen, tmp, t);
+        }
+        i = end + 1;
+    }
+    return -1;
+}
+
+int identity_cookie(const char *header, const char *name, char *out, size_t outlen)
+{
+    size_t nlen = strlen(name);
+    const char *p = header;
+    while (*p) {
+        while (*p == ' ' || *p == ';' || *p == '\t')
+            p++;
+        const char *end = strchr(p, ';');
+        if (!end)
+            end = p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (eq && (size_t)(eq - p) == nlen && memcmp(p, name, nlen) == 0) {
+            const char *v = eq + 1;
+            size_t vlen = (size_t)(end - v);
+            if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') {
+                v++;
+                vlen -= 2;
+            }
+            return (int)clean_copy(out, outlen, v, vlen);
+        }
+        p = end;
+    }
+    return -1;
+}
+
+/* base64 or base64url (no padding needed) into out; returns bytes or -1. */
+static int b64_decode(const char *in, size_t len, uint8_t *out, size_t outlen)
+{
+    if (len == 0 || len > IDENT_TOKEN_MAX)
+        return -1;
+    char buf[IDENT_TOKEN_MAX + 4];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = in[i];
+        if (ch == '-')
+            ch = '+';
+        else if (ch == '_')
+            ch = '/';
+        else if (ch == '=')
+            break;
+        else if (!isalnum((unsigned char)ch) && ch != '+' && ch != '/')
+            return -1;
+        buf[n++] = ch;
+    }
+    size_t pad = (4 - n % 4) % 4;
+    if (pad == 3)
+        return -1;
+    for (size_t i = 0; i < pad; i++)
+        buf[n++] = '=';
+    if (n / 4 * 3 > outlen)
+        return -1;
+    int r = EVP_DecodeBlock(out, (const unsigned char *)buf, (int)n);
+    if (r < 0)
+        return -1;
+    return r - (int)pad;
+}
+
+/* The value at a dotted path of a JSON document, as text (strings as they
+ * are, integers in decimal). Returns length or -1. */
+static int json_path(const uint8_t *doc, size_t len, const char *path, char *out, size_t outlen)
+{
+    if (len > IDENT_JSON_MAX)
+        return -1;
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)doc, len, JSON_DISABLE_EOF_CHECK, &jerr);
+    if (!root)
+        return -2;
+    json_t *cur = root;
+    char seg[128];
+    const char *p = path;
+    while (cur && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof(seg))
+            n = sizeof(seg) - 1;
+        memcpy(seg, p, n);
+        seg[n] = 0;
+        cur = json_is_object(cur) ? json_object_get(cur, seg) : NULL;
+        p = dot ? dot + 1 : p + strlen(p);
+    }
+    int r = -1;
+    if (json_is_string(cur))
+        r = (int)clean_copy(out, outlen, json_string_value(cur), json_string_length(cur));
+    else if (json_is_integer(cur)) {
+        char tmp[32];
+        snprintf(tmp, sizeof(tmp), "%lld", (long long)json_integer_value(cur));
+        r = (int)clean_copy(out, outlen, tmp, strlen(tmp));
+    }
+    json_decref(root);
+    return r;
+}
+
+static int from_basic(struct identity_ctx *c, const char *auth, char *out, size_t outlen)
+{
+    if (!auth || strncasecmp(auth, "Basic ", 6) != 0)
+        return -1;
+    const char *t = auth + 6;
+    while (*t == ' ')
+        t++;
+    uint8_t dec[512];
+    int n = b64_decode(t, strlen(t), dec, sizeof(dec) - 1);
+    const uint8_t *colon = n > 0 ? memchr(dec, ':', (size_t)n) : NULL;
+    if (!colon) {
+        c->st.basic_malformed++;
+        return -1;
+    }
+    return (int)clean_copy(out, outlen, (const char *)dec, (size_t)(colon - dec));
+}
+
+static int from_jwt(struct identity_ctx *c, const char *auth, const char *claim, char *out,
+                    size_t outlen)
+{
+    if (!auth)
+        return -1;
+    if (strncasecmp(auth, "Bearer ", 7) == 0)
+        auth += 7;
+    while (*auth == ' ')
+        auth++;
+    const char *d1 = strchr(auth, '.');
+    const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    if (!d1 || !d2) {
+        c->st.jwt_malformed++;
+        return -1;
+    }
+    static uint8_t payload[IDENT_TOKEN_MAX];
+    int n = b64_decode(d1 + 1, (size_t)(d2 - d1 - 1), payload, sizeof(payload));
+    int r = n > 0 ? json_path(payload, (size_t)n, claim, out, outlen) : -2;
+    if (r == -2)
+        c->st.jwt_malformed++;
+    return r < 0 ? -1 : r;
+}
+
+static const char *query_of(const struct http_tx *tx, size_t *len)
+{
+    const char *q = tx->uri ? strchr(tx->uri, '?') : NULL;
+    if (!q)
+        return NULL;
+    q++;
+    const char *hash = strchr(q, '#');
+    *len = hash ? (size_t)(hash - q) : strlen(q);
+    return q;
+}
+
+/* ---- sessions ---------------------------------------------------------------- */
+
+static uint64_t sess_hash(const struct identity_ctx *c, const char *v)
+{
+    /* FNV-1a mixed with the key, finalised with a 64-bit avalanche */
+    uint64_t h = 1469598103934665603ull ^ c->key;
+    for (; *v; v++) {
+        h ^= (uint8_t)*v;
+        h *= 1099511628211ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h ? h : 1;
+}
+
+static struct sess *sess_find(struct identity_ctx *c, uint64_t h)
+{
+    uint32_t mask = c->sess_cap - 1;
+    for (uint32_t i = (uint32_t)h & mask, n = 0; n < c->sess_cap; i = (i + 1) & mask, n++) {
+        if (c->sess[i].h == h)
+            return &c->sess[i];
+        if (c->sess[i].h == 0)
+            return NULL;
+    }
+    return NULL;
+}
+
+/* Removes slot i and re-inserts the rest of its cluster (linear probing). */
+static void sess_remove(struct identity_ctx *c, uint32_t i)
+{
+    uint32_t mask = c->sess_cap - 1;
+    c->sess[i].h = 0;
+    for (uint32_t j = (i + 1) & mask; c->sess[j].h; j = (j + 1) & mask) {
+        struct sess s = c->sess[j];
+        c->sess[j].h = 0;
+        uint32_t k = (uint32_t)s.h & mask;
+        while (c->sess[k].h)
+            k = (k + 1) & mask;
+        c->sess[k] = s;
+    }
+}
+
+static void sess_put(struct identity_ctx *c, uint64_t h, const char *account)
+{
+    struct sess *s = sess_find(c, h);
+    if (!s) {
+        if (c->st.sessions_active >= c->sess_max) {
+            /* evict the least recently used: a scan, but only on learning */
+            uint32_t oldest = 0;
+            uint64_t best = UINT64_MAX;
+            for (uint32_t i = 0; i < c->sess_cap; i++)
+                if (c->sess[i].h && c->sess[i].used < best) {
+                    best = c->sess[i].used;
+                    oldest = i;
+                }
+            sess_remove(c, oldest);
+            c->st.sessions_active--;
+            c->st.sessions_evicted++;
+        }
+        uint32_t mask = c->sess_cap - 1, i = (uint32_t)h & mask;
+        while (c->sess[i].h)
+            i = (i + 1) & mask;
+        s = &c->sess[i];
+        s->h = h;
+        c->st.sessions_active++;
+    }
+    s->used = ++c->clock;
+    snprintf(s->account, sizeof(s->account), "%s", account);
+    c->st.sessions_learned++;
+}
+
+void identity_learn(struct identity_ctx *c, const struct http_tx *tx, int ep, const char *account)
+{
+    if (!c->rules || ep < 0 || !account || !account[0])
+        return;
+    for (size_t i = 0; i < c->rules->n_identity; i++) {
+        const struct rule_identity *ri = &c->rules->identity[i];
+        if (ri->kind != IDENT_SESSION || ri->login_idx != ep)
+            continue;
+        size_t nlen = strlen(ri->name);
+        for (size_t h = 0; h < tx->n_resp_headers; h++) {
+            const struct http_header *hd = &tx->resp_headers[h];
+            if (strcasecmp(hd->name, "Set-Cookie") != 0)
+                continue;
+            const char *v = hd->value;
+            while (*v == ' ')
+                v++;
+            if (strncmp(v, ri->name, nlen) != 0 || v[nlen] != '=')
+                continue;
+            char val[512];
+            size_t n = strcspn(v + nlen + 1, ";");
+            if (n == 0 || n >= sizeof(val))
+                continue;
+            memcpy(val, v + nlen + 1, n);
+            val[n] = 0;
+            sess_put(c, sess_hash(c, val), account);
+        }
+    }
+}
+
+/* ---- resolution ------------------------------------------------------------- */
+
+static int try_source(struct identity_ctx *c, const struct rule_identity *ri,
+                      const struct http_tx *tx, const uint8_t *body, size_t body_len,
+                      char *out, size_t outlen)
+{
+    const char *h;
+    size_t qlen;
+    const char *q;
+    switch (ri->kind) {
+    case IDENT_HEADER:
+        h = http_tx_header(tx, HTTP_REQUEST, ri->name);
+        return h ? (int)clean_copy(out, outlen, h, strlen(h)) : -1;
+    case IDENT_COOKIE:
+        h = http_tx_header(tx, HTTP_REQUEST, "Cookie");
+        return h ? identity_cookie(h, ri->name, out, outlen) : -1;
+    case IDENT_QUERY:
+        q = query_of(tx, &qlen);
+        return q ? identity_param(q, qlen, ri->name, out, outlen) : -1;
+    case IDENT_BASIC:
+        return from_basic(c, http_tx_header(tx, HTTP_REQUEST, ri->name ? ri->name : "Authorization"),
+                          out, outlen);
+    case IDENT_JWT:
+        return from_jwt(c, http_tx_header(tx, HTTP_REQUEST, ri->name ? ri->name : "Authorization"),
+                        ri->claim ? ri->claim : "sub", out, outlen);
+    case IDENT_FORM:
+        h = http_tx_header(tx, HTTP_REQUEST, "Content-Type");
+        if (!body || !h || strncasecmp(h, "application/x-www-form-urlencoded", 33) != 0)
+            return -1;
+        return identity_param((const char *)body, body_len, ri->name, out, outlen);
+    case IDENT_JSON: {
+        h = http_tx_header(tx, HTTP_REQUEST, "Content-Type");
+        if (!body || !h || !strcasestr(h, "json"))
+            return -1;
+        int r = json_path(body, body_len, ri->name, out, outlen);
+        if (r == -2)
+            c->st.json_malformed++;
+        return r < 0 ? -1 : r;
+    }
+    case IDENT_SESSION: {
+        h = http_tx_header(tx, HTTP_REQUEST, "Cookie");
+        char val[512];
+        if (!h || identity_cookie(h, ri->name, val, sizeof(val)) <= 0)
+            return -1;
+        struct sess *s = sess_find(c, sess_hash(c, val));
+        if (!s)
+            return -1;
+        s->used = ++c->clock;
+        return (int)clean_copy(out, outlen, s->account, strlen(s->account));
+    }
+    default:
+        return -1;
+    }
+}
+
+int identity_resolve(struct identity_ctx *c, const struct http_tx *tx, const uint8_t *body,
+                     size_t body_len, struct identity_result *out)
+{
+    for (size_t i = 0; c->rules && i < c->rules->n_identity; i++) {
+        const struct rule_identity *ri = &c->rules->identity[i];
+        if (try_source(c, ri, tx, body, body_len, out->account, sizeof(out->account)) > 0) {
+            const char *detail = ri->kind == IDENT_JWT ? (ri->claim ? ri->claim : "sub")
+                                 : ri->name ? ri->name : "";
+            snprintf(out->via, sizeof(out->via), "%s%s%s", ident_kind_name(ri->kind),
+                     detail[0] ? ":" : "", detail);
+            c->st.resolved[ri->kind]++;
+            return 1;
+        }
+    }
+    c->st.unresolved++;
+    return 0;
+}

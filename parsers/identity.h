@@ -1,0 +1,71 @@
+/* identity.h - who made an HTTP request: the account named by the request.
+ *
+ * The rule files list identity sources in order (rules/api_rules.h); for
+ * each request identity_resolve() tries them until one yields a value:
+ * a header, a cookie, a query parameter, the Basic auth user, a claim of a
+ * Bearer JWT (payload decoded; the signature is NOT checked: the sensor sees
+ * what the client claims, which is what a borrowed token shows), a form or
+ * JSON field of the request body, or a session cookie learned at login.
+ *
+ * Session learning: when a request to a source's login endpoint names an
+ * account (by the other sources) and its response sets the session cookie,
+ * identity_learn() remembers cookie value -> account in a capped table (the
+ * value is kept only as a keyed hash). Later requests carrying that cookie
+ * resolve to the account with via "session:NAME".
+ *
+ * With no source matching, the caller uses the client IP (via "src_ip"). */
+#ifndef LH_IDENTITY_H
+#define LH_IDENTITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parsers/http.h"
+#include "rules/api_rules.h"
+
+#define IDENTITY_MAX 64 /* bytes of an account name kept */
+
+struct identity_result {
+    char account[IDENTITY_MAX]; /* printable, NUL-terminated */
+    char via[48];               /* "header:X-Emp-Id", "jwt:emp_id", "session:SESSIONID", ... */
+};
+
+struct identity_stats {
+    uint64_t resolved[IDENT_KIND_MAX];
+    uint64_t unresolved;
+    uint64_t jwt_malformed, basic_malformed, json_malformed;
+    uint64_t sessions_learned, sessions_evicted, sessions_active;
+};
+
+struct identity_ctx;
+
+/* rules must outlive the context. session_cap: sessions remembered (LRU).
+ * NULL on allocation failure. */
+struct identity_ctx *identity_new(const struct api_rules *rules, uint32_t session_cap,
+                                  uint64_t hash_key);
+void identity_free(struct identity_ctx *c); /* accepts NULL */
+const struct identity_stats *identity_get_stats(const struct identity_ctx *c);
+
+/* Does any source need the request body (form or JSON field)? */
+int identity_wants_body(const struct identity_ctx *c);
+
+/* Tries the sources in order on the request of tx (headers, target) and its
+ * body (the first body_len bytes, may be NULL). endpoint: the request's
+ * endpoint index or -1. Returns 1 and fills out when a source matched, else 0. */
+int identity_resolve(struct identity_ctx *c, const struct http_tx *tx, const uint8_t *body,
+                     size_t body_len, struct identity_result *out);
+
+/* After the response of a request to endpoint ep: if ep is a session
+ * source's login endpoint and the response sets that source's cookie,
+ * remember it for account. */
+void identity_learn(struct identity_ctx *c, const struct http_tx *tx, int ep,
+                    const char *account);
+
+/* Helpers, exposed for tests and the endpoint matcher. */
+/* Value of parameter name in a query string or form body (percent-decoded,
+ * '+' as space). Returns length or -1. */
+int identity_param(const char *qs, size_t len, const char *name, char *out, size_t outlen);
+/* Value of cookie name in a Cookie header. Returns length or -1. */
+int identity_cookie(const char *header, const char *name, char *out, size_t outlen);
+
+#endif

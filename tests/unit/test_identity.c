@@ -1,0 +1,175 @@
+/* test_identity.c - every identity source, their order, session learning. */
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "parsers/identity.h"
+
+/* http_tx_header() lives in http.c; the test links it. */
+
+static struct http_header req_h[8], resp_h[4];
+
+static struct http_tx make_tx(const char *uri, const char *const *hdrs, size_t n)
+{
+    struct http_tx tx;
+    memset(&tx, 0, sizeof(tx));
+    strcpy(tx.method, "GET");
+    tx.uri = (char *)uri;
+    for (size_t i = 0; i < n; i++) {
+        req_h[i].name = (char *)hdrs[2 * i];
+        req_h[i].value = (char *)hdrs[2 * i + 1];
+    }
+    tx.req_headers = req_h;
+    tx.n_req_headers = n;
+    return tx;
+}
+
+static void b64url(const char *in, char *out)
+{
+    int n = EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)strlen(in));
+    for (int i = 0; i < n; i++) {
+        if (out[i] == '+')
+            out[i] = '-';
+        else if (out[i] == '/')
+            out[i] = '_';
+        else if (out[i] == '=') {
+            out[i] = 0;
+            break;
+        }
+    }
+}
+
+static struct rule_identity src(enum ident_kind k, const char *name, const char *claim)
+{
+    struct rule_identity r = {k, (char *)name, (char *)claim, NULL, -1, "t.yaml", 1};
+    return r;
+}
+
+static int resolve1(struct rule_identity r, struct http_tx *tx, const char *body,
+                    struct identity_result *out)
+{
+    struct api_rules rules = {&r, 1, NULL, 0};
+    struct identity_ctx *c = identity_new(&rules, 16, 42);
+    int got = identity_resolve(c, tx, (const uint8_t *)body, body ? strlen(body) : 0, out);
+    identity_free(c);
+    return got;
+}
+
+int main(void)
+{
+    struct identity_result r;
+
+    const char *h1[] = {"Host", "w", "x-emp-id", " E10234 "};
+    struct http_tx tx = make_tx("/api", h1, 2);
+    CHECK_EQ(resolve1(src(IDENT_HEADER, "X-Emp-Id", NULL), &tx, NULL, &r), 1);
+    CHECK_STR(r.account, "E10234");
+    CHECK_STR(r.via, "header:X-Emp-Id");
+    CHECK_EQ(resolve1(src(IDENT_HEADER, "X-Other", NULL), &tx, NULL, &r), 0);
+
+    const char *h2[] = {"Cookie", "a=1; EMPID=E777; b=2"};
+    tx = make_tx("/", h2, 1);
+    CHECK_EQ(resolve1(src(IDENT_COOKIE, "EMPID", NULL), &tx, NULL, &r), 1);
+    CHECK_STR(r.account, "E777");
+    CHECK_EQ(resolve1(src(IDENT_COOKIE, "EMP", NULL), &tx, NULL, &r), 0);
+
+    tx = make_tx("/q?x=1&empId=E%31%32+z&y=2", NULL, 0);
+    CHECK_EQ(resolve1(src(IDENT_QUERY, "empId", NULL), &tx, NULL, &r), 1);
+    CHECK_STR(r.account, "E12 z");
+    tx = make_tx("/q?x=%", NULL, 0);
+    CHECK_EQ(resolve1(src(IDENT_QUERY, "x", NULL), &tx, NULL, &r), 1);
+    CHECK_STR(r.account, "%");
+
+    char b64[128], auth[160];
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)"E555:secret", 11);
+    snprintf(auth, sizeof(auth), "Basic %s", b64);
+    const char *h3[] = {"Authorization", auth};
+    tx = make_tx("/", h3, 1);
+    CHECK_EQ(resolve1(src(IDENT_BASIC, NULL, NULL), &tx, NULL, &r), 1);
+    CHECK_STR(r.account, "E555");
+    CHECK_STR(r.via, "basic");
+
+    char hdr[64], pay[256], tok[512];
+    b64url("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", hdr);
+    b64url("{\"sub\":\"x\",\"ctx\":{\"emp_id\":\"E42\"},\"n\":7}", pay);
+    snprintf(tok, sizeof(tok), "Bearer %s.%s.c2lnbmF0dXJl", hdr, pay);
+    const char *h4[] = {"Authorization", tok};
+    tx = make_tx("/", h4, 1);
+    CHECK_EQ(resolve1(src(IDENT_JWT, NULL, "ctx.emp_id"), &tx, NULL, &r), 1);
+    CHECK_STR(r.account, "E42");
+    CHECK_STR(r.via, "jwt:ctx.emp_id");
+    CHECK_EQ(resolve1(src(IDENT_JWT, NULL, "n"), &tx, NULL, &r), 1);
+    CHECK_STR(r.account, "7");
+    CHECK_EQ(resolve1(src(IDENT_JWT, NULL, "missing"), &tx, NULL, &r), 0);
+    const char *h5[] = {"Authorization", "Bearer not-a-jwt"};
+    tx = make_tx("/", h5, 1);
+    CHECK_EQ(resolve1(src(IDENT_JWT, NULL, "sub"), &tx, NULL, &r), 0);
+
+    const char *h6[] = {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"};
+    tx = make_tx("/login", h6, 1);
+    CHECK_EQ(resolve1(src(IDENT_FORM, "user", NULL), &tx, "pw=x&user=E9", &r), 1);
+    CHECK_STR(r.account, "E9");
+    const char *h7[] = {"Content-Type", "application/json"};
+    tx = make_tx("/login", h7, 1);
+    CHECK_EQ(resolve1(src(IDENT_JSON, "auth.user", NULL), &tx, "{\"auth\":{\"user\":\"E8\"}}", &r),
+             1);
+    CHECK_STR(r.account, "E8");
+    CHECK_EQ(resolve1(src(IDENT_JSON, "auth.user", NULL), &tx, "{broken", &r), 0);
+    /* control bytes never reach an account name */
+    CHECK_EQ(resolve1(src(IDENT_JSON, "u", NULL), &tx, "{\"u\":\"E\\u0001Z\"}", &r), 1);
+    CHECK_STR(r.account, "EZ");
+
+    /* order: the first source that yields wins */
+    struct rule_identity two[2] = {src(IDENT_HEADER, "X-Emp-Id", NULL),
+                                   src(IDENT_COOKIE, "EMPID", NULL)};
+    struct api_rules rules2 = {two, 2, NULL, 0};
+    struct identity_ctx *c = identity_new(&rules2, 4, 1);
+    const char *h8[] = {"Cookie", "EMPID=C1", "X-Emp-Id", "H1"};
+    tx = make_tx("/", h8, 2);
+    CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 1);
+    CHECK_STR(r.account, "H1");
+    tx = make_tx("/", h8, 1);
+    CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 1);
+    CHECK_STR(r.account, "C1");
+    CHECK_EQ(identity_get_stats(c)->resolved[IDENT_HEADER], 1);
+    CHECK_EQ(identity_get_stats(c)->resolved[IDENT_COOKIE], 1);
+    identity_free(c);
+
+    /* sessions: learned at login, used later, evicted LRU past the cap */
+    struct rule_identity ss = src(IDENT_SESSION, "SESSIONID", NULL);
+    ss.login_idx = 3;
+    struct api_rules rules3 = {&ss, 1, NULL, 0};
+    c = identity_new(&rules3, 2, 99);
+    struct http_tx login = make_tx("/login", NULL, 0);
+    resp_h[0].name = "Set-Cookie";
+    resp_h[0].value = "SESSIONID=abc123; Path=/; HttpOnly";
+    login.resp_headers = resp_h;
+    login.n_resp_headers = 1;
+    identity_learn(c, &login, 2, "E1"); /* not the login endpoint: nothing learned */
+    CHECK_EQ(identity_get_stats(c)->sessions_learned, 0);
+    identity_learn(c, &login, 3, "E1");
+    CHECK_EQ(identity_get_stats(c)->sessions_learned, 1);
+    const char *h9[] = {"Cookie", "SESSIONID=abc123"};
+    tx = make_tx("/api", h9, 1);
+    CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 1);
+    CHECK_STR(r.account, "E1");
+    CHECK_STR(r.via, "session:SESSIONID");
+    resp_h[0].value = "SESSIONID=s2";
+    identity_learn(c, &login, 3, "E2");
+    resp_h[0].value = "SESSIONID=s3";
+    identity_learn(c, &login, 3, "E3"); /* cap 2: the least recently used (E2) goes */
+    CHECK_EQ(identity_get_stats(c)->sessions_evicted, 1);
+    CHECK_EQ(identity_get_stats(c)->sessions_active, 2);
+    CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 1);
+    CHECK_STR(r.account, "E1");
+    const char *h10[] = {"Cookie", "SESSIONID=s2"};
+    tx = make_tx("/api", h10, 1);
+    CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 0);
+    identity_free(c);
+
+    char v[16];
+    CHECK_EQ(identity_param("a=1&b=22", 8, "b", v, sizeof(v)), 2);
+    CHECK_EQ(identity_param("a=1&b=22", 8, "c", v, sizeof(v)), -1);
+    CHECK_EQ(identity_param("a=1&b=22", 6, "b", v, sizeof(v)), 0); /* cut at len: empty */
+    return check_done();
+}
