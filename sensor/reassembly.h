@@ -5,7 +5,9 @@
  * only out-of-order data is held, within a per-stream cap and a global cap
  * shared by all streams of a struct reasm_ctx. What cannot be delivered in
  * order (a lost segment, a cap reached, a midstream start) is delivered as an
- * explicit gap of known length, so the consumer can resynchronise.
+ * explicit gap of known length, so the consumer can resynchronise. A stream
+ * picked up midstream starts at offset 0 with no gap (its missing start has
+ * no known length); reasm_stream.midstream says so.
  *
  * Policy: first data wins. A byte already delivered or held is never
  * replaced; a later copy that differs is counted (overlap_diff). Data after
@@ -51,6 +53,7 @@ struct reasm_stats {
     uint64_t midstream;      /* streams picked up without a SYN */
     uint64_t after_close;    /* segments after FIN/RST ignored */
     uint64_t memuse, memuse_peak;
+    uint64_t out_of_window;  /* ignored: data > 2^30 (max window) ahead, FIN behind data */
 };
 
 struct reasm_ctx; /* one per worker: config, global memory accounting, stats */
@@ -74,6 +77,9 @@ struct reasm_stream {
     uint32_t fin_seq;
     struct reasm_seg *ooo; /* held out-of-order segments, sorted by seq */
     uint32_t ooo_bytes, ooo_count;
+    struct reasm_seg *ooo_tail; /* last held segment: appends are O(1) */
+    uint64_t fin_off;     /* stream offset of the FIN, valid while fin_pending */
+    uint8_t midstream;    /* picked up without a SYN: offset 0 is not the stream's start */
 };
 
 void reasm_stream_init(struct reasm_stream *s, const struct reasm_sink *sink);

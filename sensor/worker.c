@@ -851,6 +851,7 @@ static size_t collect_stats(struct worker *w, struct eve_kv *kv, size_t max)
     KV("tcp.memcap_hit", rs->memcap_hit);
     KV("tcp.midstream", rs->midstream);
     KV("tcp.after_close", rs->after_close);
+    KV("tcp.out_of_window", rs->out_of_window);
     KV("tcp.memuse", rs->memuse);
     KV("tcp.memuse_peak", rs->memuse_peak);
     const struct dpi_stats *dp = dpi_get_stats(w->dpi);
