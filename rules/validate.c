@@ -1,1 +1,310 @@
-/* rules/validate: not written yet */
+/* validate.c - validators: checks on a candidate value a regex cannot make.
+ *
+ * In: the bytes of one candidate value (recovered by the matcher, or given
+ * by a test). Out: true when the value is a real record. Each validator is
+ * a pure function over (v, len): no state, no allocation, never reads past
+ * len. A value carrying the mask character '*' is never a record, so
+ * samples that are already masked (138******78) are not counted again.
+ *
+ * The facts each check follows (prefix allocation, GB 11643 weights, S10
+ * weights) are in /work/shared/REFERENCE.md and docs/rules.md. */
+#include "rules/validate.h"
+
+#include <string.h>
+
+static bool has_mask_char(const uint8_t *v, size_t len)
+{
+    return memchr(v, '*', len) != NULL;
+}
+
+static bool is_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_upper(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static bool is_alnum(uint8_t c)
+{
+    return is_digit(c) || is_upper(c) || (c >= 'a' && c <= 'z');
+}
+
+static bool all_digits(const uint8_t *v, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!is_digit(v[i])) return false;
+    return true;
+}
+
+/* --- mainland mobile ---------------------------------------------------- */
+
+/* Follows libphonenumber's CN mobile pattern (REFERENCE.md):
+ * 1(?:610\d|740[0-5])\d{6}|1(?:[38]\d|4[57]|[59][0-35-9]|6[25-7]|7[0-35-8])\d{8} */
+bool validate_cn_mobile(const uint8_t *v, size_t len)
+{
+    if (!v || len != 11 || !all_digits(v, len) || v[0] != '1') return false;
+    uint8_t b = v[1], c = v[2];
+    switch (b) {
+    case '3':
+    case '8':
+        return true;
+    case '4':
+        return c == '5' || c == '7';
+    case '5':
+    case '9':
+        return c != '4';
+    case '6':
+        if (c == '1') return v[3] == '0';
+        return c == '2' || c == '5' || c == '6' || c == '7';
+    case '7':
+        if (c == '4') return v[3] == '0' && v[4] <= '5';
+        return c <= '3' || (c >= '5' && c <= '8');
+    default:
+        return false;
+    }
+}
+
+/* --- resident identity number (GB 11643-1999) --------------------------- */
+
+static bool province_code(int p)
+{
+    static const uint8_t codes[] = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34,
+                                    35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
+                                    53, 54, 61, 62, 63, 64, 65, 71, 81, 82};
+    for (size_t i = 0; i < sizeof codes; i++)
+        if (codes[i] == p) return true;
+    return false;
+}
+
+static int num(const uint8_t *v, size_t n)
+{
+    int x = 0;
+    for (size_t i = 0; i < n; i++)
+        x = x * 10 + (v[i] - '0');
+    return x;
+}
+
+static bool leap_year(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* A real calendar date inside the range an ID of a living person can carry
+ * (1900-01-01 .. 2030-12-31); the upper bound is generous so the check does
+ * not age with the code. */
+static bool real_date(int y, int m, int d)
+{
+    static const uint8_t mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1900 || y > 2030 || m < 1 || m > 12 || d < 1) return false;
+    int max = mdays[m - 1] + (m == 2 && leap_year(y) ? 1 : 0);
+    return d <= max;
+}
+
+bool validate_gb11643(const uint8_t *v, size_t len)
+{
+    static const uint8_t w[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+    static const char check[] = "10X98765432";
+    if (!v || len != 18 || !all_digits(v, 17)) return false;
+    if (!province_code(num(v, 2))) return false;
+    if (!real_date(num(v + 6, 4), num(v + 10, 2), num(v + 12, 2))) return false;
+    unsigned s = 0;
+    for (size_t i = 0; i < 17; i++)
+        s += (unsigned)(v[i] - '0') * w[i];
+    uint8_t want = (uint8_t)check[s % 11];
+    uint8_t got = v[17] == 'x' ? 'X' : v[17];
+    return got == want;
+}
+
+/* --- landline ------------------------------------------------------------ */
+
+/* 0 + area code + optional '-' or ' ' + 7-8 digit local number. The area
+ * code's length follows from its first digit: 10 and 2x are the two-digit
+ * codes (Beijing, Shanghai, Guangzhou, ...), 3x-9x are three digits. Local
+ * numbers never start with 0 or 1. */
+bool validate_cn_landline(const uint8_t *v, size_t len)
+{
+    if (!v || len < 10 || len > 13 || has_mask_char(v, len) || v[0] != '0') return false;
+    size_t area;
+    if (v[1] == '1') {
+        if (v[2] != '0') return false;
+        area = 2;
+    } else if (v[1] == '2') {
+        area = 2;
+    } else if (v[1] >= '3' && v[1] <= '9') {
+        area = 3;
+    } else {
+        return false;
+    }
+    if (!all_digits(v + 1, area)) return false;
+    /* 0400 / 0800 are toll-free numbers written with a stray trunk 0 */
+    if (area == 3 && v[2] == '0' && v[3] == '0' && (v[1] == '4' || v[1] == '8')) return false;
+    size_t i = 1 + area;
+    if (i < len && (v[i] == '-' || v[i] == ' ')) i++;
+    size_t local = len - i;
+    if (local != 7 && local != 8) return false;
+    if (!all_digits(v + i, local) || v[i] < '2') return false;
+    return true;
+}
+
+/* --- UPU S10 ------------------------------------------------------------- */
+
+bool validate_s10(const uint8_t *v, size_t len)
+{
+    static const uint8_t w[8] = {8, 6, 4, 2, 3, 5, 9, 7};
+    if (!v || len != 13) return false;
+    if (!is_upper(v[0]) || !is_upper(v[1]) || !is_upper(v[11]) || !is_upper(v[12])) return false;
+    if (!all_digits(v + 2, 9)) return false;
+    unsigned s = 0;
+    for (size_t i = 0; i < 8; i++)
+        s += (unsigned)(v[2 + i] - '0') * w[i];
+    unsigned r = s % 11;
+    unsigned c = r == 0 ? 5 : r == 1 ? 0 : 11 - r;
+    return v[10] - '0' == (int)c;
+}
+
+/* --- address ------------------------------------------------------------- */
+
+/* Decodes one UTF-8 code point at v[*i]; returns it and advances *i, or
+ * returns -1 on a malformed, overlong or truncated sequence. */
+static long utf8_next(const uint8_t *v, size_t len, size_t *i)
+{
+    uint8_t c = v[*i];
+    if (c < 0x80) {
+        (*i)++;
+        return c;
+    }
+    size_t n;
+    long cp, min;
+    if ((c & 0xe0) == 0xc0) {
+        n = 2, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        n = 3, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        n = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return -1;
+    }
+    if (len - *i < n) return -1;
+    for (size_t k = 1; k < n; k++) {
+        uint8_t cc = v[*i + k];
+        if ((cc & 0xc0) != 0x80) return -1;
+        cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
+    *i += n;
+    return cp;
+}
+
+static bool cp_in(long cp, const long *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (set[i] == cp) return true;
+    return false;
+}
+
+#define CP_HAO 0x53F7L /* 号 */
+
+/* 省 市 区 县 (自治区 ends in 区) */
+static const long admin_markers[] = {0x7701, 0x5E02, 0x533A, 0x53BF};
+/* 路 街 道 巷 弄 村 镇 乡 */
+static const long street_markers[] = {0x8DEF, 0x8857, 0x9053, 0x5DF7,
+                                      0x5F04, 0x6751, 0x9547, 0x4E61};
+/* 〇 零 一 二 三 四 五 六 七 八 九 十 百 千 两 */
+static const long cn_numerals[] = {0x3007, 0x96F6, 0x4E00, 0x4E8C, 0x4E09, 0x56DB, 0x4E94, 0x516D,
+                                   0x4E03, 0x516B, 0x4E5D, 0x5341, 0x767E, 0x5343, 0x4E24};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A postal address: valid UTF-8 in which, in this order, come an
+ * administrative marker (省 市 区 县), later a street-level marker (路 街 道
+ * 巷 弄 村 镇 乡), and later a house number: an ASCII digit or a Chinese
+ * numeral immediately followed by 号. The order matters: "3号线" before any
+ * district is a metro line, not an address. */
+bool validate_cn_address(const uint8_t *v, size_t len)
+{
+    if (!v || len == 0 || has_mask_char(v, len)) return false;
+    int stage = 0; /* 0: want admin, 1: want street, 2: want number+号, 3: done */
+    bool prev_number = false;
+    size_t i = 0;
+    while (i < len) {
+        long cp = utf8_next(v, len, &i);
+        if (cp < 0) return false;
+        bool number = (cp >= '0' && cp <= '9') || cp_in(cp, cn_numerals, N_OF(cn_numerals));
+        if (stage == 0 && cp_in(cp, admin_markers, N_OF(admin_markers)))
+            stage = 1;
+        else if (stage == 1 && cp_in(cp, street_markers, N_OF(street_markers)))
+            stage = 2;
+        else if (stage == 2 && cp == CP_HAO && prev_number)
+            stage = 3;
+        prev_number = number;
+    }
+    return stage == 3;
+}
+
+/* --- courier waybills ---------------------------------------------------- */
+
+/* Domestic waybill numbers carry no check digit, so this can only turn away
+ * what is clearly not a real number: masked values, placeholders made of one
+ * repeated digit (0000000000000), and runs too short or too long. */
+static bool validate_waybill(const uint8_t *v, size_t len)
+{
+    if (!v || len < 10 || len > 30) return false;
+    size_t digits = 0;
+    uint8_t first = 0;
+    bool varied = false;
+    for (size_t i = 0; i < len; i++) {
+        if (!is_alnum(v[i])) return false;
+        if (!is_digit(v[i])) continue;
+        if (digits == 0)
+            first = v[i];
+        else if (v[i] != first)
+            varied = true;
+        digits++;
+    }
+    return digits >= 10 && varied;
+}
+
+/* --- table ----------------------------------------------------------------- */
+
+static const struct validator validators[] = {
+    {"cn_mobile", validate_cn_mobile,
+     "mainland mobile: exactly 11 ASCII digits with a prefix allocated in libphonenumber's CN "
+     "metadata (13x 145 147 15x-154 162 165-167 1610x 170-173 175-178 17400-17405 18x 19x-194)"},
+    {"gb11643", validate_gb11643,
+     "resident ID (GB 11643-1999): 18 characters, real province code, real birth date "
+     "1900-01-01..2030-12-31, ISO 7064 MOD 11-2 check character (X or x)"},
+    {"cn_landline", validate_cn_landline,
+     "landline: 0 + area code (10, 2x, or 3x-9x with 3 digits; not 400/800) + optional '-' "
+     "or ' ' + 7-8 digit local number not starting with 0 or 1"},
+    {"s10", validate_s10,
+     "UPU S10 international item: 2 capital letters, 8 digits, check digit (weights 8 6 4 2 3 "
+     "5 9 7), 2 capital letters"},
+    {"cn_address", validate_cn_address,
+     "postal address: valid UTF-8 with, in order, 省/市/区/县, then 路/街/道/巷/弄/村/镇/乡, then "
+     "a digit or Chinese numeral directly followed by 号"},
+    {"waybill", validate_waybill,
+     "courier waybill: 10-30 ASCII letters/digits with at least 10 digits, not all the same "
+     "digit (no check digit exists to verify)"},
+};
+
+int validate_find(const char *name)
+{
+    if (!name) return -1;
+    for (size_t i = 0; i < N_OF(validators); i++)
+        if (strcmp(validators[i].name, name) == 0) return (int)i;
+    return -1;
+}
+
+const struct validator *validate_get(int idx)
+{
+    if (idx < 0 || (size_t)idx >= N_OF(validators)) return NULL;
+    return &validators[idx];
+}
+
+int validate_count(void)
+{
+    return (int)N_OF(validators);
+}

@@ -1,7 +1,281 @@
-/* placeholder: replaced by the module's real tests */
+/* test_validate.c - the validators on real valid and invalid values.
+ *
+ * A failing case is named by a label, never by its value: the values are
+ * phone and ID numbers and must not reach the test output. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "check.h"
+#include "rules/validate.h"
+
+static void expect(const char *label, validate_fn fn, const char *v, bool want)
+{
+    bool got = fn((const uint8_t *)v, strlen(v));
+    CHECK(got == want);
+    if (got != want) fprintf(stderr, "  case: %s (want %s)\n", label, want ? "valid" : "invalid");
+}
+
+/* The GB 11643 check character, computed from the standard's definition
+ * (weights 2^(17-i) mod 11, "10X98765432"), so that a date or region case
+ * fails for its date or region and not for its checksum. */
+static void with_check(char id[19], const char *first17)
+{
+    static const char chk[] = "10X98765432";
+    unsigned s = 0, w = 1;
+    memcpy(id, first17, 17);
+    for (int i = 16; i >= 0; i--) {
+        w = (i == 16) ? 2 : (w * 2) % 11;
+        s += (unsigned)(first17[i] - '0') * w;
+    }
+    id[17] = chk[s % 11];
+    id[18] = '\0';
+}
+
+static void test_mobile(void)
+{
+    /* allocated three-digit blocks, from libphonenumber's CN mobile pattern
+     * as REFERENCE.md lists it; 161 and 174 are allocated only in part */
+    static const int blocks[] = {130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 145, 147, 150,
+                                 151, 152, 153, 155, 156, 157, 158, 159, 162, 165, 166, 167, 170,
+                                 171, 172, 173, 175, 176, 177, 178, 180, 181, 182, 183, 184, 185,
+                                 186, 187, 188, 189, 190, 191, 192, 193, 195, 196, 197, 198, 199};
+    int n_valid = 0;
+    for (int p = 100; p <= 199; p++) {
+        bool want = false;
+        for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+            want |= blocks[i] == p;
+        char v[16], label[32];
+        snprintf(v, sizeof v, "%d12345678", p);
+        snprintf(label, sizeof label, "mobile block %d", p);
+        expect(label, validate_cn_mobile, v, want);
+        n_valid += validate_cn_mobile((const uint8_t *)v, 11);
+    }
+    CHECK_EQ(n_valid, sizeof blocks / sizeof blocks[0]);
+
+    /* 1610x and 17400-17405 only */
+    for (int d = 0; d <= 9; d++) {
+        char v[16], label[32];
+        snprintf(v, sizeof v, "1610%d123456", d);
+        snprintf(label, sizeof label, "mobile 1610%d", d);
+        expect(label, validate_cn_mobile, v, true);
+        snprintf(v, sizeof v, "161%d0123456", d);
+        snprintf(label, sizeof label, "mobile 161%d0", d);
+        expect(label, validate_cn_mobile, v, d == 0);
+        snprintf(v, sizeof v, "1740%d123456", d);
+        snprintf(label, sizeof label, "mobile 1740%d", d);
+        expect(label, validate_cn_mobile, v, d <= 5);
+        snprintf(v, sizeof v, "174%d0123456", d);
+        snprintf(label, sizeof label, "mobile 174%d0", d);
+        expect(label, validate_cn_mobile, v, d == 0);
+    }
+
+    expect("mobile 154", validate_cn_mobile, "15412345678", false);
+    expect("mobile 194", validate_cn_mobile, "19412345678", false);
+    expect("mobile 17406", validate_cn_mobile, "17406123456", false);
+    expect("mobile 1741", validate_cn_mobile, "17412345678", false);
+    expect("mobile 10 digits", validate_cn_mobile, "1381234567", false);
+    expect("mobile 12 digits", validate_cn_mobile, "138123456789", false);
+    expect("mobile with dash", validate_cn_mobile, "138-12345678", false);
+    expect("mobile +86", validate_cn_mobile, "+8613812345", false);
+    expect("mobile masked 138******78", validate_cn_mobile, "138******78", false);
+    expect("mobile masked 138****5678", validate_cn_mobile, "138****5678", false);
+    expect("mobile letter", validate_cn_mobile, "1381234567a", false);
+    CHECK(!validate_cn_mobile(NULL, 0));
+}
+
+static void test_gb11643(void)
+{
+    expect("id reference 1 (X)", validate_gb11643, "11010519491231002X", true);
+    expect("id reference 2", validate_gb11643, "360426199101010071", true);
+    expect("id lowercase x", validate_gb11643, "11010519491231002x", true);
+    expect("id wrong check char", validate_gb11643, "110105194912310021", false);
+    expect("id wrong check digit", validate_gb11643, "360426199101010072", false);
+    expect("id one digit changed", validate_gb11643, "360426199101010171", false);
+    expect("id masked", validate_gb11643, "110105********002X", false);
+    expect("id masked tail", validate_gb11643, "11010519491231****", false);
+    expect("id 17 chars", validate_gb11643, "11010519491231002", false);
+    expect("id 19 chars", validate_gb11643, "11010519491231002X1", false);
+    expect("id X inside", validate_gb11643, "1101051949123X002X", false);
+
+    struct {
+        const char *first17, *label;
+        bool want;
+    } dates[] = {
+        {"11010519490230001", "Feb 30", false},
+        {"11010519010229001", "Feb 29 1901 (not leap)", false},
+        {"11010519000229001", "Feb 29 1900 (century, not leap)", false},
+        {"11010520010229001", "Feb 29 2001", false},
+        {"11010520000229001", "Feb 29 2000 (leap)", true},
+        {"11010519960229001", "Feb 29 1996 (leap)", true},
+        {"11010519910431001", "Apr 31", false},
+        {"11010519911231001", "Dec 31", true},
+        {"11010519911301001", "month 13", false},
+        {"11010519910001001", "month 0", false},
+        {"11010519910100001", "day 0", false},
+        {"11010518991231001", "year 1899", false},
+        {"11010519000101001", "1900-01-01 (first day)", true},
+        {"11010520301231001", "2030-12-31 (last day)", true},
+        {"11010520310101001", "year 2031", false},
+        {"99010519491231001", "province 99", false},
+        {"10010519491231001", "province 10", false},
+        {"16010519491231001", "province 16", false},
+        {"47010519491231001", "province 47", false},
+        {"71010019491231001", "province 71 (Taiwan)", true},
+        {"82010019491231001", "province 82 (Macau)", true},
+        {"65010219491231001", "province 65", true},
+        {"83010219491231001", "province 83", false},
+    };
+    for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
+        char id[19];
+        with_check(id, dates[i].first17);
+        expect(dates[i].label, validate_gb11643, id, dates[i].want);
+    }
+    /* the helper itself agrees with the published examples */
+    char id[19];
+    with_check(id, "11010519491231002");
+    CHECK_EQ(id[17], 'X');
+    with_check(id, "36042619910101007");
+    CHECK_EQ(id[17], '1');
+}
+
+static void test_landline(void)
+{
+    expect("Beijing with dash", validate_cn_landline, "010-62345678", true);
+    expect("Beijing no separator", validate_cn_landline, "01062345678", true);
+    expect("Shanghai with space", validate_cn_landline, "021 52345678", true);
+    expect("2-digit area, 7 digits", validate_cn_landline, "020-8765432", true);
+    expect("Shenzhen 8 digits", validate_cn_landline, "0755-23456789", true);
+    expect("Shenzhen no separator", validate_cn_landline, "075523456789", true);
+    expect("3-digit area, 7 digits, space", validate_cn_landline, "0571 8765432", true);
+    expect("toll-free 400", validate_cn_landline, "4001234567", false);
+    expect("toll-free 400 dashed", validate_cn_landline, "400-123-4567", false);
+    expect("toll-free 800", validate_cn_landline, "8001234567", false);
+    expect("0400 toll-free", validate_cn_landline, "0400-1234567", false);
+    expect("0800 toll-free", validate_cn_landline, "0800 1234567", false);
+    expect("local starts with 1", validate_cn_landline, "010-12345678", false);
+    expect("local starts with 0", validate_cn_landline, "0755-0345678", false);
+    expect("local 6 digits", validate_cn_landline, "0755-234567", false);
+    expect("local 9 digits", validate_cn_landline, "0755-234567890", false);
+    expect("two separators", validate_cn_landline, "010--62345678", false);
+    expect("area 01x other than 010", validate_cn_landline, "0112345678", false);
+    expect("00 prefix", validate_cn_landline, "00862345678", false);
+    expect("mobile is not a landline", validate_cn_landline, "13812345678", false);
+    expect("masked", validate_cn_landline, "010-6234****", false);
+    expect("masked area", validate_cn_landline, "0**-62345678", false);
+}
+
+static void test_s10(void)
+{
+    expect("RB123456785GB", validate_s10, "RB123456785GB", true);
+    expect("S10 wrong check", validate_s10, "RB123456784GB", false);
+    expect("S10 other letters", validate_s10, "EE123456785CN", true);
+    expect("S10 r=0 gives 5", validate_s10, "RR000000005CN", true);
+    expect("S10 r=1 gives 0", validate_s10, "RR000000080CN", true);
+    expect("S10 r=1 not 1", validate_s10, "RR000000081CN", false);
+    expect("S10 r=10 gives 1", validate_s10, "RR000000031CN", true);
+    expect("S10 lowercase", validate_s10, "rb123456785gb", false);
+    expect("S10 too short", validate_s10, "RB12345678GB", false);
+    expect("S10 digit for letter", validate_s10, "R1123456785GB", false);
+    expect("S10 masked", validate_s10, "RB1234*6785GB", false);
+}
+
+static void test_address(void)
+{
+    expect("addr Beijing street", validate_cn_address, "北京市海淀区中关村大街27号", true);
+    expect("addr Shanghai avenue", validate_cn_address, "上海市浦东新区世纪大道100号", true);
+    expect("addr Chinese numeral", validate_cn_address, "广州市天河区天河路三号", true);
+    expect("addr province, village", validate_cn_address, "浙江省杭州市余杭区仓前镇良睦村12号",
+           true);
+    expect("addr county, lane", validate_cn_address, "宁海县跃龙街道学勉巷7号", true);
+    expect("addr autonomous region", validate_cn_address, "广西壮族自治区南宁市青秀区民族大道8号",
+           true);
+    expect("addr no street marker", validate_cn_address, "北京市海淀区27号", false);
+    expect("addr no admin marker", validate_cn_address, "中关村大街27号", false);
+    expect("addr no number", validate_cn_address, "北京市海淀区中关村大街号", false);
+    expect("addr number not before 号", validate_cn_address, "北京市海淀区中关村大街27", false);
+    expect("addr street before admin", validate_cn_address, "大街27号北京市", false);
+    expect("addr masked number", validate_cn_address, "北京市海淀区中关村大街**号", false);
+    expect("addr masked part", validate_cn_address, "北京市海淀区中关村大街2*号", false);
+    /* a UTF-8 sequence cut short, and an overlong encoding of '/' */
+    expect("addr truncated UTF-8", validate_cn_address, "北京市海淀区中关村大街27号\xe5\x8f",
+           false);
+    expect("addr overlong UTF-8", validate_cn_address, "北京市\xc0\xaf海淀区大街27号", false);
+    expect("addr empty", validate_cn_address, "", false);
+}
+
+static void test_waybill(void)
+{
+    int idx = validate_find("waybill");
+    CHECK(idx >= 0);
+    if (idx < 0) return;
+    validate_fn fn = validate_get(idx)->fn;
+    expect("YTO", fn, "YT1234567890123", true);
+    expect("SF", fn, "SF1234567890123", true);
+    expect("JD", fn, "JDVA12345678901", true);
+    expect("Deppon", fn, "DPK123456789012", true);
+    expect("ZTO bare", fn, "73123456789012", true);
+    expect("EMS bare", fn, "9812345678901", true);
+    expect("all zeros", fn, "0000000000000", false);
+    expect("prefix + one repeated digit", fn, "YT0000000000000", false);
+    expect("masked", fn, "YT12345*****890", false);
+    expect("too short", fn, "YT1234567", false);
+    expect("too few digits", fn, "YTABCDEFGH12", false);
+    expect("punctuation", fn, "YT12345-67890123", false);
+}
+
+/* Every validator turns away a value holding '*', whatever else it holds. */
+static void test_masked_never_count(void)
+{
+    static const char *const masked[] = {
+        "138******78",   "11010519491231002*",         "110105********002X", "010-6234****",
+        "RB1234*6785GB", "北京市海淀区中关村大街2*号", "YT12345*****890",    "*",
+    };
+    for (int i = 0; i < validate_count(); i++) {
+        const struct validator *v = validate_get(i);
+        for (size_t k = 0; k < sizeof masked / sizeof masked[0]; k++) {
+            char label[64];
+            snprintf(label, sizeof label, "%s on masked value %zu", v->name, k);
+            expect(label, v->fn, masked[k], false);
+        }
+    }
+}
+
+static void test_table(void)
+{
+    static const char *const names[] = {"cn_mobile", "gb11643",    "cn_landline",
+                                        "s10",       "cn_address", "waybill"};
+    CHECK_EQ(validate_count(), sizeof names / sizeof names[0]);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int idx = validate_find(names[i]);
+        CHECK(idx >= 0);
+        if (idx < 0) continue;
+        const struct validator *v = validate_get(idx);
+        CHECK_STR(v->name, names[i]);
+        CHECK(v->fn != NULL);
+        CHECK(v->doc != NULL && strlen(v->doc) > 10);
+    }
+    CHECK_EQ(validate_find("cn_mobil"), -1);
+    CHECK_EQ(validate_find(NULL), -1);
+    CHECK(validate_get(-1) == NULL);
+    CHECK(validate_get(validate_count()) == NULL);
+    /* the public functions are the ones in the table */
+    CHECK(validate_get(validate_find("cn_mobile"))->fn == validate_cn_mobile);
+    CHECK(validate_get(validate_find("gb11643"))->fn == validate_gb11643);
+    CHECK(validate_get(validate_find("cn_landline"))->fn == validate_cn_landline);
+    CHECK(validate_get(validate_find("s10"))->fn == validate_s10);
+    CHECK(validate_get(validate_find("cn_address"))->fn == validate_cn_address);
+}
+
 int main(void)
 {
-    CHECK(0 && "test not written yet");
+    test_mobile();
+    test_gb11643();
+    test_landline();
+    test_s10();
+    test_address();
+    test_waybill();
+    test_masked_never_count();
+    test_table();
     return check_done();
 }
