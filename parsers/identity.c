@@ -38,13 +38,6 @@ struct identity_ctx {
     struct identity_stats st;
 };
 
-const char *ident_kind_name(enum ident_kind k)
-{
-    static const char *const names[IDENT_KIND_MAX] = {"header", "cookie", "query", "basic",
-                                                      "jwt",    "form",   "json",  "session"};
-    return k < IDENT_KIND_MAX ? names[k] : "unknown";
-}
-
 struct identity_ctx *identity_new(const struct api_rules *rules, uint32_t session_cap,
                                   uint64_t hash_key)
 {

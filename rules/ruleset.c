@@ -34,6 +34,7 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
+#include "rules/api_rules_parse.h"
 #include "rules/validate.h"
 
 #define RULESET_MAX_LEN 128         /* = RECORD_MAX_LEN (rules/match.h) */
@@ -86,6 +87,7 @@ void ruleset_free(struct ruleset *rs)
     for (size_t i = 0; i < rs->n_files; i++)
         free(rs->files[i]);
     free(rs->files);
+    api_rules_free(&rs->api);
     free(rs);
 }
 
@@ -633,6 +635,22 @@ static void load_pattern(struct loader *L, const yaml_node_t *m)
     }
 }
 
+/* The section parsers' error callback: one loader error at the node's line. */
+static void lerr_cb(void *ud, int line, const char *msg)
+{
+    lerr(ud, line, "%s", msg);
+}
+
+/* Errors found after loading, naming a file of their own. */
+static void lerr_at(void *ud, const char *file, int line, const char *msg)
+{
+    struct loader *L = ud;
+    const char *saved = L->file;
+    L->file = file;
+    lerr(L, line, "%s", msg);
+    L->file = saved;
+}
+
 /* --- one document ---------------------------------------------------------- */
 
 static void load_document(struct loader *L, yaml_document_t *doc)
@@ -679,9 +697,12 @@ static void load_document(struct loader *L, yaml_document_t *doc)
             for (yaml_node_item_t *it = vn->data.sequence.items.start;
                  it < vn->data.sequence.items.top; it++)
                 load_pattern(L, yaml_document_get_node(doc, *it));
-        } else if (strcmp(k, "identity") == 0 || strcmp(k, "endpoints") == 0 ||
-                   strcmp(k, "detections") == 0) {
-            /* defined by later versions of the loader; accepted unread */
+        } else if (strcmp(k, "identity") == 0) {
+            api_rules_parse_identity(doc, vn, L->file, &L->rs->api, lerr_cb, L);
+        } else if (strcmp(k, "endpoints") == 0) {
+            api_rules_parse_endpoints(doc, vn, L->file, &L->rs->api, lerr_cb, L);
+        } else if (strcmp(k, "detections") == 0 || strcmp(k, "allowlist") == 0) {
+            /* detections are read by rules/detect_rules.c (wired below) */
         } else {
             static const char *const sections[] = {"version", "patterns", "identity", "endpoints",
                                                    "detections"};
@@ -903,6 +924,7 @@ int ruleset_load(const char *const *paths, size_t n_paths, struct ruleset **out,
         lerr(&L, 0, "SHA-256 failed");
     }
     EVP_MD_CTX_free(L.md);
+    api_rules_resolve(&L.rs->api, lerr_at, &L);
     if (L.n_errors == 0 && L.rs->n_patterns == 0) {
         L.file = paths[0];
         L.file_seq++;

@@ -1,0 +1,363 @@
+/* api_rules.c - the identity: and endpoints: sections of a rule file.
+ *
+ * Called by the loader (ruleset.c) with a libyaml document node; appends to
+ * a struct api_rules and reports every problem through the loader's error
+ * callback with the node's line. The format is in docs/rules.md:
+ *
+ *   identity:                      # tried in this order for each request
+ *     - header: X-Emp-Id
+ *     - jwt: {header: Authorization, claim: emp_id}
+ *     - session: {cookie: SESSIONID, login: login}
+ *   endpoints:
+ *     - id: waybill_query
+ *       method: [GET, POST]
+ *       path: '^/api/v1/waybill'
+ *       host: waybill.corp.example
+ *       waybill: path              # or a query parameter name
+ */
+#include "rules/api_rules.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rules/api_rules_parse.h"
+
+#define API_MAX_ENTRIES 1024
+
+struct pctx {
+    yaml_document_t *doc;
+    const char *file;
+    api_error_fn error;
+    void *ud;
+};
+
+static void perr(struct pctx *c, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void perr(struct pctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->error(c->ud, n ? (int)n->start_mark.line + 1 : 0, msg);
+}
+
+static const char *scalar(struct pctx *c, const yaml_node_t *n, const char *what)
+{
+    if (!n || n->type != YAML_SCALAR_NODE) {
+        perr(c, n, "'%s' must be a single value", what);
+        return NULL;
+    }
+    const char *s = (const char *)n->data.scalar.value;
+    if (strlen(s) != n->data.scalar.length || !s[0]) {
+        perr(c, n, "'%s' must be a non-empty text", what);
+        return NULL;
+    }
+    return s;
+}
+
+static char *dup(const char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d) {
+        fputs("leakhound: out of memory loading rules\n", stderr);
+        abort();
+    }
+    return d;
+}
+
+static void *grow(void *p, size_t n, size_t size)
+{
+    void *q = realloc(p, (n + 1) * size);
+    if (!q) {
+        fputs("leakhound: out of memory loading rules\n", stderr);
+        abort();
+    }
+    return q;
+}
+
+static const char *const ident_kind_names[IDENT_KIND_MAX] = {
+    "header", "cookie", "query", "basic", "jwt", "form", "json", "session"};
+
+const char *ident_kind_name(enum ident_kind k)
+{
+    return k < IDENT_KIND_MAX ? ident_kind_names[k] : "unknown";
+}
+
+static int kind_of(const char *k)
+{
+    for (int i = 0; i < IDENT_KIND_MAX; i++)
+        if (strcmp(k, ident_kind_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* One identity source: a mapping with exactly one key naming its kind. */
+static void parse_identity(struct pctx *c, yaml_node_t *n, struct api_rules *r)
+{
+    if (n->type != YAML_MAPPING_NODE ||
+        n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1) {
+        perr(c, n, "an identity source is one of: header: NAME, cookie: NAME, query: NAME, "
+                   "basic: HEADER|true, jwt: {header: H, claim: C}, form: FIELD, json: PATH, "
+                   "session: {cookie: NAME, login: ENDPOINT}");
+        return;
+    }
+    if (r->n_identity >= API_MAX_ENTRIES) {
+        perr(c, n, "more than %d identity sources", API_MAX_ENTRIES);
+        return;
+    }
+    yaml_node_pair_t *pr = n->data.mapping.pairs.start;
+    yaml_node_t *kn = yaml_document_get_node(c->doc, pr->key);
+    yaml_node_t *vn = yaml_document_get_node(c->doc, pr->value);
+    const char *k = scalar(c, kn, "identity kind");
+    if (!k)
+        return;
+    int kind = kind_of(k);
+    if (kind < 0) {
+        perr(c, kn, "unknown identity source '%s'; use header, cookie, query, basic, jwt, form, "
+                    "json or session", k);
+        return;
+    }
+    struct rule_identity id = {0};
+    id.kind = (enum ident_kind)kind;
+    id.login_idx = -1;
+    id.line = (int)n->start_mark.line + 1;
+    if (kind == IDENT_JWT && vn->type == YAML_MAPPING_NODE) {
+        for (yaml_node_pair_t *p = vn->data.mapping.pairs.start; p < vn->data.mapping.pairs.top;
+             p++) {
+            yaml_node_t *k2 = yaml_document_get_node(c->doc, p->key);
+            yaml_node_t *v2 = yaml_document_get_node(c->doc, p->value);
+            const char *key = scalar(c, k2, "jwt key"), *val = scalar(c, v2, "jwt value");
+            if (!key || !val)
+                continue;
+            if (strcmp(key, "header") == 0)
+                id.name = dup(val);
+            else if (strcmp(key, "claim") == 0)
+                id.claim = dup(val);
+            else
+                perr(c, k2, "unknown key '%s' in jwt; use header and claim", key);
+        }
+    } else if (kind == IDENT_SESSION) {
+        if (vn->type != YAML_MAPPING_NODE) {
+            perr(c, vn, "session needs {cookie: NAME, login: ENDPOINT_ID}");
+            return;
+        }
+        for (yaml_node_pair_t *p = vn->data.mapping.pairs.start; p < vn->data.mapping.pairs.top;
+             p++) {
+            yaml_node_t *k2 = yaml_document_get_node(c->doc, p->key);
+            yaml_node_t *v2 = yaml_document_get_node(c->doc, p->value);
+            const char *key = scalar(c, k2, "session key"), *val = scalar(c, v2, "session value");
+            if (!key || !val)
+                continue;
+            if (strcmp(key, "cookie") == 0)
+                id.name = dup(val);
+            else if (strcmp(key, "login") == 0)
+                id.login = dup(val);
+            else
+                perr(c, k2, "unknown key '%s' in session; use cookie and login", key);
+        }
+        if (!id.name || !id.login) {
+            perr(c, vn, "session needs both cookie: and login:");
+            free(id.name);
+            free(id.login);
+            return;
+        }
+    } else {
+        const char *v = scalar(c, vn, k);
+        if (!v)
+            return;
+        if (kind == IDENT_JWT)
+            id.claim = dup(v); /* jwt: CLAIM, from the Authorization header */
+        else if (kind == IDENT_BASIC)
+            id.name = strcasecmp(v, "true") == 0 ? NULL : dup(v);
+        else
+            id.name = dup(v);
+    }
+    id.file = dup(c->file);
+    r->identity = grow(r->identity, r->n_identity, sizeof(*r->identity));
+    r->identity[r->n_identity++] = id;
+}
+
+static int id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return 0;
+    for (; *s; s++)
+        if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_')
+            return 0;
+    return 1;
+}
+
+static void add_method(struct pctx *c, yaml_node_t *n, struct rule_endpoint *ep)
+{
+    const char *m = scalar(c, n, "method");
+    if (!m)
+        return;
+    for (const char *p = m; *p; p++)
+        if (!isalpha((unsigned char)*p) && *p != '-' && *p != '_') {
+            perr(c, n, "bad method '%s'", m);
+            return;
+        }
+    ep->methods = grow(ep->methods, ep->n_methods, sizeof(char *));
+    char *d = dup(m);
+    for (char *p = d; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    ep->methods[ep->n_methods++] = d;
+}
+
+static void parse_endpoint(struct pctx *c, yaml_node_t *n, struct api_rules *r)
+{
+    if (n->type != YAML_MAPPING_NODE) {
+        perr(c, n, "an endpoint is a mapping: id, path, and optional method, host, waybill");
+        return;
+    }
+    if (r->n_endpoints >= API_MAX_ENTRIES) {
+        perr(c, n, "more than %d endpoints", API_MAX_ENTRIES);
+        return;
+    }
+    struct rule_endpoint ep = {0};
+    ep.line = (int)n->start_mark.line + 1;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(c->doc, p->value);
+        const char *k = scalar(c, kn, "endpoint key");
+        if (!k)
+            continue;
+        if (strcmp(k, "method") == 0) {
+            if (vn->type == YAML_SEQUENCE_NODE) {
+                for (yaml_node_item_t *it = vn->data.sequence.items.start;
+                     it < vn->data.sequence.items.top; it++)
+                    add_method(c, yaml_document_get_node(c->doc, *it), &ep);
+            } else {
+                add_method(c, vn, &ep);
+            }
+            continue;
+        }
+        const char *v = scalar(c, vn, k);
+        if (!v)
+            continue;
+        if (strcmp(k, "id") == 0) {
+            if (!id_ok(v))
+                perr(c, vn, "bad endpoint id '%s': use 1-64 characters of [a-z0-9_]", v);
+            else {
+                for (size_t i = 0; i < r->n_endpoints; i++)
+                    if (strcmp(r->endpoints[i].id, v) == 0)
+                        perr(c, vn, "duplicate endpoint id '%s' (first defined at %s:%d)", v,
+                             r->endpoints[i].file, r->endpoints[i].line);
+                free(ep.id);
+                ep.id = dup(v);
+            }
+        } else if (strcmp(k, "path") == 0) {
+            free(ep.path);
+            ep.path = dup(v);
+        } else if (strcmp(k, "host") == 0) {
+            free(ep.host);
+            ep.host = dup(v);
+        } else if (strcmp(k, "waybill") == 0) {
+            free(ep.waybill_param);
+            ep.waybill_param = dup(v);
+        } else {
+            perr(c, kn, "unknown key '%s' in endpoint; use id, method, path, host, waybill", k);
+        }
+    }
+    if (!ep.id || !ep.path) {
+        perr(c, n, "endpoint needs %s", !ep.id ? "an 'id'" : "a 'path' regex");
+        struct api_rules tmp = {NULL, 0, &ep, 1};
+        api_rules_free(&tmp);
+        return;
+    }
+    ep.file = dup(c->file);
+    r->endpoints = grow(r->endpoints, r->n_endpoints, sizeof(*r->endpoints));
+    r->endpoints[r->n_endpoints++] = ep;
+}
+
+static void parse_list(yaml_document_t *doc, yaml_node_t *seq, const char *file,
+                       struct api_rules *r, api_error_fn error, void *ud, int endpoints)
+{
+    struct pctx c = {doc, file, error, ud};
+    if (seq->type == YAML_SCALAR_NODE && seq->data.scalar.length == 0)
+        return;
+    if (seq->type != YAML_SEQUENCE_NODE) {
+        perr(&c, seq, "'%s' must be a list", endpoints ? "endpoints" : "identity");
+        return;
+    }
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
+         it++) {
+        yaml_node_t *n = yaml_document_get_node(doc, *it);
+        if (endpoints)
+            parse_endpoint(&c, n, r);
+        else
+            parse_identity(&c, n, r);
+    }
+}
+
+void api_rules_parse_identity(yaml_document_t *doc, yaml_node_t *seq, const char *file,
+                              struct api_rules *r, api_error_fn error, void *ud)
+{
+    parse_list(doc, seq, file, r, error, ud, 0);
+}
+
+void api_rules_parse_endpoints(yaml_document_t *doc, yaml_node_t *seq, const char *file,
+                               struct api_rules *r, api_error_fn error, void *ud)
+{
+    parse_list(doc, seq, file, r, error, ud, 1);
+}
+
+int api_rules_endpoint_index(const struct api_rules *r, const char *id)
+{
+    for (size_t i = 0; i < r->n_endpoints; i++)
+        if (strcmp(r->endpoints[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+void api_rules_resolve(struct api_rules *r, void (*error)(void *ud, const char *file, int line,
+                                                          const char *msg),
+                       void *ud)
+{
+    for (size_t i = 0; i < r->n_identity; i++) {
+        struct rule_identity *id = &r->identity[i];
+        if (id->kind != IDENT_SESSION)
+            continue;
+        id->login_idx = api_rules_endpoint_index(r, id->login);
+        if (id->login_idx < 0) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "session login endpoint '%s' is not declared in endpoints:",
+                     id->login);
+            error(ud, id->file, id->line, msg);
+        }
+    }
+}
+
+void api_rules_free(struct api_rules *r)
+{
+    for (size_t i = 0; i < r->n_identity; i++) {
+        free(r->identity[i].name);
+        free(r->identity[i].claim);
+        free(r->identity[i].login);
+        free(r->identity[i].file);
+    }
+    free(r->identity);
+    for (size_t i = 0; i < r->n_endpoints; i++) {
+        struct rule_endpoint *ep = &r->endpoints[i];
+        free(ep->id);
+        for (size_t m = 0; m < ep->n_methods; m++)
+            free(ep->methods[m]);
+        free(ep->methods);
+        free(ep->path);
+        free(ep->host);
+        free(ep->waybill_param);
+        free(ep->file);
+    }
+    free(r->endpoints);
+    memset(r, 0, sizeof(*r));
+}
