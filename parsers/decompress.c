@@ -1,1 +1,248 @@
-/* parsers/decompress: not written yet */
+/* decompress.c - streaming gzip/deflate decoding of HTTP bodies (RFC 9110
+ * 8.4.1, RFC 1950 zlib, RFC 1951 deflate, RFC 1952 gzip).
+ *
+ * Owns one zlib inflate stream and one fixed output buffer per coding layer.
+ * Input enters by decomp_feed() in pieces of any size; each layer inflates
+ * into its 16 KiB buffer and hands every filled piece to the next layer, the
+ * last layer to emit(), which enforces the output and ratio caps before
+ * calling the sink. Nothing is buffered beyond the fixed buffers, except up
+ * to DECOMP_RETAIN wire bytes kept while no output has appeared yet, so a
+ * body that only claims to be compressed can be delivered raw in full. */
+#define ZLIB_CONST
+#include "parsers/decompress.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+struct layer {
+    z_stream zs;
+    uint8_t coding;
+    bool inited;     /* inflateInit2 done (deflate waits for 2 bytes to pick zlib or raw) */
+    bool member_end; /* a gzip member ended; the next byte says if another follows */
+    bool finished;   /* the stream ended: later input is trailing bytes, ignored */
+    uint8_t nstash;  /* first byte of a deflate stream, held until the second comes */
+    uint8_t stash;
+    uint8_t *out;
+};
+
+struct decomp {
+    decomp_sink sink;
+    void *ud;
+    uint64_t max_out, out_total, in_total;
+    uint32_t max_ratio;
+    enum decomp_status status;
+    size_t n;
+    const uint8_t *cur; /* the wire input of the current decomp_feed() */
+    size_t cur_used;    /* how much of it layer 0 has consumed */
+    bool retain_ok;
+    uint16_t retain_len;
+    uint8_t retain[DECOMP_RETAIN];
+    struct layer layers[DECOMP_MAX_LAYERS];
+};
+
+static void push(struct decomp *d, size_t li, const uint8_t *in, size_t len, bool is_cur);
+
+static void emit(struct decomp *d, const uint8_t *data, size_t n)
+{
+    enum decomp_status hit = DECOMP_OK;
+    size_t give = n;
+    if (d->max_out) {
+        uint64_t room = d->max_out > d->out_total ? d->max_out - d->out_total : 0;
+        if (give > room) {
+            give = (size_t)room;
+            hit = DECOMP_CAP;
+        }
+    }
+    if (d->max_ratio && d->in_total <= UINT64_MAX / d->max_ratio) {
+        uint64_t lim = d->in_total * d->max_ratio;
+        uint64_t room = lim > d->out_total ? lim - d->out_total : 0;
+        if (give > room) {
+            give = (size_t)room;
+            hit = DECOMP_RATIO;
+        }
+    }
+    if (give) {
+        d->out_total += give;
+        d->sink(d->ud, data, give);
+    }
+    if (hit != DECOMP_OK) d->status = hit;
+}
+
+/* zlib header: CM 8, CINFO <= 7, FCHECK makes the pair a multiple of 31. */
+static bool looks_zlib(uint8_t b0, uint8_t b1)
+{
+    return (b0 & 0x0f) == 8 && (b0 >> 4) <= 7 && ((unsigned)b0 << 8 | b1) % 31 == 0;
+}
+
+static bool layer_init(struct decomp *d, struct layer *L, uint8_t b0, uint8_t b1)
+{
+    int wbits = L->coding == DECOMP_GZIP ? 16 + MAX_WBITS
+                : looks_zlib(b0, b1)     ? MAX_WBITS
+                                         : -MAX_WBITS;
+    memset(&L->zs, 0, sizeof(L->zs));
+    if (inflateInit2(&L->zs, wbits) != Z_OK) {
+        d->status = DECOMP_FAILED;
+        return false;
+    }
+    L->inited = true;
+    return true;
+}
+
+/* Inflates what it can of in; returns the bytes consumed. Stops early at the
+ * end of a stream or member, or when the decoder stopped. */
+static size_t run(struct decomp *d, size_t li, const uint8_t *in, size_t len, bool is_cur)
+{
+    struct layer *L = &d->layers[li];
+    uInt avail = len > UINT_MAX ? UINT_MAX : (uInt)len;
+    L->zs.next_in = in;
+    L->zs.avail_in = avail;
+    for (;;) {
+        uInt before = L->zs.avail_in;
+        L->zs.next_out = L->out;
+        L->zs.avail_out = DECOMP_OUT_CHUNK;
+        int ret = inflate(&L->zs, Z_NO_FLUSH);
+        size_t produced = DECOMP_OUT_CHUNK - L->zs.avail_out;
+        if (li == 0) {
+            d->in_total += before - L->zs.avail_in;
+            if (is_cur) d->cur_used = (size_t)(L->zs.next_in - d->cur);
+        }
+        if (produced) {
+            if (li + 1 < d->n)
+                push(d, li + 1, L->out, produced, false);
+            else
+                emit(d, L->out, produced);
+        }
+        if (d->status != DECOMP_OK) break;
+        if (ret == Z_STREAM_END) {
+            if (L->coding == DECOMP_GZIP)
+                L->member_end = true;
+            else
+                L->finished = true;
+            break;
+        }
+        if (ret != Z_OK && ret != Z_BUF_ERROR) {
+            d->status = DECOMP_FAILED;
+            break;
+        }
+        /* Z_BUF_ERROR: no progress possible. A full output buffer may hide
+         * more pending output, so only a partly filled one means "done". */
+        if (ret == Z_BUF_ERROR || (L->zs.avail_in == 0 && L->zs.avail_out != 0)) break;
+    }
+    return avail - L->zs.avail_in;
+}
+
+static void push(struct decomp *d, size_t li, const uint8_t *in, size_t len, bool is_cur)
+{
+    struct layer *L = &d->layers[li];
+    while (len > 0 && d->status == DECOMP_OK && !L->finished) {
+        if (L->member_end) {
+            /* another gzip member follows only if it starts with the magic;
+             * anything else is trailing padding, as gzip(1) ignores it */
+            if (in[0] != 0x1f) {
+                L->finished = true;
+                break;
+            }
+            if (inflateReset(&L->zs) != Z_OK) {
+                d->status = DECOMP_FAILED;
+                break;
+            }
+            L->member_end = false;
+        }
+        if (!L->inited) {
+            if (L->coding == DECOMP_DEFLATE && L->nstash + len < 2) {
+                L->stash = in[0];
+                L->nstash = 1;
+                if (is_cur) d->cur_used = (size_t)(in + 1 - d->cur);
+                return;
+            }
+            uint8_t b0 = L->nstash ? L->stash : in[0];
+            uint8_t b1 = L->nstash ? in[0] : (len > 1 ? in[1] : 0);
+            if (!layer_init(d, L, b0, b1)) break;
+            if (L->nstash) {
+                L->nstash = 0;
+                (void)run(d, li, &L->stash, 1, false);
+                continue;
+            }
+        }
+        size_t used = run(d, li, in, len, is_cur);
+        in += used;
+        len -= used;
+    }
+}
+
+struct decomp *decomp_new(const uint8_t *codings, size_t n, uint64_t max_out, uint32_t max_ratio,
+                          decomp_sink sink, void *ud)
+{
+    if (!codings || n == 0 || n > DECOMP_MAX_LAYERS || !sink) return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (codings[i] != DECOMP_GZIP && codings[i] != DECOMP_DEFLATE) return NULL;
+    struct decomp *d = calloc(1, sizeof(*d) + n * (size_t)DECOMP_OUT_CHUNK);
+    if (!d) return NULL;
+    uint8_t *bufs = (uint8_t *)(d + 1);
+    d->sink = sink;
+    d->ud = ud;
+    d->max_out = max_out;
+    d->max_ratio = max_ratio;
+    d->n = n;
+    d->retain_ok = true;
+    for (size_t i = 0; i < n; i++) {
+        d->layers[i].coding = codings[i];
+        d->layers[i].out = bufs + i * DECOMP_OUT_CHUNK;
+    }
+    return d;
+}
+
+enum decomp_status decomp_feed(struct decomp *d, const uint8_t *in, size_t len)
+{
+    if (!d || !len) return d ? d->status : DECOMP_FAILED;
+    if (d->status == DECOMP_FAILED) {
+        d->sink(d->ud, in, len);
+        return d->status;
+    }
+    if (d->status != DECOMP_OK) return d->status;
+    d->cur = in;
+    d->cur_used = 0;
+    push(d, 0, in, len, true);
+    if (d->status == DECOMP_FAILED) {
+        if (d->retain_ok && d->out_total == 0) {
+            if (d->retain_len) d->sink(d->ud, d->retain, d->retain_len);
+            d->sink(d->ud, in, len);
+        } else if (d->cur_used < len) {
+            d->sink(d->ud, in + d->cur_used, len - d->cur_used);
+        }
+        d->retain_ok = false;
+    } else if (d->retain_ok) {
+        if (d->out_total == 0 && d->retain_len + len <= DECOMP_RETAIN) {
+            memcpy(d->retain + d->retain_len, in, len);
+            d->retain_len = (uint16_t)(d->retain_len + len);
+        } else {
+            d->retain_ok = false;
+        }
+    }
+    d->cur = NULL;
+    return d->status;
+}
+
+void decomp_abandon(struct decomp *d)
+{
+    if (d && d->status == DECOMP_OK) {
+        d->status = DECOMP_FAILED;
+        d->retain_ok = false;
+    }
+}
+
+enum decomp_status decomp_get_status(const struct decomp *d)
+{
+    return d ? d->status : DECOMP_FAILED;
+}
+
+void decomp_free(struct decomp *d)
+{
+    if (!d) return;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->layers[i].inited) inflateEnd(&d->layers[i].zs);
+    free(d);
+}

@@ -11,7 +11,10 @@
  * cap. Every buffer has a cap; hitting it is counted in struct http_stats.
  *
  * The struct http_tx passed to callbacks is owned by the parser and valid
- * until the done callback returns. */
+ * until the done callback returns. request() is called exactly once per tx
+ * and first, done() exactly once and last; a response with no request to
+ * pair with gets a tx of its own with method "" and uri "". Callbacks must
+ * not call back into the same parser. See docs/http.md. */
 #ifndef LH_HTTP_H
 #define LH_HTTP_H
 
@@ -63,6 +66,7 @@ struct http_callbacks {
     void (*done)(void *ud, struct http_tx *tx);
 };
 
+/* A zero field means its default. */
 struct http_config {
     uint32_t max_header_bytes;   /* request or response head, default 64 KiB */
     uint32_t max_uri;            /* default 8 KiB */
@@ -82,6 +86,7 @@ struct http_stats {
     uint64_t decode_gzip, decode_deflate, decode_failed;
     uint64_t decode_cap_hit, ratio_cap_hit;
     uint64_t chunked, upgraded, no_response;
+    uint64_t upgraded_bytes; /* bytes seen after CONNECT/Upgrade, not parsed */
 };
 
 struct http_parser;

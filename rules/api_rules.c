@@ -214,6 +214,18 @@ static void add_method(struct pctx *c, yaml_node_t *n, struct rule_endpoint *ep)
     ep->methods[ep->n_methods++] = d;
 }
 
+static void endpoint_fields_free(struct rule_endpoint *ep)
+{
+    free(ep->id);
+    for (size_t m = 0; m < ep->n_methods; m++)
+        free(ep->methods[m]);
+    free(ep->methods);
+    free(ep->path);
+    free(ep->host);
+    free(ep->waybill_param);
+    free(ep->file);
+}
+
 static void parse_endpoint(struct pctx *c, yaml_node_t *n, struct api_rules *r)
 {
     if (n->type != YAML_MAPPING_NODE) {
@@ -271,8 +283,7 @@ static void parse_endpoint(struct pctx *c, yaml_node_t *n, struct api_rules *r)
     }
     if (!ep.id || !ep.path) {
         perr(c, n, "endpoint needs %s", !ep.id ? "an 'id'" : "a 'path' regex");
-        struct api_rules tmp = {NULL, 0, &ep, 1};
-        api_rules_free(&tmp);
+        endpoint_fields_free(&ep);
         return;
     }
     ep.file = dup(c->file);
@@ -347,17 +358,8 @@ void api_rules_free(struct api_rules *r)
         free(r->identity[i].file);
     }
     free(r->identity);
-    for (size_t i = 0; i < r->n_endpoints; i++) {
-        struct rule_endpoint *ep = &r->endpoints[i];
-        free(ep->id);
-        for (size_t m = 0; m < ep->n_methods; m++)
-            free(ep->methods[m]);
-        free(ep->methods);
-        free(ep->path);
-        free(ep->host);
-        free(ep->waybill_param);
-        free(ep->file);
-    }
+    for (size_t i = 0; i < r->n_endpoints; i++)
+        endpoint_fields_free(&r->endpoints[i]);
     free(r->endpoints);
     memset(r, 0, sizeof(*r));
 }

@@ -156,6 +156,7 @@ int main(void)
     CHECK_STR(r.via, "session:SESSIONID");
     resp_h[0].value = "SESSIONID=s2";
     identity_learn(c, &login, 3, "E2");
+    CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 1); /* E1 used again: E2 is now the oldest */
     resp_h[0].value = "SESSIONID=s3";
     identity_learn(c, &login, 3, "E3"); /* cap 2: the least recently used (E2) goes */
     CHECK_EQ(identity_get_stats(c)->sessions_evicted, 1);

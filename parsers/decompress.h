@@ -1,0 +1,65 @@
+/* decompress.h - streaming decoder for HTTP content codings (gzip, x-gzip,
+ * deflate) built on zlib, one struct decomp per message body.
+ *
+ * Wire bytes enter by decomp_feed() in order, split anywhere; decoded bytes
+ * leave through the sink given to decomp_new(), at most DECOMP_OUT_CHUNK bytes
+ * per call. Stacked codings are layers: the output of layer 0 feeds layer 1,
+ * and so on. "deflate" is detected per layer as zlib-wrapped or raw from its
+ * first two bytes; gzip accepts concatenated members and ignores trailing
+ * bytes that do not start a new member.
+ *
+ * Caps: total output (max_out) and output/input ratio (max_ratio, input being
+ * the wire bytes layer 0 has consumed). When a cap would be passed, the sink
+ * gets output exactly up to it and decoding stops for good (DECOMP_CAP or
+ * DECOMP_RATIO); later input is dropped. On a decode error (DECOMP_FAILED) the
+ * undecodable input is passed to the sink raw: the whole body so far if
+ * nothing had been decoded yet and it was short (DECOMP_RETAIN bytes),
+ * otherwise the current input from where layer 0 stopped. Every later
+ * decomp_feed() passes its input through raw.
+ *
+ * Memory: one allocation of about sizeof(struct decomp) + n * 16 KiB, plus
+ * zlib's own state (about 7 KiB + a 32 KiB window per layer). Not
+ * thread-safe; one decoder belongs to one flow. */
+#ifndef LH_DECOMPRESS_H
+#define LH_DECOMPRESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DECOMP_MAX_LAYERS 4
+#define DECOMP_OUT_CHUNK 16384
+#define DECOMP_RETAIN 512
+
+enum decomp_coding { DECOMP_GZIP = 1, DECOMP_DEFLATE = 2 };
+
+enum decomp_status {
+    DECOMP_OK = 0,
+    DECOMP_FAILED = 1, /* corrupt input (or abandoned): raw pass-through */
+    DECOMP_CAP = 2,    /* max_out reached: decoding stopped */
+    DECOMP_RATIO = 3,  /* max_ratio reached: decoding stopped */
+};
+
+typedef void (*decomp_sink)(void *ud, const uint8_t *data, size_t len);
+
+struct decomp;
+
+/* codings[0] is undone first (it is the coding applied last by the sender).
+ * n is 1..DECOMP_MAX_LAYERS. max_out 0 or max_ratio 0 means no such cap.
+ * Returns NULL on ENOMEM or bad arguments. */
+struct decomp *decomp_new(const uint8_t *codings, size_t n, uint64_t max_out, uint32_t max_ratio,
+                          decomp_sink sink, void *ud);
+
+/* Decodes len wire bytes, calling the sink for output. Returns the status
+ * after the call; once not DECOMP_OK it stays so. */
+enum decomp_status decomp_feed(struct decomp *d, const uint8_t *in, size_t len);
+
+/* The input has a hole (a lost segment): decoding cannot go on. From now on
+ * input passes through raw, as after an error. No effect unless DECOMP_OK. */
+void decomp_abandon(struct decomp *d);
+
+enum decomp_status decomp_get_status(const struct decomp *d);
+
+/* Frees zlib state and the decoder. Accepts NULL. */
+void decomp_free(struct decomp *d);
+
+#endif
