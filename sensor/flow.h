@@ -126,6 +126,12 @@ const struct flow_stats *flow_table_stats(const struct flow_table *t);
 void flow_community_id(uint16_t seed, uint8_t ip_ver, uint8_t proto, const struct lh_addr *a,
                        uint16_t pa, const struct lh_addr *b, uint16_t pb, char out[32]);
 
+/* The ICMP (proto 1) or ICMPv6 (proto 58) type paired with type by the
+ * Community ID spec (echo request <-> reply, router solicitation <->
+ * advertisement, ...), or -1 when type is one-way or proto is not ICMP.
+ * Can't fail. */
+int flow_icmp_peer_type(uint8_t proto, uint8_t type);
+
 /* Formats an address as text (inet_ntop; IPv4-mapped as dotted quad). out >= 46. */
 void flow_addr_str(const struct lh_addr *a, uint8_t ip_ver, char *out, size_t outlen);
 
