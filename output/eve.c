@@ -1,13 +1,16 @@
-/* eve.c - EVE-style NDJSON writer (the only file that includes jansson).
+/* eve.c - EVE-style events: builds each event once and hands it to the sinks
+ * (the only file besides the form modules that includes jansson).
  *
- * Plain structs come in from the worker; one JSON object per line goes out
- * to a file or stdout. Keys are emitted in a fixed order (JSON_PRESERVE_ORDER)
- * so the same capture gives byte-identical lines. Write errors are counted
- * and reported once until a write succeeds again. */
+ * Plain structs come in from the worker (or finished lines through
+ * eve_write_line()); one JSON object per event goes out to every sink that
+ * takes its event type, in the form each sink asks for: EVE as built, or
+ * the ECS document ecs.c makes of it (made once per event, and only when a
+ * sink wants it). Keys are emitted in a fixed order (JSON_PRESERVE_ORDER)
+ * so the same capture gives byte-identical lines. The sinks own the I/O and
+ * its failures (output/sink.h); nothing here can stop the sensor. */
 #include "output/eve.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,54 +18,139 @@
 #include <time.h>
 #include <unistd.h>
 
-struct eve {
-    FILE *fp;
-    int is_stdout;
-    int in_error; /* an error episode is ongoing: do not report again */
-    char path[512];
-    struct eve_sink_stats st;
+#include "output/ecs.h"
+#include "output/sink.h"
+
+#define EVE_MAX_SINKS 16
+#define EVE_KV_PER_SINK 5
+
+struct eve_slot {
+    struct sink *s;
+    unsigned types;
+    enum sink_form form;
+    uint64_t unformatted; /* events lost before reaching the sink (out of memory) */
+    char keys[EVE_KV_PER_SINK][64];
 };
 
-struct eve *eve_open(const char *path, char *err, size_t errlen)
+struct eve {
+    struct eve_slot slot[EVE_MAX_SINKS];
+    size_t n;
+    unsigned ecs_types;   /* event types some ECS sink takes */
+    char hostname[256];   /* observer.hostname in ECS */
+    uint64_t events;      /* events built and handed out */
+    uint64_t last_tick;
+    struct eve_sink_stats st; /* totals, refreshed after every call */
+};
+
+struct eve *eve_new(char *err, size_t errlen)
 {
     struct eve *e = calloc(1, sizeof(*e));
     if (!e) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    snprintf(e->path, sizeof(e->path), "%s", path);
-    if (strcmp(path, "-") == 0) {
-        e->fp = stdout;
-        e->is_stdout = 1;
-        return e;
+    if (gethostname(e->hostname, sizeof(e->hostname) - 1) != 0)
+        e->hostname[0] = 0;
+    return e;
+}
+
+int eve_add_sink(struct eve *e, const struct sink_config *cfg, char *err, size_t errlen)
+{
+    if (e->n == EVE_MAX_SINKS) {
+        snprintf(err, errlen, "output %s: too many outputs (at most %d)", cfg->name,
+                 EVE_MAX_SINKS);
+        return -1;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (fd < 0 || !(e->fp = fdopen(fd, "a"))) {
-        snprintf(err, errlen, "%s: cannot write events: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    for (size_t i = 0; i < e->n; i++)
+        if (strcmp(sink_get_config(e->slot[i].s)->name, cfg->name) == 0) {
+            snprintf(err, errlen, "output %s: two outputs have this name; give each a "
+                     "different name", cfg->name);
+            return -1;
+        }
+    struct sink *s = sink_open(cfg, sink_now_ms(), err, errlen);
+    if (!s)
+        return -1;
+    struct eve_slot *sl = &e->slot[e->n++];
+    sl->s = s;
+    sl->types = cfg->types ? cfg->types : SINK_T_ALL;
+    sl->form = cfg->form;
+    static const char *const k[EVE_KV_PER_SINK] = {"written", "queued", "dropped", "errors",
+                                                   "reconnects"};
+    for (int i = 0; i < EVE_KV_PER_SINK; i++)
+        snprintf(sl->keys[i], sizeof(sl->keys[i]), "output.%s.%s", cfg->name, k[i]);
+    if (sl->form == SINK_FORM_ECS)
+        e->ecs_types |= sl->types;
+    return 0;
+}
+
+struct eve *eve_open(const char *path, char *err, size_t errlen)
+{
+    struct eve *e = eve_new(err, errlen);
+    if (!e)
+        return NULL;
+    struct sink_config c;
+    sink_config_default(&c);
+    if (strcmp(path, "-") == 0) {
+        c.kind = SINK_STDOUT;
+        snprintf(c.name, sizeof(c.name), "stdout");
+    } else {
+        snprintf(c.path, sizeof(c.path), "%s", path);
+    }
+    if (eve_add_sink(e, &c, err, errlen) != 0) {
         free(e);
         return NULL;
     }
-    setvbuf(e->fp, NULL, _IOFBF, 1 << 16);
     return e;
+}
+
+static void refresh(struct eve *e)
+{
+    struct eve_sink_stats t = {e->events, 0, 0};
+    for (size_t i = 0; i < e->n; i++) {
+        struct sink_stats st;
+        sink_get_stats(e->slot[i].s, &st);
+        t.errors += st.errors;
+        t.dropped += st.dropped + e->slot[i].unformatted;
+    }
+    e->st = t;
 }
 
 void eve_flush(struct eve *e)
 {
-    if (e && fflush(e->fp) != 0) {
-        e->st.errors++;
-        clearerr(e->fp);
-    }
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->n; i++)
+        sink_flush(e->slot[i].s);
+    refresh(e);
+}
+
+void eve_tick(struct eve *e)
+{
+    if (!e)
+        return;
+    uint64_t now = sink_now_ms();
+    if (now == e->last_tick)
+        return;
+    e->last_tick = now;
+    for (size_t i = 0; i < e->n; i++)
+        sink_tick(e->slot[i].s, now);
+}
+
+void eve_reopen(struct eve *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->n; i++)
+        sink_reopen(e->slot[i].s);
+    refresh(e);
 }
 
 void eve_close(struct eve *e)
 {
     if (!e)
         return;
-    eve_flush(e);
-    if (!e->is_stdout)
-        fclose(e->fp);
+    for (size_t i = 0; i < e->n; i++)
+        sink_close(e->slot[i].s);
     free(e);
 }
 
@@ -71,39 +159,127 @@ const struct eve_sink_stats *eve_stats(const struct eve *e)
     return &e->st;
 }
 
-void eve_format_ts(uint64_t ts_us, char *out, size_t outlen)
+size_t eve_sink_stats_kv(struct eve *e, struct eve_kv *kv, size_t max)
 {
-    time_t s = (time_t)(ts_us / 1000000u);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char b[24];
-    strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, outlen, "%s.%06u+0000", b, (unsigned)(ts_us % 1000000u));
+    size_t n = 0;
+    for (size_t i = 0; i < e->n && n + EVE_KV_PER_SINK <= max; i++) {
+        struct sink_stats st;
+        sink_get_stats(e->slot[i].s, &st);
+        uint64_t v[EVE_KV_PER_SINK] = {st.written, st.queued, st.dropped + e->slot[i].unformatted,
+                                       st.errors, st.reconnects};
+        for (int k = 0; k < EVE_KV_PER_SINK; k++)
+            kv[n++] = (struct eve_kv){e->slot[i].keys[k], v[k]};
+    }
+    return n;
+}
+
+void eve_print_sinks(struct eve *e, void *file)
+{
+    FILE *fp = file;
+    if (!e || !e->n)
+        return;
+    fprintf(fp, "leakhound: outputs");
+    for (size_t i = 0; i < e->n; i++) {
+        struct sink_stats st;
+        sink_get_stats(e->slot[i].s, &st);
+        fprintf(fp, "%s %s %s: %llu written, %llu queued, %llu dropped, %llu errors",
+                i ? ";" : "", sink_get_config(e->slot[i].s)->name, sink_state(e->slot[i].s),
+                (unsigned long long)st.written, (unsigned long long)st.queued,
+                (unsigned long long)(st.dropped + e->slot[i].unformatted),
+                (unsigned long long)st.errors);
+        if (st.reconnects)
+            fprintf(fp, ", %llu reconnects", (unsigned long long)st.reconnects);
+    }
+    fputc('\n', fp);
+}
+
+static char *dump(json_t *o)
+{
+    return json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_ENSURE_ASCII |
+                             JSON_REAL_PRECISION(12));
+}
+
+/* Hands one event to the sinks that take its type. line/len is its EVE
+ * line when already built; obj its object when already parsed (either may
+ * be missing; each is made only if some sink needs it). */
+static void dispatch(struct eve *e, const char *type, size_t type_len, const char *line,
+                     size_t len, json_t *obj)
+{
+    char tname[32];
+    snprintf(tname, sizeof(tname), "%.*s", (int)(type_len < 31 ? type_len : 31), type);
+    unsigned bit = sink_type_bit(tname, (size_t)-1);
+    char *own_line = NULL, *ecs_line = NULL;
+    int ecs_tried = 0, obj_owned = 0;
+    uint64_t now = sink_now_ms();
+    e->events++;
+    for (size_t i = 0; i < e->n; i++) {
+        struct eve_slot *sl = &e->slot[i];
+        if (!(sl->types & bit))
+            continue;
+        if (sl->form == SINK_FORM_EVE) {
+            if (!line && obj) {
+                own_line = dump(obj);
+                if (own_line) {
+                    line = own_line;
+                    len = strlen(own_line);
+                }
+            }
+            if (!line) {
+                sl->unformatted++;
+                continue;
+            }
+            sink_write(sl->s, tname, line, len, now);
+        } else {
+            if (!ecs_tried) {
+                ecs_tried = 1;
+                if (!obj && line) {
+                    obj = json_loadb(line, len, 0, NULL);
+                    obj_owned = 1;
+                }
+                struct ecs_observer ob = {e->hostname};
+                json_t *doc = obj ? ecs_from_eve(obj, &ob) : NULL;
+                if (doc) {
+                    ecs_line = dump(doc);
+                    json_decref(doc);
+                }
+            }
+            if (!ecs_line) {
+                sl->unformatted++;
+                continue;
+            }
+            sink_write(sl->s, tname, ecs_line, strlen(ecs_line), now);
+        }
+    }
+    if (obj_owned)
+        json_decref(obj);
+    free(own_line);
+    free(ecs_line);
+    refresh(e);
 }
 
 static void emit(struct eve *e, json_t *o)
 {
-    char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_ENSURE_ASCII);
+    const char *type = json_string_value(json_object_get(o, "event_type"));
+    if (!type)
+        type = "";
+    dispatch(e, type, strlen(type), NULL, 0, o);
     json_decref(o);
-    if (!s) {
-        e->st.dropped++;
-        return;
+}
+
+void eve_write_line(struct eve *e, const char *line, size_t len)
+{
+    /* the type is a top-level key; inside string values quotes are escaped,
+     * so this pattern only matches a key */
+    static const char pat[] = "\"event_type\":\"";
+    const char *t = memmem(line, len, pat, sizeof(pat) - 1);
+    const char *type = "", *end;
+    size_t tlen = 0;
+    if (t) {
+        type = t + sizeof(pat) - 1;
+        end = memchr(type, '"', len - (size_t)(type - line));
+        tlen = end ? (size_t)(end - type) : 0;
     }
-    size_t n = strlen(s);
-    s[n] = '\n';
-    if (fwrite(s, 1, n + 1, e->fp) != n + 1) {
-        e->st.errors++;
-        e->st.dropped++;
-        if (!e->in_error)
-            fprintf(stderr, "leakhound: %s: cannot write events: %s (counting losses)\n", e->path,
-                    strerror(errno));
-        e->in_error = 1;
-        clearerr(e->fp);
-    } else {
-        e->st.written++;
-        e->in_error = 0;
-    }
-    free(s);
+    dispatch(e, type, tlen, line, len, NULL);
 }
 
 static void set_str(json_t *o, const char *k, const char *v)
@@ -163,10 +339,17 @@ static json_t *records_json(const struct eve_records *r)
         json_object_set_new(o, "samples", a);
     }
     if (r->n_fingerprints) {
-        json_t *a = json_array();
-        for (size_t i = 0; i < r->n_fingerprints; i++)
+        /* {"phone": ["hmac:..", ..], "waybill": [..]}, categories in first-seen order */
+        json_t *fo = json_object();
+        for (size_t i = 0; i < r->n_fingerprints; i++) {
+            json_t *a = json_object_get(fo, r->fp_categories[i]);
+            if (!a) {
+                a = json_array();
+                json_object_set_new(fo, r->fp_categories[i], a);
+            }
             json_array_append_new(a, json_string(r->fingerprints[i]));
-        json_object_set_new(o, "fingerprints", a);
+        }
+        json_object_set_new(o, "fingerprints", fo);
     }
     return o;
 }

@@ -244,6 +244,22 @@ static void parse_endpoint(struct pctx *c, yaml_node_t *n, struct api_rules *r)
         const char *k = scalar(c, kn, "endpoint key");
         if (!k)
             continue;
+        if (strcmp(k, "waybill") == 0 && vn->type == YAML_SEQUENCE_NODE) {
+            /* several places, tried in order: kept comma-separated */
+            char buf[256] = "";
+            for (yaml_node_item_t *it = vn->data.sequence.items.start;
+                 it < vn->data.sequence.items.top; it++) {
+                const char *w = scalar(c, yaml_document_get_node(c->doc, *it), "waybill");
+                if (w && strlen(buf) + strlen(w) + 2 < sizeof(buf)) {
+                    if (buf[0])
+                        strcat(buf, ",");
+                    strcat(buf, w);
+                }
+            }
+            free(ep.waybill_param);
+            ep.waybill_param = buf[0] ? dup(buf) : NULL;
+            continue;
+        }
         if (strcmp(k, "method") == 0) {
             if (vn->type == YAML_SEQUENCE_NODE) {
                 for (yaml_node_item_t *it = vn->data.sequence.items.start;

@@ -64,13 +64,24 @@ struct detect_stats {
     uint64_t alerts, escalations, episodes_open;
     uint64_t sketch_switches; /* exact sets that turned into HyperLogLog */
     uint64_t state_saves, state_save_errors, state_load_errors;
+    uint64_t names_cut;     /* account names longer than ACCOUNT_NAME_MAX - 1, cut */
+    uint64_t obs_nomem;     /* observations not counted: out of memory */
 };
+
+/* Evidence hook: called for every alert (first and escalations) before the
+ * alert is written, on the engine's thread. The worker starts keeping the
+ * account's packets and returns the evidence file name to put in the
+ * alert (borrowed until the next call), or NULL to leave it out. */
+typedef const char *(*detect_evidence_fn)(void *ud, const char *account, uint64_t flow_id,
+                                          uint64_t ts_us, const char *rule);
 
 struct detect_config {
     const struct detect_rules *rules; /* from the rule files; NULL: no detections */
     uint64_t memcap;      /* all account state, default 512 MiB */
     const char *state_file; /* NULL: no persistence */
     uint32_t save_interval_s; /* packet time between saves, default 300 */
+    detect_evidence_fn evidence; /* NULL: no evidence hook */
+    void *evidence_ud;
 };
 
 struct detect_engine;
@@ -90,5 +101,16 @@ const struct detect_stats *detect_get_stats(const struct detect_engine *d);
 
 /* Is the account currently in an alert episode (for evidence capture)? */
 int detect_account_alerted(const struct detect_engine *d, const char *account);
+
+/* The account's learned baseline for a detection (anomaly: usual count per
+ * active hour; out_of_scope: usual out-of-region share) and the hours
+ * learned. Returns 0, or -1 when the account or detection is unknown. For
+ * tests and debugging. */
+int detect_account_baseline(const struct detect_engine *d, const char *account,
+                            const char *detection, double *level, uint32_t *hours);
+
+/* Writes the state file now (if configured). Returns 0 or -1 (reported on
+ * stderr once per failure episode, counted). detect_tick() calls it when due. */
+int detect_save(struct detect_engine *d);
 
 #endif

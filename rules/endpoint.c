@@ -157,15 +157,10 @@ static uint64_t digits_of(const char *v)
     return any ? n : 0;
 }
 
-uint64_t endpoint_waybill(const struct api_rules *rules, int idx, const char *uri)
+static uint64_t waybill_at(const char *place, size_t plen, const char *uri)
 {
-    if (!rules || idx < 0 || (size_t)idx >= rules->n_endpoints || !uri)
-        return 0;
-    const char *param = rules->endpoints[idx].waybill_param;
-    if (!param)
-        return 0;
     char v[IDENTITY_MAX];
-    if (strcmp(param, "path") == 0) {
+    if (plen == 4 && strncmp(place, "path", 4) == 0) {
         size_t len = strcspn(uri, "?#");
         size_t start = len;
         while (start > 0 && uri[start - 1] != '/')
@@ -177,10 +172,28 @@ uint64_t endpoint_waybill(const struct api_rules *rules, int idx, const char *ur
         return digits_of(v);
     }
     const char *q = strchr(uri, '?');
-    if (!q)
+    char name[64];
+    if (!q || plen >= sizeof(name))
         return 0;
+    memcpy(name, place, plen);
+    name[plen] = 0;
     q++;
-    if (identity_param(q, strcspn(q, "#"), param, v, sizeof(v)) <= 0)
+    if (identity_param(q, strcspn(q, "#"), name, v, sizeof(v)) <= 0)
         return 0;
     return digits_of(v);
+}
+
+uint64_t endpoint_waybill(const struct api_rules *rules, int idx, const char *uri)
+{
+    if (!rules || idx < 0 || (size_t)idx >= rules->n_endpoints || !uri)
+        return 0;
+    const char *p = rules->endpoints[idx].waybill_param;
+    while (p && *p) {
+        size_t n = strcspn(p, ",");
+        uint64_t v = waybill_at(p, n, uri);
+        if (v)
+            return v;
+        p += n + (p[n] == ',');
+    }
+    return 0;
 }

@@ -28,8 +28,8 @@ int endpoint_match(const struct endpoint_db *db, struct endpoint_scratch *s, con
                    const char *host, const char *uri);
 
 /* The waybill number a request to endpoint idx queries, as a number (the
- * digits of the endpoint's waybill_param: a query parameter, or "path" for
- * the last path segment), for enumeration; 0 when none. */
+ * digits of the first of the endpoint's waybill places that has one: a query
+ * parameter, or "path" for the last path segment), for enumeration; 0 none. */
 uint64_t endpoint_waybill(const struct api_rules *rules, int idx, const char *uri);
 
 #endif

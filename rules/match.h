@@ -71,6 +71,9 @@ int match_stream_scan(struct match_stream *st, struct match_scratch *s, const ui
                       size_t len, match_record_fn fn, void *ud);
 /* A hole in the stream: drop look-back and pending values. */
 void match_stream_gap(struct match_stream *st);
+/* The same, for a hole of len bytes: end_off of later records stays the true
+ * stream offset (match_stream_gap counts the hole as 0 bytes). */
+void match_stream_gap_len(struct match_stream *st, uint64_t len);
 /* Ends the stream (values ending at its end are delivered) and frees it.
  * Accepts NULL. */
 void match_stream_close(struct match_stream *st, struct match_scratch *s, match_record_fn fn,

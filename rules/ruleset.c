@@ -35,6 +35,7 @@
 #include <yaml.h>
 
 #include "rules/api_rules_parse.h"
+#include "rules/detect_rules.h"
 #include "rules/validate.h"
 
 #define RULESET_MAX_LEN 128         /* = RECORD_MAX_LEN (rules/match.h) */
@@ -88,6 +89,7 @@ void ruleset_free(struct ruleset *rs)
         free(rs->files[i]);
     free(rs->files);
     api_rules_free(&rs->api);
+    detect_rules_free(rs->detect);
     free(rs);
 }
 
@@ -641,6 +643,11 @@ static void lerr_cb(void *ud, int line, const char *msg)
     lerr(ud, line, "%s", msg);
 }
 
+static int endpoint_index_cb(void *ud, const char *id)
+{
+    return api_rules_endpoint_index(ud, id);
+}
+
 /* Errors found after loading, naming a file of their own. */
 static void lerr_at(void *ud, const char *file, int line, const char *msg)
 {
@@ -701,16 +708,18 @@ static void load_document(struct loader *L, yaml_document_t *doc)
             api_rules_parse_identity(doc, vn, L->file, &L->rs->api, lerr_cb, L);
         } else if (strcmp(k, "endpoints") == 0) {
             api_rules_parse_endpoints(doc, vn, L->file, &L->rs->api, lerr_cb, L);
-        } else if (strcmp(k, "detections") == 0 || strcmp(k, "allowlist") == 0) {
-            /* detections are read by rules/detect_rules.c (wired below) */
+        } else if (strcmp(k, "detections") == 0) {
+            detect_rules_parse(doc, vn, L->file, &L->rs->detect, lerr_cb, L);
+        } else if (strcmp(k, "allowlist") == 0) {
+            detect_rules_parse_allowlist(doc, vn, L->file, &L->rs->detect, lerr_cb, L);
         } else {
-            static const char *const sections[] = {"version", "patterns", "identity", "endpoints",
-                                                   "detections"};
+            static const char *const sections[] = {"version",   "patterns",   "identity",
+                                                   "endpoints", "detections", "allowlist"};
             char hint[64];
             lerr(L, node_line(kn),
                  "unknown section '%s'%s; sections are version, patterns, identity, endpoints, "
-                 "detections",
-                 k, suggest(hint, sizeof hint, k, sections, 5));
+                 "detections, allowlist",
+                 k, suggest(hint, sizeof hint, k, sections, 6));
         }
     }
     if (!seen_version) lerr(L, node_line(root), "missing 'version: 1'");
@@ -925,6 +934,7 @@ int ruleset_load(const char *const *paths, size_t n_paths, struct ruleset **out,
     }
     EVP_MD_CTX_free(L.md);
     api_rules_resolve(&L.rs->api, lerr_at, &L);
+    detect_rules_resolve(L.rs->detect, endpoint_index_cb, &L.rs->api, lerr_at, &L);
     if (L.n_errors == 0 && L.rs->n_patterns == 0) {
         L.file = paths[0];
         L.file_seq++;

@@ -19,6 +19,7 @@
 #include "lh_config.h"
 #include "output/eve.h"
 #include "output/fingerprint.h"
+#include "rules/detect.h"
 #include "rules/endpoint.h"
 #include "rules/match.h"
 #include "rules/ruleset.h"
@@ -182,6 +183,8 @@ enum {
     OPT_REASM_MEMCAP,
     OPT_DEFRAG_MEMCAP,
     OPT_NO_CHECKSUM,
+    OPT_STATE_FILE,
+    OPT_DETECT_MEMCAP,
 };
 
 static const struct option long_opts[] = {
@@ -205,6 +208,8 @@ static const struct option long_opts[] = {
     {"reasm-memcap", required_argument, NULL, OPT_REASM_MEMCAP},
     {"defrag-memcap", required_argument, NULL, OPT_DEFRAG_MEMCAP},
     {"no-checksum", no_argument, NULL, OPT_NO_CHECKSUM},
+    {"state-file", required_argument, NULL, OPT_STATE_FILE},
+    {"detect-memcap", required_argument, NULL, OPT_DETECT_MEMCAP},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -233,6 +238,9 @@ int main(int argc, char **argv)
     struct ruleset *rs = NULL;
     struct match_db *db = NULL;
     struct endpoint_db *epdb = NULL;
+    struct detect_engine *detect = NULL;
+    const char *state_file = NULL;
+    uint64_t detect_memcap = 512ull << 20;
     struct capture *cap = NULL;
     struct eve *eve = NULL;
     struct worker *w = NULL;
@@ -298,6 +306,12 @@ int main(int argc, char **argv)
             wcfg.decode.defrag.memcap = v;
             break;
         case OPT_NO_CHECKSUM: wcfg.decode.verify_checksums = 0; break;
+        case OPT_STATE_FILE: state_file = optarg; break;
+        case OPT_DETECT_MEMCAP:
+            if (parse_size(optarg, &v) || v < (1u << 20))
+                FAIL(1, "--detect-memcap %s: give bytes (K/M/G suffix), at least 1M", optarg);
+            detect_memcap = v;
+            break;
         case 'V': printf("leakhound %s\n", LH_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default:
@@ -382,7 +396,13 @@ int main(int argc, char **argv)
     if (user && drop_privileges(user, err, sizeof(err)) != 0)
         FAIL(2, "%s", err);
 
-    struct worker_shared shared = {db, epdb, &fpkey, eve, cap, NULL};
+    if (rs && rs->detect) {
+        struct detect_config dcfg = {rs->detect, detect_memcap, state_file, 300, NULL, NULL};
+        detect = detect_new(&dcfg, eve, err, sizeof(err));
+        if (!detect)
+            FAIL(2, "%s", err);
+    }
+    struct worker_shared shared = {db, epdb, &fpkey, eve, cap, detect};
     w = worker_new(&wcfg, &shared, err, sizeof(err));
     if (!w)
         FAIL(2, "%s", err);
@@ -412,6 +432,7 @@ int main(int argc, char **argv)
     }
 out:
     worker_free(w);
+    detect_free(detect); /* after the worker, whose last transactions it observes */
     eve_close(eve);
     capture_close(cap);
     endpoint_db_free(epdb);

@@ -21,7 +21,9 @@
 #include "output/eve.h"
 #include "parsers/http.h"
 #include "parsers/identity.h"
+#include "rules/detect.h"
 #include "rules/endpoint.h"
+#include "rules/region.h"
 #include "output/fingerprint.h"
 #include "output/mask.h"
 #include "rules/match.h"
@@ -45,7 +47,11 @@ struct recset {
     uint32_t seen_n, seen_cap;
     uint8_t n_samples;
     char samples[MAX_SAMPLES_CAP][SAMPLE_LEN];
-    char fps[MAX_SAMPLES_CAP][FINGERPRINT_STR_LEN];
+    struct fpent {
+        uint8_t category;
+        char s[FINGERPRINT_STR_LEN];
+    } *fps;               /* the first max_fingerprints records' fingerprints */
+    uint32_t n_fps, cap_fps;
 };
 
 struct session;
@@ -62,6 +68,7 @@ struct recctx {
     struct worker *w;
     struct recset *tx;
     struct recset *flow;
+    struct txstate *t; /* the transaction, for the detection's record list */
 };
 
 /* Per HTTP transaction (tx->user). */
@@ -73,6 +80,8 @@ struct txstate {
     uint32_t file_idx;
     uint8_t *reqbody;    /* first bytes of the request body, for form/JSON identity */
     uint32_t reqbody_len;
+    struct detect_rec *drec; /* distinct records for the detection engine */
+    uint32_t n_drec, cap_drec;
     char url[1024];      /* request target, records masked */
 };
 
@@ -112,6 +121,7 @@ struct worker {
     struct capture *capture;
     const struct endpoint_db *epdb;
     struct endpoint_scratch *epscratch;
+    struct detect_engine *detect;
     struct identity_ctx *ident;
     int ident_body;
     struct decoder *dec;
@@ -137,6 +147,7 @@ void worker_config_default(struct worker_config *cfg)
     reasm_config_default(&cfg->reasm);
     cfg->stats_interval_s = 60;
     cfg->max_samples = 3;
+    cfg->max_fingerprints = 8;
     cfg->dedup_cap = 65536;
     cfg->match_raw_streams = 1;
     cfg->session_cap = 100000;
@@ -196,8 +207,20 @@ static void recset_record(struct worker *w, struct recset *r, const struct recor
         const struct rule_pattern *pat = &w->rs->patterns[rec->pattern];
         mask_value(pat->mask, pat->keep_first, pat->keep_last, rec->value, rec->len,
                    r->samples[r->n_samples], SAMPLE_LEN);
-        fingerprint_record(w->fpkey, rec->category, rec->value, rec->len, r->fps[r->n_samples]);
         r->n_samples++;
+    }
+    if (r->n_fps < w->cfg.max_fingerprints) {
+        if (r->n_fps == r->cap_fps) {
+            uint32_t ncap = r->cap_fps ? r->cap_fps * 2 : 4;
+            struct fpent *n = realloc(r->fps, ncap * sizeof(*n));
+            if (!n)
+                return;
+            r->fps = n;
+            r->cap_fps = ncap;
+        }
+        r->fps[r->n_fps].category = rec->category;
+        fingerprint_record(w->fpkey, rec->category, rec->value, rec->len, r->fps[r->n_fps].s);
+        r->n_fps++;
     }
 }
 
@@ -210,14 +233,32 @@ static void on_record(void *ud, const struct record *rec)
     recset_record(w, rc->flow, rec, h);
     if (rc->flow->seen_n != before)
         w->st.records++;
-    if (rc->tx)
-        recset_record(w, rc->tx, rec, h);
+    if (!rc->tx)
+        return;
+    uint64_t txbefore = rc->tx->seen_n;
+    recset_record(w, rc->tx, rec, h);
+    struct txstate *t = rc->t;
+    if (w->detect && rc->tx->seen_n != txbefore && t->n_drec < DETECT_MAX_TX_RECORDS) {
+        if (t->n_drec == t->cap_drec) {
+            uint32_t ncap = t->cap_drec ? t->cap_drec * 2 : 16;
+            struct detect_rec *n = realloc(t->drec, ncap * sizeof(*n));
+            if (!n)
+                return;
+            t->drec = n;
+            t->cap_drec = ncap;
+        }
+        t->drec[t->n_drec++] = (struct detect_rec){
+            h, rec->category,
+            region_of_record((enum rule_category)rec->category, rec->value, rec->len)};
+    }
 }
 
 static void recset_free(struct recset *r)
 {
     free(r->seen);
+    free(r->fps);
     r->seen = NULL;
+    r->fps = NULL;
 }
 
 /* ---- stream consumers ---------------------------------------------------- */
@@ -366,24 +407,40 @@ static const char *proto_name(uint8_t proto, char *buf, size_t n)
 struct recview {
     struct eve_kv kv[RULE_CAT_MAX];
     const char *samples[MAX_SAMPLES_CAP];
-    const char *fps[MAX_SAMPLES_CAP];
+    const char **fps, **fpcat; /* malloc'd by recview, freed by recview_done */
     struct eve_records er;
 };
 
 static const struct eve_records *recview(struct recview *v, const struct recset *r)
 {
     size_t n = 0;
+    v->fps = v->fpcat = NULL;
     for (int c = 0; c < RULE_CAT_MAX; c++)
         if (r->count[c])
             v->kv[n++] = (struct eve_kv){rule_category_name((enum rule_category)c), r->count[c]};
     if (n == 0)
         return NULL;
-    for (int i = 0; i < r->n_samples; i++) {
+    for (int i = 0; i < r->n_samples; i++)
         v->samples[i] = r->samples[i];
-        v->fps[i] = r->fps[i];
+    size_t nf = 0;
+    if (r->n_fps) {
+        v->fps = malloc(r->n_fps * sizeof(*v->fps));
+        v->fpcat = malloc(r->n_fps * sizeof(*v->fpcat));
+        if (v->fps && v->fpcat) {
+            for (; nf < r->n_fps; nf++) {
+                v->fps[nf] = r->fps[nf].s;
+                v->fpcat[nf] = rule_category_name((enum rule_category)r->fps[nf].category);
+            }
+        }
     }
-    v->er = (struct eve_records){v->kv, n, v->samples, r->n_samples, v->fps, r->n_samples};
+    v->er = (struct eve_records){v->kv, n, v->samples, r->n_samples, v->fps, v->fpcat, nf};
     return &v->er;
+}
+
+static void recview_done(struct recview *v)
+{
+    free(v->fps);
+    free(v->fpcat);
 }
 
 /* ---- HTTP transactions ----------------------------------------------------- */
@@ -471,7 +528,7 @@ static void tx_request(void *ud, struct http_tx *tx)
     t->pcap_cnt = w->pcap_cnt;
     t->file_idx = w->file_idx;
     for (int d = 0; d < 2; d++)
-        t->rc[d] = (struct recctx){w, &t->rec, &s->rec[d]};
+        t->rc[d] = (struct recctx){w, &t->rec, &s->rec[d], t};
     uint64_t before = t->rec.seen_n;
     redact(w, &t->rc[0], tx->uri ? tx->uri : "", t->url, sizeof(t->url));
     w->st.url_records += t->rec.seen_n - before;
@@ -603,6 +660,53 @@ static void tx_event(struct worker *w, struct session *s, struct http_tx *tx, st
     struct recview rv;
     ev.records = recview(&rv, &t->rec);
     eve_write_http(w->eve, &ev);
+    recview_done(&rv);
+}
+
+/* Hands the finished transaction to the detection engine. */
+static void tx_observe(struct worker *w, struct session *s, struct http_tx *tx,
+                       struct txstate *t, const struct tx_who *who)
+{
+    struct flow *f = s->flow;
+    char src[48], dst[48], host[256];
+    flow_addr_str(&f->addr[0], f->ip_ver, src, sizeof(src));
+    flow_addr_str(&f->addr[1], f->ip_ver, dst, sizeof(dst));
+    const char *h = http_tx_header(tx, HTTP_REQUEST, "Host");
+    redact(w, NULL, h ? h : "", host, sizeof(host));
+    const char *samples[MAX_SAMPLES_CAP], *fps[MAX_SAMPLES_CAP];
+    size_t ns = 0, nf = 0;
+    for (; ns < t->rec.n_samples; ns++)
+        samples[ns] = t->rec.samples[ns];
+    for (; nf < t->rec.n_fps && nf < MAX_SAMPLES_CAP; nf++)
+        fps[nf] = t->rec.fps[nf].s;
+    struct detect_obs o = {0};
+    o.ts_us = tx->resp_ts_us ? tx->resp_ts_us : tx->req_ts_us;
+    o.account = who->account;
+    o.via = who->via;
+    o.src = f->addr[0];
+    o.ip_ver = f->ip_ver;
+    o.endpoint = who->endpoint;
+    o.endpoint_id = who->endpoint >= 0 ? w->rs->api.endpoints[who->endpoint].id : NULL;
+    o.waybill_query = endpoint_waybill(&w->rs->api, who->endpoint, tx->uri);
+    o.recs = t->drec;
+    o.n_recs = t->n_drec;
+    o.flow_id = f->flow_id;
+    o.src_ip = src;
+    o.dest_ip = dst;
+    o.src_port = f->port[0];
+    o.dest_port = f->port[1];
+    o.community_id = f->community_id;
+    o.hostname = host;
+    o.url = t->url;
+    o.http_method = tx->method;
+    o.status = tx->status;
+    o.pcap_filename = w->capture ? capture_file_name(w->capture, t->file_idx) : NULL;
+    o.pcap_cnt = t->pcap_cnt;
+    o.samples = samples;
+    o.n_samples = ns;
+    o.fingerprints = fps;
+    o.n_fingerprints = nf;
+    detect_observe(w->detect, &o);
 }
 
 static void tx_done(void *ud, struct http_tx *tx)
@@ -621,7 +725,10 @@ static void tx_done(void *ud, struct http_tx *tx)
     tx_identify(w, s, tx, t, &who);
     if (w->eve)
         tx_event(w, s, tx, t, &who);
+    if (w->detect)
+        tx_observe(w, s, tx, t, &who);
     recset_free(&t->rec);
+    free(t->drec);
     free(t->reqbody);
     free(t);
     tx->user = NULL;
@@ -639,7 +746,7 @@ static struct session *session_new(struct worker *w, struct flow *f)
     s->flow = f;
     for (int d = 0; d < 2; d++) {
         s->dctx[d] = (struct dirctx){w, s, (uint8_t)d};
-        s->rc[d] = (struct recctx){w, NULL, &s->rec[d]};
+        s->rc[d] = (struct recctx){w, NULL, &s->rec[d], NULL};
         struct reasm_sink sink = {sink_data, sink_gap, sink_end, &s->dctx[d]};
         reasm_stream_init(&s->rs[d], &sink);
     }
@@ -705,6 +812,10 @@ static void on_flow_end(struct flow *f, void *ud)
             ev.records[1] = recview(&rv[1], &s->rec[1]);
         }
         eve_write_flow(w->eve, &ev);
+        if (s) {
+            recview_done(&rv[0]);
+            recview_done(&rv[1]);
+        }
     }
     if (s) {
         recset_free(&s->rec[0]);
@@ -732,6 +843,7 @@ struct worker *worker_new(const struct worker_config *cfg, const struct worker_s
     w->eve = sh->eve;
     w->capture = sh->capture;
     w->epdb = sh->endpoints;
+    w->detect = sh->detect;
     struct flow_config fc = cfg->flow;
     fc.user_size = sizeof(struct session);
     w->dec = decoder_new(&cfg->decode);
@@ -902,6 +1014,22 @@ static size_t collect_stats(struct worker *w, struct eve_kv *kv, size_t max)
     KV("identity.sessions_learned", is->sessions_learned);
     KV("identity.sessions_evicted", is->sessions_evicted);
     KV("identity.sessions_active", is->sessions_active);
+    if (w->detect) {
+        const struct detect_stats *dt = detect_get_stats(w->detect);
+        KV("detect.observations", dt->observations);
+        KV("detect.accounts", dt->accounts);
+        KV("detect.accounts_evicted", dt->accounts_evicted);
+        KV("detect.accounts_memuse", dt->accounts_memuse);
+        KV("detect.alerts", dt->alerts);
+        KV("detect.escalations", dt->escalations);
+        KV("detect.episodes_open", dt->episodes_open);
+        KV("detect.sketch_switches", dt->sketch_switches);
+        KV("detect.state_saves", dt->state_saves);
+        KV("detect.state_save_errors", dt->state_save_errors);
+        KV("detect.state_load_errors", dt->state_load_errors);
+        KV("detect.names_cut", dt->names_cut);
+        KV("detect.obs_nomem", dt->obs_nomem);
+    }
     KV("records.distinct_per_flow", w->st.records);
     KV("records.dedup_overflow", w->st.dedup_overflow);
     KV("worker.sessions_failed", w->st.sessions_failed);
@@ -966,6 +1094,8 @@ static void tick(struct worker *w, uint64_t now)
     if (now <= w->now_us)
         return;
     w->now_us = now;
+    if (w->detect)
+        detect_tick(w->detect, now);
     if (now >= w->next_expire_us) {
         flow_table_expire(w->ft, now);
         decoder_expire(w->dec, now);

@@ -40,6 +40,7 @@ struct worker_config {
     struct reasm_config reasm;
     uint32_t stats_interval_s;  /* packet-time seconds between stats events; 0 = final only */
     uint32_t max_samples;       /* masked samples per flow direction in events (default 3) */
+    uint32_t max_fingerprints;  /* fingerprints of records per event (default 8) */
     uint32_t dedup_cap;         /* distinct records remembered per flow direction */
     int match_raw_streams;      /* scan non-HTTP TCP streams (default 1) */
     uint32_t session_cap;       /* login sessions remembered for identity (default 100000) */

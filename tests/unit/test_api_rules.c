@@ -43,7 +43,7 @@ int main(void)
                        "    method: [get, POST]\n"
                        "    path: '^/api/v1/waybill'\n"
                        "    host: waybill.corp.example\n"
-                       "    waybill: path\n"
+                       "    waybill: [path, no]\n"
                        "  - id: login\n"
                        "    path: '^/api/v1/login$'\n",
                        &rs, err, sizeof(err));
@@ -66,7 +66,7 @@ int main(void)
         CHECK_STR(a->endpoints[0].id, "waybill_query");
         CHECK_EQ(a->endpoints[0].n_methods, 2);
         CHECK_STR(a->endpoints[0].methods[0], "GET");
-        CHECK_STR(a->endpoints[0].waybill_param, "path");
+        CHECK_STR(a->endpoints[0].waybill_param, "path,no");
 
         struct endpoint_db *db = NULL;
         CHECK_EQ(endpoint_db_build(a, &db, err, sizeof(err)), 0);
@@ -79,6 +79,7 @@ int main(void)
         CHECK_EQ(endpoint_match(db, s, "POST", NULL, "/api/v1/login"), 1);
         CHECK_EQ(endpoint_match(db, s, "POST", NULL, "/api/v1/login/x"), -1);
         CHECK_EQ(endpoint_waybill(a, 0, "/api/v1/waybill/78123456789012?p=2"), 78123456789012ull);
+        CHECK_EQ(endpoint_waybill(a, 0, "/api/v1/waybill?no=JT0012345678901&x"), 12345678901ull);
         CHECK_EQ(endpoint_waybill(a, 1, "/api/v1/login"), 0);
         endpoint_scratch_free(s);
         endpoint_db_free(db);

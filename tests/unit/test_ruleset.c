@@ -134,7 +134,7 @@ static void test_broken_files(void)
             DATA "multi.yaml:18: bad record 'perhaps': use true or false",
             DATA "multi.yaml:19: unknown value 'head'; use whole (the default) or tail",
             DATA "multi.yaml:20: unknown section 'detection' (did you mean 'detections'?); "
-                 "sections are version, patterns, identity, endpoints, detections",
+                 "sections are version, patterns, identity, endpoints, detections, allowlist",
             NULL});
     expect_errors(
         DATA "bad_utf8.yaml", NULL,
