@@ -16,6 +16,10 @@
 struct fingerprint_key {
     uint8_t key[FINGERPRINT_KEY_MAX];
     size_t len;
+    /* SipHash-2-4 key of fingerprint_record64, derived from key by
+     * fingerprint_key_set/_random: the first 16 bytes of
+     * HMAC-SHA256(key, "leakhound record64 v1"). */
+    uint8_t k64[16];
 };
 
 /* Key from a hex or plain string (>= 16 bytes). Returns 0, or -1 with err. */
@@ -28,7 +32,8 @@ int fingerprint_key_random(struct fingerprint_key *k);
 void fingerprint_record(const struct fingerprint_key *k, uint8_t category, const uint8_t *v,
                         size_t len, char out[FINGERPRINT_STR_LEN]);
 
-/* 64-bit keyed value of a record for dedup sets (same key). Can't fail. */
+/* 64-bit keyed value of a record for dedup sets: SipHash-2-4 with k64 over
+ * category byte || value (fast; not for output). Can't fail. */
 uint64_t fingerprint_record64(const struct fingerprint_key *k, uint8_t category, const uint8_t *v,
                               size_t len);
 

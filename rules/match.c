@@ -53,11 +53,11 @@ enum value_kind {
 };
 
 struct pat_info {
-    uint16_t win;      /* longest value in bytes: look-back this pattern needs */
-    uint16_t minw;     /* shortest match in bytes */
-    uint8_t kind;      /* enum value_kind */
-    uint8_t record;    /* copy of rule_pattern.record */
-    uint8_t boundary;  /* enum rule_boundary */
+    uint16_t win;     /* longest value in bytes: look-back this pattern needs */
+    uint16_t minw;    /* shortest match in bytes */
+    uint8_t kind;     /* enum value_kind */
+    uint8_t record;   /* copy of rule_pattern.record */
+    uint8_t boundary; /* enum rule_boundary */
     uint8_t category;
     validate_fn validator; /* NULL: none */
     hs_database_t *verify; /* VALUE_VAR: block-mode "(?:re)\z" with SOM; NULL if it
@@ -66,10 +66,10 @@ struct pat_info {
 
 struct match_db {
     const struct ruleset *rs;
-    hs_database_t *hs;      /* NULL when the ruleset has no patterns */
+    hs_database_t *hs; /* NULL when the ruleset has no patterns */
     struct pat_info *pi;
     size_t n;
-    size_t look;            /* L: look-back kept per stream */
+    size_t look; /* L: look-back kept per stream */
     size_t hs_stream_size;
 };
 
@@ -97,8 +97,8 @@ struct match_stream {
     uint8_t broken;    /* a Hyperscan error: every later scan fails */
     uint8_t n_pending; /* all pending values end at off */
     struct pending pending[PENDING_MAX];
-    size_t hist_len;   /* bytes of look-back, ending at off */
-    size_t hist_cap;   /* 2L: appending slides only once per L bytes */
+    size_t hist_len; /* bytes of look-back, ending at off */
+    size_t hist_cap; /* 2L: appending slides only once per L bytes */
     uint8_t hist[];
 };
 
@@ -150,9 +150,12 @@ static bool is_alnum(uint8_t c)
 static bool in_class(uint8_t c, int boundary)
 {
     switch (boundary) {
-    case BOUNDARY_DIGIT: return is_digit(c);
-    case BOUNDARY_ALNUM: return is_alnum(c);
-    default: return false;
+    case BOUNDARY_DIGIT:
+        return is_digit(c);
+    case BOUNDARY_ALNUM:
+        return is_alnum(c);
+    default:
+        return false;
     }
 }
 

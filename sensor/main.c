@@ -19,17 +19,19 @@
 #include "lh_config.h"
 #include "output/eve.h"
 #include "output/fingerprint.h"
+#include "output/sink.h"
 #include "rules/detect.h"
 #include "rules/endpoint.h"
 #include "rules/match.h"
 #include "rules/ruleset.h"
 #include "sensor/capture.h"
+#include "sensor/config.h"
 #include "sensor/worker.h"
 
 #define MAX_INPUTS 256
 #define MAX_RULES 64
 
-static volatile sig_atomic_t g_stop, g_usr1;
+static volatile sig_atomic_t g_stop, g_usr1, g_hup;
 
 static void on_stop(int sig)
 {
@@ -43,17 +45,30 @@ static void on_usr1(int sig)
     g_usr1 = 1;
 }
 
+static void on_hup(int sig)
+{
+    (void)sig;
+    g_hup = 1;
+}
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
 "Usage: leakhound [OPTIONS] -r FILE|DIR ...   replay capture files\n"
 "       leakhound [OPTIONS] -i IFACE          capture live\n"
 "       leakhound --check-rules PATH ...      load and compile rule files, report errors\n"
+"       leakhound --check-config -c FILE      load the configuration and the rules it names\n"
 "\n"
 "leakhound follows every TCP conversation, finds personal records (mobile\n"
 "numbers, resident ID numbers, addresses, waybill numbers) in the streams and\n"
 "writes EVE-style JSON events (one per line). Packet time drives everything:\n"
 "replaying the same capture gives the same events.\n"
+"\n"
+"Configuration:\n"
+"  -c, --config FILE        YAML configuration; every key has an option below, and the\n"
+"                           command line wins (keys, defaults: etc/leakhound.yaml)\n"
+"      --check-config       load the configuration and every rule file it names, compile,\n"
+"                           report errors as FILE:LINE, exit (0 OK, 1 errors)\n"
 "\n"
 "Input:\n"
 "  -r, --read FILE|DIR      pcap or pcapng file; repeat for several (read in order);\n"
@@ -62,6 +77,7 @@ static void usage(FILE *fp)
 "  -f, --filter EXPR        BPF filter (live and files)\n"
 "  -s, --snaplen N          live: bytes per packet (default 262144)\n"
 "      --no-promisc         live: do not put the interface in promiscuous mode\n"
+"      --promisc            live: promiscuous mode (the default; overrides the file)\n"
 "      --buffer-size MB     live: kernel capture buffer (default 64)\n"
 "      --replay-speed X     pace replay by packet time, X times real time (default: full speed)\n"
 "      --progress           progress line on stderr during replay (only on a terminal)\n"
@@ -74,10 +90,20 @@ static void usage(FILE *fp)
 "      --site-key KEY       key for record fingerprints (HMAC-SHA256; >= 16 bytes or 32+ hex);\n"
 "                           also LEAKHOUND_SITE_KEY. Without one a random key is used and\n"
 "                           fingerprints do not correlate across runs\n"
+"      --allowlist PATH     extra rule file (allowlists); repeat for several\n"
 "      --no-match           do not scan streams (packet path only)\n"
 "\n"
 "Output:\n"
-"  -o, --output DIR         write DIR/eve.json (default ./leakhound-out); '-' for stdout\n"
+"  -o, --output DIR         output directory (default ./leakhound-out): file outputs with a\n"
+"                           relative path go there (default output: DIR/eve.json, mode 0640);\n"
+"                           '-': every event as EVE on stdout, no other output\n"
+"      --sink SPEC          an output (repeat for several; replaces the file's 'outputs'):\n"
+"                             file:PATH  stdout  unix:SOCKET  syslog:udp://HOST:PORT\n"
+"                             syslog:tcp://HOST:PORT (RFC 5424, octet-counting framing)\n"
+"                           then ,key=value: name=N format=eve|ecs events=alert+http+flow+stats\n"
+"                           buffer=line|batch flush-interval=1s fsync=true queue-events=10000\n"
+"                           queue-bytes=16M reconnect-interval=1s drain-timeout=2s\n"
+"                           facility=local0 hostname=H app-name=A (docs/output.md)\n"
 "      --stats-interval S   stats event every S seconds of packet time (default 60, 0: final only)\n"
 "  -q, --quiet              no summary line on stderr at the end\n"
 "\n"
@@ -86,12 +112,26 @@ static void usage(FILE *fp)
 "      --reasm-memcap BYTES out-of-order TCP data held, all flows (default 64M)\n"
 "      --defrag-memcap BYTES IP fragments held (default 32M)\n"
 "      --no-checksum        do not verify IP/TCP/UDP checksums\n"
+"      --detect-memcap BYTES account state of the detections (default 512M)\n"
+"      --threads N          worker threads (default 1)\n"
+"\n"
+"Detection:\n"
+"      --state-file PATH    keep baselines, known hosts and rolling counts across runs\n"
+"                           (written atomically every 5 min of packet time and at exit)\n"
+"      --event-fingerprints N  fingerprints of records per event (default 8; tests use more)\n"
+"\n"
+"Evidence (kept for the detections):\n"
+"      --evidence-dir DIR   where evidence captures go\n"
+"      --evidence-max-bytes BYTES  all evidence files together\n"
+"      --evidence-max-file-bytes BYTES  one evidence capture\n"
+"      --evidence-max-files N  number of evidence files\n"
 "\n"
 "  -V, --version            print the version\n"
 "  -h, --help               this help\n"
 "\n"
 "Signals: SIGINT/SIGTERM end the run cleanly (flows ended, events flushed,\n"
-"stats written); SIGUSR1 prints a one-line summary on stderr.\n"
+"stats written, network queues drained); SIGUSR1 prints a short summary and the\n"
+"outputs' state on stderr; SIGHUP reopens output files (logrotate).\n"
 "Exit status: 0 success, 1 bad usage, rules or configuration, 2 run-time failure.\n",
             LH_RULES_DIR);
 }
@@ -147,26 +187,35 @@ static const char *default_rules(void)
 
 struct run {
     struct worker *w;
+    struct eve *eve;
 };
+
+/* Signals and the outputs' wall-clock work, between packets and when idle. */
+static void service(struct run *r)
+{
+    eve_tick(r->eve);
+    if (g_hup) {
+        g_hup = 0;
+        eve_reopen(r->eve);
+    }
+    if (g_usr1) {
+        g_usr1 = 0;
+        worker_print_summary(r->w, stderr);
+        eve_print_sinks(r->eve, stderr);
+    }
+}
 
 static int on_packet(void *ud, struct packet *p)
 {
     struct run *r = ud;
     worker_packet(r->w, p);
-    if (g_usr1) {
-        g_usr1 = 0;
-        worker_print_summary(r->w, stderr);
-    }
+    service(r);
     return 0;
 }
 
 static void on_idle(void *ud)
 {
-    struct run *r = ud;
-    if (g_usr1) {
-        g_usr1 = 0;
-        worker_print_summary(r->w, stderr);
-    }
+    service(ud);
 }
 
 enum {
@@ -184,7 +233,17 @@ enum {
     OPT_DEFRAG_MEMCAP,
     OPT_NO_CHECKSUM,
     OPT_STATE_FILE,
+    OPT_EVENT_FINGERPRINTS,
     OPT_DETECT_MEMCAP,
+    OPT_CHECK_CONFIG,
+    OPT_SINK,
+    OPT_ALLOWLIST,
+    OPT_THREADS,
+    OPT_PROMISC,
+    OPT_EVIDENCE_DIR,
+    OPT_EVIDENCE_MAX_BYTES,
+    OPT_EVIDENCE_MAX_FILE_BYTES,
+    OPT_EVIDENCE_MAX_FILES,
 };
 
 static const struct option long_opts[] = {
@@ -209,7 +268,18 @@ static const struct option long_opts[] = {
     {"defrag-memcap", required_argument, NULL, OPT_DEFRAG_MEMCAP},
     {"no-checksum", no_argument, NULL, OPT_NO_CHECKSUM},
     {"state-file", required_argument, NULL, OPT_STATE_FILE},
+    {"event-fingerprints", required_argument, NULL, OPT_EVENT_FINGERPRINTS},
     {"detect-memcap", required_argument, NULL, OPT_DETECT_MEMCAP},
+    {"config", required_argument, NULL, 'c'},
+    {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+    {"sink", required_argument, NULL, OPT_SINK},
+    {"allowlist", required_argument, NULL, OPT_ALLOWLIST},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"promisc", no_argument, NULL, OPT_PROMISC},
+    {"evidence-dir", required_argument, NULL, OPT_EVIDENCE_DIR},
+    {"evidence-max-bytes", required_argument, NULL, OPT_EVIDENCE_MAX_BYTES},
+    {"evidence-max-file-bytes", required_argument, NULL, OPT_EVIDENCE_MAX_FILE_BYTES},
+    {"evidence-max-files", required_argument, NULL, OPT_EVIDENCE_MAX_FILES},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -245,8 +315,57 @@ int main(int argc, char **argv)
     struct eve *eve = NULL;
     struct worker *w = NULL;
     struct fingerprint_key fpkey;
+    struct config cfg;
+    config_init(&cfg);
+    const char *config_path = NULL;
+    int check_config = 0, cli_rules = 0, cli_sinks = 0, cli_allow = 0;
+    static const char optstring[] = ":r:i:f:s:R:o:c:qVh";
 
-    while ((opt = getopt_long(argc, argv, "r:i:f:s:R:o:qVh", long_opts, NULL)) != -1) {
+    /* pass 1: the configuration file, so that every option can override it */
+    while ((opt = getopt_long(argc, argv, optstring, long_opts, NULL)) != -1)
+        if (opt == 'c')
+            config_path = optarg;
+    optind = 0; /* GNU getopt: start again */
+    if (config_path && config_load(&cfg, config_path, err, sizeof(err)) != 0)
+        FAIL(1, "%s", err);
+    if (cfg.interface)
+        ccfg.iface = cfg.interface;
+    if (cfg.filter)
+        ccfg.bpf = cfg.filter;
+    if (cfg.snaplen)
+        ccfg.snaplen = cfg.snaplen;
+    if (cfg.promisc >= 0)
+        ccfg.promisc = cfg.promisc;
+    if (cfg.buffer_mb)
+        ccfg.buffer_mb = cfg.buffer_mb;
+    if (cfg.replay_speed > 0)
+        ccfg.replay_speed = cfg.replay_speed;
+    if (cfg.checksums >= 0)
+        wcfg.decode.verify_checksums = cfg.checksums;
+    if (cfg.user)
+        user = cfg.user;
+    if (!site_key && cfg.site_key)
+        site_key = cfg.site_key; /* order: --site-key, LEAKHOUND_SITE_KEY, the file */
+    for (size_t i = 0; i < cfg.n_rules; i++)
+        rules[n_rules++] = cfg.rules[i];
+    no_match = !cfg.match;
+    if (cfg.output_dir)
+        outdir = cfg.output_dir;
+    if (cfg.stats_interval >= 0)
+        wcfg.stats_interval_s = (uint32_t)cfg.stats_interval;
+    if (cfg.flow_memcap)
+        wcfg.flow.memcap = cfg.flow_memcap;
+    if (cfg.reasm_memcap)
+        wcfg.reasm.memcap = cfg.reasm_memcap;
+    if (cfg.defrag_memcap)
+        wcfg.decode.defrag.memcap = cfg.defrag_memcap;
+    if (cfg.detect_memcap)
+        detect_memcap = cfg.detect_memcap;
+    if (cfg.state_file)
+        state_file = cfg.state_file;
+
+    /* pass 2: the command line */
+    while ((opt = getopt_long(argc, argv, optstring, long_opts, NULL)) != -1) {
         uint64_t v;
         char *end;
         switch (opt) {
@@ -276,6 +395,8 @@ int main(int argc, char **argv)
         case OPT_PROGRESS: ccfg.progress = 1; break;
         case OPT_USER: user = optarg; break;
         case 'R':
+            if (!cli_rules++)
+                n_rules = 0; /* the command line's rules replace the file's */
             if (n_rules == MAX_RULES)
                 FAIL(1, "too many -R rule paths (at most %d; give a directory)", MAX_RULES);
             rules[n_rules++] = optarg;
@@ -307,11 +428,56 @@ int main(int argc, char **argv)
             break;
         case OPT_NO_CHECKSUM: wcfg.decode.verify_checksums = 0; break;
         case OPT_STATE_FILE: state_file = optarg; break;
+        case OPT_EVENT_FINGERPRINTS:
+            wcfg.max_fingerprints = (uint32_t)strtoul(optarg, &end, 10);
+            if (*end)
+                FAIL(1, "--event-fingerprints %s: give a whole number", optarg);
+            break;
         case OPT_DETECT_MEMCAP:
             if (parse_size(optarg, &v) || v < (1u << 20))
                 FAIL(1, "--detect-memcap %s: give bytes (K/M/G suffix), at least 1M", optarg);
             detect_memcap = v;
             break;
+        case 'c': break; /* read in pass 1 */
+        case OPT_CHECK_CONFIG: check_config = check_rules = 1; break;
+        case OPT_SINK:
+            if (!cli_sinks++)
+                cfg.n_sinks = 0; /* the command line's outputs replace the file's */
+            if (config_add_sink_spec(&cfg, optarg, err, sizeof(err)) != 0)
+                FAIL(1, "%s", err);
+            break;
+        case OPT_ALLOWLIST:
+            if (!cli_allow++)
+                config_clear_paths(cfg.allowlists, &cfg.n_allowlists);
+            if (config_add_path(cfg.allowlists, &cfg.n_allowlists, optarg) != 0)
+                FAIL(1, "too many --allowlist paths (at most %d)", CONFIG_MAX_PATHS);
+            break;
+        case OPT_THREADS:
+            cfg.threads = (uint32_t)strtoul(optarg, &end, 10);
+            if (*end || cfg.threads < 1 || cfg.threads > 256)
+                FAIL(1, "--threads %s: give a number from 1 to 256", optarg);
+            break;
+        case OPT_PROMISC: ccfg.promisc = 1; break;
+        case OPT_EVIDENCE_DIR: config_set_str(&cfg.evidence_dir, optarg); break;
+        case OPT_EVIDENCE_MAX_BYTES:
+            if (config_parse_size(optarg, &cfg.evidence_max_bytes) != 0)
+                FAIL(1, "--evidence-max-bytes %s: give bytes (K/M/G suffix)", optarg);
+            break;
+        case OPT_EVIDENCE_MAX_FILE_BYTES:
+            if (config_parse_size(optarg, &cfg.evidence_max_file_bytes) != 0)
+                FAIL(1, "--evidence-max-file-bytes %s: give bytes (K/M/G suffix)", optarg);
+            break;
+        case OPT_EVIDENCE_MAX_FILES:
+            cfg.evidence_max_files = (uint32_t)strtoul(optarg, &end, 10);
+            if (*end || !*optarg)
+                FAIL(1, "--evidence-max-files %s: give a whole number", optarg);
+            break;
+        case ':':
+            FAIL(1, "option %s needs a value; see 'leakhound --help'", argv[optind - 1]);
+        case '?':
+            if (optopt)
+                FAIL(1, "unknown option -%c; see 'leakhound --help' for the options", optopt);
+            FAIL(1, "unknown option %s; see 'leakhound --help' for the options", argv[optind - 1]);
         case 'V': printf("leakhound %s\n", LH_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default:
@@ -321,11 +487,6 @@ int main(int argc, char **argv)
     }
     for (; optind < argc; optind++) {
         /* bare arguments: rule paths for --check-rules, else capture files */
-        if (endpoint_db_build(&rs->api, &epdb, err, sizeof(err)) != 0) {
-            fprintf(stderr, "%s\nleakhound: the rules do not compile; nothing was run\n", err);
-            rc = 1;
-            goto out;
-        }
         if (check_rules) {
             if (n_rules == MAX_RULES)
                 FAIL(1, "too many rule paths");
@@ -338,6 +499,11 @@ int main(int argc, char **argv)
     }
     if (n_rules == 0)
         rules[n_rules++] = default_rules();
+    for (size_t i = 0; i < cfg.n_allowlists; i++) {
+        if (n_rules == MAX_RULES)
+            FAIL(1, "too many rule and allowlist paths (at most %d; give a directory)", MAX_RULES);
+        rules[n_rules++] = cfg.allowlists[i];
+    }
 
     if (!no_match || check_rules) {
         if (ruleset_load(rules, n_rules, &rs, err, sizeof(err)) != 0) {
@@ -354,6 +520,14 @@ int main(int argc, char **argv)
         if (endpoint_db_build(&rs->api, &epdb, err, sizeof(err)) != 0) {
             fprintf(stderr, "%s\nleakhound: the rules do not compile; nothing was run\n", err);
             rc = 1;
+            goto out;
+        }
+        if (check_config && site_key && fingerprint_key_set(&fpkey, site_key, err, sizeof(err)))
+            FAIL(1, "%s: site-key: %s", config_path ? config_path : "command line", err);
+        if (check_config) {
+            printf("leakhound: %s: OK (%zu patterns in %zu rule files, %zu outputs)\n",
+                   config_path ? config_path : "command line", rs->n_patterns, rs->n_files,
+                   cfg.n_sinks ? cfg.n_sinks : (size_t)1);
             goto out;
         }
         if (check_rules) {
@@ -383,15 +557,32 @@ int main(int argc, char **argv)
 
     if (strcmp(outdir, "-") == 0) {
         eve = eve_open("-", err, sizeof(err));
+        if (!eve)
+            FAIL(2, "%s", err);
     } else {
-        if (mkdir(outdir, 0750) != 0 && errno != EEXIST)
-            FAIL(2, "%s: cannot create the output directory: %s", outdir, strerror(errno));
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/eve.json", outdir);
-        eve = eve_open(path, err, sizeof(err));
+        if (!cfg.n_sinks) {
+            sink_config_default(&cfg.sinks[0]); /* eve.json, every event, EVE */
+            cfg.n_sinks = 1;
+        }
+        eve = eve_new(err, sizeof(err));
+        if (!eve)
+            FAIL(2, "%s", err);
+        int made_dir = 0;
+        for (size_t i = 0; i < cfg.n_sinks; i++) {
+            struct sink_config sc = cfg.sinks[i];
+            if (sc.kind == SINK_FILE && sc.path[0] != '/') {
+                if (!made_dir++ && mkdir(outdir, 0750) != 0 && errno != EEXIST)
+                    FAIL(2, "%s: cannot create the output directory: %s (give -o DIR)", outdir,
+                         strerror(errno));
+                char path[sizeof(sc.path)];
+                if ((size_t)snprintf(path, sizeof(path), "%s/%s", outdir, sc.path) >= sizeof(path))
+                    FAIL(1, "output %s: path too long", sc.name);
+                memcpy(sc.path, path, sizeof(path));
+            }
+            if (eve_add_sink(eve, &sc, err, sizeof(err)) != 0)
+                FAIL(2, "%s", err);
+        }
     }
-    if (!eve)
-        FAIL(2, "%s", err);
 
     if (user && drop_privileges(user, err, sizeof(err)) != 0)
         FAIL(2, "%s", err);
@@ -414,16 +605,20 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_usr1;
     sigaction(SIGUSR1, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct run run = {w};
+    struct run run = {w, eve};
     if (capture_run(cap, on_packet, on_idle, &run, &g_stop, err, sizeof(err)) != 0) {
         fprintf(stderr, "leakhound: %s\n", err);
         rc = 2;
     }
     worker_finish(w);
-    if (!quiet)
+    if (!quiet) {
         worker_print_summary(w, stderr);
+        eve_print_sinks(eve, stderr);
+    }
     {
         struct capture_stats cs;
         capture_get_stats(cap, &cs);
@@ -438,5 +633,6 @@ out:
     endpoint_db_free(epdb);
     match_db_free(db);
     ruleset_free(rs);
+    config_free(&cfg);
     return rc;
 }

@@ -365,7 +365,7 @@ static void sink_gap(void *ud, uint64_t off, uint64_t len)
         }
     }
     if (s->ms[dc->dir])
-        match_stream_gap(s->ms[dc->dir]);
+        match_stream_gap_len(s->ms[dc->dir], len);
     if (s->mode == MODE_HTTP)
         http_gap(s->http, (enum http_dir)dc->dir, len);
 }
@@ -1036,10 +1036,7 @@ static size_t collect_stats(struct worker *w, struct eve_kv *kv, size_t max)
     KV("worker.streams_skipped", w->st.streams_skipped);
     KV("worker.match_stream_failed", w->st.match_stream_failed);
     if (w->eve) {
-        const struct eve_sink_stats *es = eve_stats(w->eve);
-        KV("output.eve.written", es->written);
-        KV("output.eve.errors", es->errors);
-        KV("output.eve.dropped", es->dropped);
+        n += eve_sink_stats_kv(w->eve, kv + n, max - n);
     }
     return n;
 }

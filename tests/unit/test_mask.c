@@ -82,8 +82,7 @@ static void test_name_address_full(void)
     CHECK_STR(m(MASK_NAME, 0, 0, "Li Lei"), "L*****");
 
     CHECK_STR(m(MASK_ADDRESS, 0, 0, "广东省深圳市南山区科技园路1号"), "广东省深圳市南山区***");
-    CHECK_STR(m(MASK_ADDRESS, 0, 0, "北京市朝阳区建国路88号院3号楼2单元1001室"),
-              "北京市朝阳区***");
+    CHECK_STR(m(MASK_ADDRESS, 0, 0, "北京市朝阳区建国路88号院3号楼2单元1001室"), "北京市朝阳区***");
     CHECK_STR(m(MASK_ADDRESS, 0, 0, "内蒙古自治区阿拉善盟额济纳旗达来呼布镇3号"),
               "内蒙古自治区阿拉善盟额济纳旗***");
     /* a 区 after the house number (小区) is not a cut point */

@@ -28,10 +28,9 @@ struct spec {
 enum { P_MOBILE, P_ID, P_YTO, P_CTX, P_ADDR, P_LANDLINE, P_UTF8, P_USER, N_MAIN };
 
 static const struct spec main_specs[N_MAIN] = {
-    [P_MOBILE] = {"cn_mobile", "1[3-9][0-9]{9}", 0, RULE_CAT_PHONE, "cn_mobile", BOUNDARY_DIGIT,
-                  0, 0, 1},
-    [P_ID] = {"cn_id", "[1-9][0-9]{16}[0-9Xx]", 0, RULE_CAT_ID, "gb11643", BOUNDARY_ALNUM, 0, 0,
-              1},
+    [P_MOBILE] = {"cn_mobile", "1[3-9][0-9]{9}", 0, RULE_CAT_PHONE, "cn_mobile", BOUNDARY_DIGIT, 0,
+                  0, 1},
+    [P_ID] = {"cn_id", "[1-9][0-9]{16}[0-9Xx]", 0, RULE_CAT_ID, "gb11643", BOUNDARY_ALNUM, 0, 0, 1},
     [P_YTO] = {"waybill_yto", "YT[0-9]{13}", 0, RULE_CAT_WAYBILL, "waybill", BOUNDARY_ALNUM, 0, 0,
                1},
     [P_CTX] = {"waybill_ctx", "(?:waybillNo|mailNo)\"?\\s*[:=]\\s*\"?[0-9]{12,15}", HSF_CASELESS,
@@ -179,7 +178,8 @@ static void test_splits(const struct match_db *db, struct match_scratch *s)
     size_t bad2 = 0;
     for (size_t i = 0; i <= len; i++) {
         cuts[0] = i;
-        if (scan_cuts(db, s, input_a, len, cuts, 1, &g) != 0 || !same(&g, input_a, want_a, N_WANT_A))
+        if (scan_cuts(db, s, input_a, len, cuts, 1, &g) != 0 ||
+            !same(&g, input_a, want_a, N_WANT_A))
             bad2++;
     }
     CHECK_EQ(bad2, 0);
@@ -341,8 +341,8 @@ static void test_gaps_and_end(const struct match_db *db, struct match_scratch *s
 
 static void test_stats(void)
 {
-    static const struct spec mob[] = {{"cn_mobile", "1[3-9][0-9]{9}", 0, RULE_CAT_PHONE,
-                                       "cn_mobile", BOUNDARY_DIGIT, 0, 0, 1}};
+    static const struct spec mob[] = {
+        {"cn_mobile", "1[3-9][0-9]{9}", 0, RULE_CAT_PHONE, "cn_mobile", BOUNDARY_DIGIT, 0, 0, 1}};
     struct ruleset *rs = rs_build(mob, 1);
     struct match_db *db = NULL;
     char err[256] = "";
@@ -438,8 +438,8 @@ static void test_edges(void)
         {"sn", "SN[0-9*]{6}", 0, RULE_CAT_OTHER, NULL, BOUNDARY_ALNUM, 0, 0, 1},
         /* variable width: the longest match fails the validator, a shorter one
          * (after a byte outside the class) passes */
-        {"mob_pfx", "(?:[0-9]{3}-)?1[3-9][0-9]{9}", 0, RULE_CAT_PHONE, "cn_mobile",
-         BOUNDARY_DIGIT, 0, 0, 1},
+        {"mob_pfx", "(?:[0-9]{3}-)?1[3-9][0-9]{9}", 0, RULE_CAT_PHONE, "cn_mobile", BOUNDARY_DIGIT,
+         0, 0, 1},
     };
     struct ruleset *rs = rs_build(sp, 3);
     struct match_db *db = NULL;
@@ -463,7 +463,8 @@ static void test_edges(void)
         cuts[i] = i + 1;
     scan_cuts(db, s, in, len, cuts, len - 1, &g);
     CHECK_EQ(g.n, 2);
-    CHECK(g.n == 2 && g.r[1].end_off == len - 1 && memcmp(g.r[1].value, "Q9876543210987654321", 20) == 0);
+    CHECK(g.n == 2 && g.r[1].end_off == len - 1 &&
+          memcmp(g.r[1].value, "Q9876543210987654321", 20) == 0);
 
     CHECK_EQ(count_records(db, s, "sn SN12*456 "), 0);
     CHECK_EQ(count_records(db, s, "sn SN123456 "), 1);
