@@ -160,8 +160,13 @@ void flow_addr_str(const struct lh_addr *a, uint8_t ip_ver, char *out, size_t ou
     if (!out || outlen == 0) return;
     if (ip_ver == 4 || memcmp(a->a, v4mapped, sizeof(v4mapped)) == 0) {
         if (!inet_ntop(AF_INET, a->a + 12, tmp, sizeof(tmp))) tmp[0] = '\0';
-    } else if (!inet_ntop(AF_INET6, a->a, tmp, sizeof(tmp))) {
-        tmp[0] = '\0';
+    } else {
+        /* written out in full, as Suricata's EVE does, so SIEM parsers and
+         * correlation on the text form carry over */
+        snprintf(tmp, sizeof(tmp),
+                 "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
+                 a->a[0], a->a[1], a->a[2], a->a[3], a->a[4], a->a[5], a->a[6], a->a[7], a->a[8],
+                 a->a[9], a->a[10], a->a[11], a->a[12], a->a[13], a->a[14], a->a[15]);
     }
     snprintf(out, outlen, "%s", tmp);
 }

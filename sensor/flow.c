@@ -26,7 +26,9 @@
  * Orientation: the initiator (addr[0]) sends the first packet seen, except
  * when that packet is a TCP SYN+ACK or an ICMP reply (echo, timestamp,
  * information, address mask, ICMPv6 echo / node information / home agent
- * reply): then its receiver initiated.
+ * reply), or a TCP segment without SYN or a UDP datagram sent from a port
+ * under 1024 to one at or above it (a conversation picked up midstream, the
+ * server speaking first): then its receiver initiated.
  *
  * TCP state: SYN -> SYN_SENT, SYN+ACK -> SYN_RECV, ACK -> ESTABLISHED; a
  * flow picked up mid-stream is ESTABLISHED once both sides have sent an ACK
@@ -117,6 +119,7 @@ struct flow_table {
     uint64_t flow_cost;
     uint64_t seq; /* flows created: the flow_id source */
     uint16_t community_seed;
+    uint8_t ignore_vlan;
     struct flow_stats st;
 };
 
@@ -482,6 +485,7 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn on_
     t->memcap = cfg->memcap ? cfg->memcap : (UINT64_C(256) << 20);
     t->flow_cost = sizeof(struct flow_node) + (uint64_t)cfg->user_size;
     t->community_seed = cfg->community_seed;
+    t->ignore_vlan = cfg->ignore_vlan;
     t->timeout[CLS_TCP_NEW] = cfg->timeout_tcp_new_us;
     t->timeout[CLS_TCP_EST] = cfg->timeout_tcp_us;
     t->timeout[CLS_TCP_CLOSED] = cfg->timeout_tcp_closed_us;
@@ -633,6 +637,12 @@ static struct flow_node *flow_create(struct flow_table *t, const struct packet *
     int swap =
         (p->proto == PROTO_TCP && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) ||
         k->icmp_reply;
+    /* picked up mid-conversation (no SYN): a packet from a well-known port to
+     * an ephemeral one is the server speaking */
+    if (!swap && (p->proto == PROTO_TCP || p->proto == PROTO_UDP) &&
+        !(p->proto == PROTO_TCP && (p->tcp_flags & TCP_SYN)) && p->sport < 1024 &&
+        p->dport >= 1024)
+        swap = 1;
     int c = swap ? 1 : 0;
     f->addr[0] = *k->a[c];
     f->addr[1] = *k->a[!c];
@@ -691,7 +701,7 @@ struct flow *flow_lookup(struct flow_table *t, const struct packet *p, enum flow
     if (!t || !p || (p->ip_ver != 4 && p->ip_ver != 6)) return NULL;
     struct pkey k;
     packet_key(p, &k);
-    uint16_t vlan = p->vlan_n ? (uint16_t)(p->vlan[0] & 0x0fff) : 0;
+    uint16_t vlan = p->vlan_n && !t->ignore_vlan ? (uint16_t)(p->vlan[0] & 0x0fff) : 0;
     uint64_t h = key_hash(t, k.a[0], k.kport[0], k.a[1], k.kport[1], p->proto, p->ip_ver, vlan);
 
     enum flow_dir d = FLOW_TOSERVER;

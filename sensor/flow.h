@@ -81,6 +81,7 @@ struct flow_config {
     uint32_t user_size;         /* bytes the caller accounts per flow for user */
     uint64_t seed[2];           /* hash key; 0,0 = take from getrandom() */
     uint16_t community_seed;    /* Community ID seed, 0 by default */
+    uint8_t ignore_vlan;        /* 1: VLAN ids do not separate flows (asymmetric tagging) */
 };
 
 /* Defaults: 256 MiB, 65536 buckets, TCP 600 s / new 30 s / closed 10 s,
@@ -132,7 +133,8 @@ void flow_community_id(uint16_t seed, uint8_t ip_ver, uint8_t proto, const struc
  * Can't fail. */
 int flow_icmp_peer_type(uint8_t proto, uint8_t type);
 
-/* Formats an address as text (inet_ntop; IPv4-mapped as dotted quad). out >= 46. */
+/* Formats an address as text: IPv4 (and v4-mapped) as a dotted quad, IPv6
+ * written out in full ("fe80:0000:...:ab42"), as Suricata's EVE does. out >= 46. */
 void flow_addr_str(const struct lh_addr *a, uint8_t ip_ver, char *out, size_t outlen);
 
 #endif

@@ -112,6 +112,7 @@ static void usage(FILE *fp)
 "      --reasm-memcap BYTES out-of-order TCP data held, all flows (default 64M)\n"
 "      --defrag-memcap BYTES IP fragments held (default 32M)\n"
 "      --no-checksum        do not verify IP/TCP/UDP checksums\n"
+"      --no-vlan-tracking   VLAN ids do not separate flows (for asymmetric tagging)\n"
 "      --detect-memcap BYTES account state of the detections (default 512M)\n"
 "      --threads N          worker threads (default 1)\n"
 "\n"
@@ -161,7 +162,7 @@ static int drop_privileges(const char *user, char *err, size_t errlen)
 {
     struct passwd *pw = getpwnam(user);
     if (!pw) {
-        snprintf(err, errlen, "--user %s: no such user", user);
+        snprintf(err, errlen, "--user %s: no such user (create it, e.g. useradd --system %s, or give another)", user, user);
         return -1;
     }
     if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
@@ -233,6 +234,7 @@ enum {
     OPT_DEFRAG_MEMCAP,
     OPT_NO_CHECKSUM,
     OPT_STATE_FILE,
+    OPT_NO_VLAN_TRACKING,
     OPT_EVENT_FINGERPRINTS,
     OPT_DETECT_MEMCAP,
     OPT_CHECK_CONFIG,
@@ -268,6 +270,7 @@ static const struct option long_opts[] = {
     {"defrag-memcap", required_argument, NULL, OPT_DEFRAG_MEMCAP},
     {"no-checksum", no_argument, NULL, OPT_NO_CHECKSUM},
     {"state-file", required_argument, NULL, OPT_STATE_FILE},
+    {"no-vlan-tracking", no_argument, NULL, OPT_NO_VLAN_TRACKING},
     {"event-fingerprints", required_argument, NULL, OPT_EVENT_FINGERPRINTS},
     {"detect-memcap", required_argument, NULL, OPT_DETECT_MEMCAP},
     {"config", required_argument, NULL, 'c'},
@@ -428,6 +431,7 @@ int main(int argc, char **argv)
             break;
         case OPT_NO_CHECKSUM: wcfg.decode.verify_checksums = 0; break;
         case OPT_STATE_FILE: state_file = optarg; break;
+        case OPT_NO_VLAN_TRACKING: wcfg.flow.ignore_vlan = 1; break;
         case OPT_EVENT_FINGERPRINTS:
             wcfg.max_fingerprints = (uint32_t)strtoul(optarg, &end, 10);
             if (*end)

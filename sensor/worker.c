@@ -278,7 +278,13 @@ static int decide_mode(struct worker *w, struct session *s, const uint8_t *d, si
     int probe = http_probe(d, len);
     if (probe < 0 && len < sizeof(s->probe[0]))
         return 0;
-    if (probe == 1 || strcmp(s->dres.app_proto, "http") == 0) {
+    /* a flow picked up in the middle of a body does not open like HTTP: on
+     * the usual HTTP ports the parser is trusted to resynchronise */
+    uint16_t sp = s->flow->port[1];
+    int http_port = sp == 80 || sp == 8080 || sp == 8000 || sp == 8008 || sp == 8081 ||
+                    sp == 8888 || sp == 3128;
+    if (probe == 1 || strcmp(s->dres.app_proto, "http") == 0 ||
+        (http_port && s->flow->proto == 6 && !looks_like_tls(d, len))) {
         s->http = http_parser_new(&w->http_cfg, &w->http_st, &http_cb, s);
         if (s->http) {
             s->mode = MODE_HTTP;

@@ -52,13 +52,13 @@ def matches(ev, match, skip):
     return True
 
 
-def events_for(exe, src, pcap, no_checksum, cache):
-    key = (pcap, no_checksum)
+def events_for(exe, src, pcap, extra, cache):
+    key = (pcap, extra)
     if key in cache:
         return cache[key]
     with tempfile.TemporaryDirectory() as out:
         cmd = [exe, "-q", "--stats-interval", "0", "-R", os.path.join(src, "rules"), "-o", out,
-               "-r", pcap] + (["--no-checksum"] if no_checksum else [])
+               "-r", pcap] + list(extra)
         p = subprocess.run(cmd, capture_output=True, text=True,
                            env=dict(os.environ, LEAKHOUND_SITE_KEY="oracle-test-site-key-0123"))
         evs = []
@@ -93,8 +93,14 @@ def main():
         if not o.get("usable"):
             continue
         notes = set(o.get("notes", []))
-        evs = events_for(exe, src, os.path.join(real, o["pcap"]),
-                         "checksums_not_validated" in notes, cache)
+        yaml = o.get("suricata_yaml") or {}
+        extra = []
+        if "checksums_not_validated" in notes:
+            extra.append("--no-checksum")
+        if "vlan_not_used_for_flow_tracking" in notes or \
+                str(yaml.get("vlan.use-for-tracking", "")).lower() in ("false", "no"):
+            extra.append("--no-vlan-tracking")
+        evs = events_for(exe, src, os.path.join(real, o["pcap"]), tuple(extra), cache)
         skip = set(o.get("suricata_specific_keys", []))
         n = sum(1 for e in evs if matches(e, o["match"], skip))
         ok = n == o["count"]

@@ -252,16 +252,26 @@ static void test_orientation(void)
     CHECK_EQ(d, FLOW_TOSERVER);
     CHECK_EQ(f->tcp_state, FLOW_TCP_ESTABLISHED);
 
-    /* any other first packet: its sender is the client, even from port 80 */
+    /* picked up midstream: from a well-known port to an ephemeral one, the
+     * sender is the server (a response seen before its request) */
     struct packet mid = pkt(4, sv, 80, cl, 50001, 6, TCP_ACK | TCP_PSH, T0 + 2);
     struct flow *g = look(t, &mid, &d);
-    CHECK_EQ(d, FLOW_TOSERVER);
-    CHECK(memcmp(&g->addr[0], &sv, 16) == 0);
-    CHECK_EQ(g->port[0], 80);
+    CHECK_EQ(d, FLOW_TOCLIENT);
+    CHECK(memcmp(&g->addr[0], &cl, 16) == 0);
+    CHECK_EQ(g->port[0], 50001);
+    CHECK_EQ(g->port[1], 80);
     struct packet dns = pkt(4, sv, 53, cl, 33333, 17, 0, T0 + 3);
     struct flow *h = look(t, &dns, &d);
+    CHECK_EQ(d, FLOW_TOCLIENT);
+    CHECK(memcmp(&h->addr[0], &cl, 16) == 0);
+    /* any other first packet: its sender is the client */
+    struct packet eph = pkt(4, sv, 40000, cl, 50002, 6, TCP_ACK | TCP_PSH, T0 + 4);
+    struct flow *k = look(t, &eph, &d);
     CHECK_EQ(d, FLOW_TOSERVER);
-    CHECK(memcmp(&h->addr[0], &sv, 16) == 0);
+    CHECK(memcmp(&k->addr[0], &sv, 16) == 0);
+    struct packet low = pkt(4, sv, 80, cl, 443, 6, TCP_ACK, T0 + 5);
+    CHECK(look(t, &low, &d) != NULL);
+    CHECK_EQ(d, FLOW_TOSERVER);
     flow_table_free(t);
 }
 
