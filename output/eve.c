@@ -162,6 +162,8 @@ const struct eve_sink_stats *eve_stats(const struct eve *e)
 size_t eve_sink_stats_kv(struct eve *e, struct eve_kv *kv, size_t max)
 {
     size_t n = 0;
+    /* a stats event tells what reached the outputs, not what waits in a batch */
+    eve_flush(e);
     for (size_t i = 0; i < e->n && n + EVE_KV_PER_SINK <= max; i++) {
         struct sink_stats st;
         sink_get_stats(e->slot[i].s, &st);
@@ -191,6 +193,16 @@ void eve_print_sinks(struct eve *e, void *file)
             fprintf(fp, ", %llu reconnects", (unsigned long long)st.reconnects);
     }
     fputc('\n', fp);
+}
+
+void eve_format_ts(uint64_t ts_us, char *out, size_t outlen)
+{
+    time_t s = (time_t)(ts_us / 1000000u);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char b[24];
+    strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, outlen, "%s.%06u+0000", b, (unsigned)(ts_us % 1000000u));
 }
 
 static char *dump(json_t *o)
