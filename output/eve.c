@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ struct eve {
     uint64_t events;      /* events built and handed out */
     uint64_t last_tick;
     struct eve_sink_stats st; /* totals, refreshed after every call */
+    pthread_mutex_t lock;     /* several workers may share one writer */
 };
 
 struct eve *eve_new(char *err, size_t errlen)
@@ -51,6 +53,7 @@ struct eve *eve_new(char *err, size_t errlen)
     }
     if (gethostname(e->hostname, sizeof(e->hostname) - 1) != 0)
         e->hostname[0] = 0;
+    pthread_mutex_init(&e->lock, NULL);
     return e;
 }
 
@@ -97,7 +100,7 @@ struct eve *eve_open(const char *path, char *err, size_t errlen)
         snprintf(c.path, sizeof(c.path), "%s", path);
     }
     if (eve_add_sink(e, &c, err, errlen) != 0) {
-        free(e);
+        eve_close(e);
         return NULL;
     }
     return e;
@@ -115,13 +118,20 @@ static void refresh(struct eve *e)
     e->st = t;
 }
 
+static void flush_locked(struct eve *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        sink_flush(e->slot[i].s);
+    refresh(e);
+}
+
 void eve_flush(struct eve *e)
 {
     if (!e)
         return;
-    for (size_t i = 0; i < e->n; i++)
-        sink_flush(e->slot[i].s);
-    refresh(e);
+    pthread_mutex_lock(&e->lock);
+    flush_locked(e);
+    pthread_mutex_unlock(&e->lock);
 }
 
 void eve_tick(struct eve *e)
@@ -129,20 +139,23 @@ void eve_tick(struct eve *e)
     if (!e)
         return;
     uint64_t now = sink_now_ms();
-    if (now == e->last_tick)
-        return;
+    if (now == e->last_tick || pthread_mutex_trylock(&e->lock) != 0)
+        return; /* another thread is writing, which services the sinks too */
     e->last_tick = now;
     for (size_t i = 0; i < e->n; i++)
         sink_tick(e->slot[i].s, now);
+    pthread_mutex_unlock(&e->lock);
 }
 
 void eve_reopen(struct eve *e)
 {
     if (!e)
         return;
+    pthread_mutex_lock(&e->lock);
     for (size_t i = 0; i < e->n; i++)
         sink_reopen(e->slot[i].s);
     refresh(e);
+    pthread_mutex_unlock(&e->lock);
 }
 
 void eve_close(struct eve *e)
@@ -151,6 +164,7 @@ void eve_close(struct eve *e)
         return;
     for (size_t i = 0; i < e->n; i++)
         sink_close(e->slot[i].s);
+    pthread_mutex_destroy(&e->lock);
     free(e);
 }
 
@@ -162,8 +176,9 @@ const struct eve_sink_stats *eve_stats(const struct eve *e)
 size_t eve_sink_stats_kv(struct eve *e, struct eve_kv *kv, size_t max)
 {
     size_t n = 0;
+    pthread_mutex_lock(&e->lock);
     /* a stats event tells what reached the outputs, not what waits in a batch */
-    eve_flush(e);
+    flush_locked(e);
     for (size_t i = 0; i < e->n && n + EVE_KV_PER_SINK <= max; i++) {
         struct sink_stats st;
         sink_get_stats(e->slot[i].s, &st);
@@ -172,6 +187,7 @@ size_t eve_sink_stats_kv(struct eve *e, struct eve_kv *kv, size_t max)
         for (int k = 0; k < EVE_KV_PER_SINK; k++)
             kv[n++] = (struct eve_kv){e->slot[i].keys[k], v[k]};
     }
+    pthread_mutex_unlock(&e->lock);
     return n;
 }
 
@@ -180,6 +196,7 @@ void eve_print_sinks(struct eve *e, void *file)
     FILE *fp = file;
     if (!e || !e->n)
         return;
+    pthread_mutex_lock(&e->lock);
     fprintf(fp, "leakhound: outputs");
     for (size_t i = 0; i < e->n; i++) {
         struct sink_stats st;
@@ -193,6 +210,7 @@ void eve_print_sinks(struct eve *e, void *file)
             fprintf(fp, ", %llu reconnects", (unsigned long long)st.reconnects);
     }
     fputc('\n', fp);
+    pthread_mutex_unlock(&e->lock);
 }
 
 void eve_format_ts(uint64_t ts_us, char *out, size_t outlen)
@@ -223,6 +241,7 @@ static void dispatch(struct eve *e, const char *type, size_t type_len, const cha
     char *own_line = NULL, *ecs_line = NULL;
     int ecs_tried = 0, obj_owned = 0;
     uint64_t now = sink_now_ms();
+    pthread_mutex_lock(&e->lock);
     e->events++;
     for (size_t i = 0; i < e->n; i++) {
         struct eve_slot *sl = &e->slot[i];
@@ -262,11 +281,12 @@ static void dispatch(struct eve *e, const char *type, size_t type_len, const cha
             sink_write(sl->s, tname, ecs_line, strlen(ecs_line), now);
         }
     }
+    refresh(e);
+    pthread_mutex_unlock(&e->lock);
     if (obj_owned)
         json_decref(obj);
     free(own_line);
     free(ecs_line);
-    refresh(e);
 }
 
 static void emit(struct eve *e, json_t *o)

@@ -6,7 +6,8 @@
  * Strings given in are copied; nothing is kept after a call returns. Values
  * that could carry a record (URLs, headers) must be masked by the caller.
  * Write errors (disk full, closed pipe) are counted and reported once per
- * episode on stderr; events are never the reason the sensor stops. */
+ * episode on stderr; events are never the reason the sensor stops. Several
+ * threads may share one writer: writes, ticks and stats take its lock. */
 #ifndef LH_EVE_H
 #define LH_EVE_H
 

@@ -1051,7 +1051,7 @@ void worker_write_stats(struct worker *w)
 {
     if (!w->eve)
         return;
-    struct eve_kv kv[160];
+    struct eve_kv kv[320];
     size_t n = collect_stats(w, kv, sizeof(kv) / sizeof(kv[0]));
     w->st.stats_events++;
     eve_write_stats(w->eve, w->now_us, kv, n);

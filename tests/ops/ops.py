@@ -1,0 +1,563 @@
+#!/usr/bin/env python3
+"""Operations tests: the real binary, every output, the configuration file,
+signals and refusals.
+
+usage: ops.py TEST LEAKHOUND SRC_ROOT
+
+Each TEST runs leakhound on a committed capture and checks what reached
+each output against the EVE file of the same run: files and stdout, the ECS
+form, syslog over UDP and TCP against a real rsyslogd started here on
+loopback (with an outage: stop it, keep sending, start it again; the queue
+drains and the drop count equals exactly the events that never arrived), a
+Unix socket collector, SIGHUP rotation, a full disk, the configuration file
+and --check-config, and the one-line refusals. Exit 0 when every check
+passes; every failed check is printed.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+FAILS = []
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+def check(cond, what):
+    if cond:
+        print("ok   " + what)
+    else:
+        print("FAIL " + what)
+        FAILS.append(what)
+    return cond
+
+
+def capture(src):
+    p = os.path.join(src, "pcaps", "demo.pcap")
+    if os.path.exists(p):
+        return p
+    return os.path.join(src, "..", "shared", "pcaps-real", "suricata-verify",
+                        "http-range-multiflows", "input.pcap")
+
+
+def rule_args(src):
+    a = []
+    for f in ("pii-cn.yaml", "courier-api.yaml", "detections.yaml"):
+        p = os.path.join(src, "rules", f)
+        if os.path.exists(p):
+            a += ["-R", p]
+    return a
+
+
+def run(lh, args, timeout=90, **kw):
+    return subprocess.run([lh] + args, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def lines(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    check(data == b"" or data.endswith(b"\n"), "%s ends with a newline" % os.path.basename(path))
+    return [l.decode() for l in data.split(b"\n") if l]
+
+
+def events(path):
+    return [json.loads(l) for l in lines(path)]
+
+
+def final_stats(evs):
+    st = [e for e in evs if e["event_type"] == "stats"]
+    return st[-1]["stats"] if st else {}
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def base(lh, src, out, extra, **kw):
+    return run(lh, ["-r", capture(src)] + rule_args(src) +
+               ["-o", out, "-q", "--site-key", KEY] + extra, **kw)
+
+
+# ---- files and stdout ---------------------------------------------------------
+
+def t_outputs(lh, src):
+    with tempfile.TemporaryDirectory() as d:
+        r = base(lh, src, d, ["--sink", "file:all.json", "--sink", "stdout",
+                              "--sink", "file:flows.json,buffer=line,fsync=true,events=flow",
+                              "--sink", "file:alerts.json,events=alert,name=al"])
+        check(r.returncode == 0, "run with four outputs exits 0 (%d: %s)" % (r.returncode, r.stderr))
+        allv = lines(os.path.join(d, "all.json"))
+        out = [l for l in r.stdout.split("\n") if l]
+        check(len(allv) > 20, "file output has events (%d)" % len(allv))
+        check(out == allv, "stdout carries the same lines as the file (%d vs %d)" % (len(out), len(allv)))
+        evs = [json.loads(l) for l in allv]
+        flows = [l for l, e in zip(allv, evs) if e["event_type"] == "flow"]
+        check(lines(os.path.join(d, "flows.json")) == flows,
+              "flow-only output holds exactly the flow events (%d)" % len(flows))
+        alerts = [l for l, e in zip(allv, evs) if e["event_type"] == "alert"]
+        check(lines(os.path.join(d, "alerts.json")) == alerts,
+              "alert-only output holds exactly the alert events (%d)" % len(alerts))
+        st = final_stats(evs).get("output", {})
+        n = len(allv)
+        check(st.get("all", {}).get("written") == n - 1,
+              "stats: output.all.written == events before the final stats (%s vs %d)" % (st.get("all"), n - 1))
+        check(st.get("stdout", {}).get("written") == n - 1, "stats: output.stdout.written %s" % st.get("stdout"))
+        check(st.get("flows", {}).get("written") == len(flows), "stats: output.flows.written %s" % st.get("flows"))
+        check(st.get("al", {}).get("written") == len(alerts), "stats: output.al.written %s" % st.get("al"))
+        check(all(v.get("dropped") == 0 and v.get("errors") == 0 and v.get("queued") == 0
+                  for v in st.values()), "stats: nothing dropped, queued or failed")
+        # -o - keeps its meaning: every event on stdout and nothing else
+        r2 = run(lh, ["-r", capture(src)] + rule_args(src) + ["-o", "-", "-q", "--site-key", KEY])
+        out2 = [l for l in r2.stdout.split("\n") if l]
+        strip = lambda ls: [l for l in ls if '"event_type":"stats"' not in l]
+        check(r2.returncode == 0 and strip(out2) == strip(allv), "-o - writes the same events on stdout")
+
+
+# ---- ECS ------------------------------------------------------------------------
+
+def t_ecs(lh, src):
+    with tempfile.TemporaryDirectory() as d:
+        r = base(lh, src, d, ["--sink", "file:eve.json", "--sink", "file:ecs.json,format=ecs"])
+        check(r.returncode == 0, "run exits 0 (%s)" % r.stderr)
+        eve = events(os.path.join(d, "eve.json"))
+        ecs = events(os.path.join(d, "ecs.json"))
+        check(len(eve) == len(ecs) and len(eve) > 0, "one ECS document per EVE event (%d, %d)" % (len(eve), len(ecs)))
+        kinds = set()
+        bad = []
+        for e, c in zip(eve, ecs):
+            t = e["event_type"]
+            kinds.add(t)
+            exp = {
+                "@timestamp": e["timestamp"].replace("+0000", "Z"),
+                "event.dataset": "leakhound." + t,
+                "event.kind": {"alert": "alert", "stats": "metric"}.get(t, "event"),
+                "observer.type": "sensor", "observer.product": "leakhound",
+            }
+            if "src_ip" in e:
+                exp.update({"source.ip": e["src_ip"], "source.port": e["src_port"],
+                            "destination.ip": e["dest_ip"], "destination.port": e["dest_port"],
+                            "network.transport": e["proto"].lower()})
+            if "community_id" in e:
+                exp["network.community_id"] = e["community_id"]
+            if e.get("app_proto"):
+                exp["network.protocol"] = e["app_proto"].lower()
+            if "account" in e:
+                exp["user.name"] = e["account"]["id"]
+            h = e.get("http", {})
+            if "url" in h:
+                exp["url.original"] = h["url"]
+            if "http_method" in h:
+                exp["http.request.method"] = h["http_method"]
+            if "status" in h:
+                exp["http.response.status_code"] = h["status"]
+            if t == "alert":
+                exp.update({"rule.id": e["alert"]["rule"], "rule.name": e["alert"]["signature"],
+                            "event.severity": e["alert"]["severity"]})
+                check("intrusion_detection" in c["event"]["category"], "alert: event.category intrusion_detection")
+                check(c["leakhound"]["leak"] == e["leak"], "alert: leak object kept under leakhound.leak")
+            if t == "flow":
+                exp.update({"source.bytes": e["flow"]["bytes_toserver"],
+                            "destination.bytes": e["flow"]["bytes_toclient"],
+                            "network.bytes": e["flow"]["bytes_toserver"] + e["flow"]["bytes_toclient"]})
+            if t == "stats":
+                exp["leakhound.stats.capture.packets"] = e["stats"]["capture"]["packets"]
+            for k, v in exp.items():
+                cur = c
+                for part in k.split("."):
+                    cur = cur.get(part) if isinstance(cur, dict) else None
+                if cur != v:
+                    bad.append("%s %s: %r != %r" % (t, k, cur, v))
+            if e.get("flow_id") and c.get("leakhound", {}).get("flow_id") != e["flow_id"]:
+                bad.append("%s leakhound.flow_id" % t)
+        check(not bad, "ECS fields match their EVE source (%d mismatches: %s)" % (len(bad), bad[:5]))
+        check({"http", "flow", "stats"} <= kinds, "the capture covers http, flow and stats (%s)" % sorted(kinds))
+        check("alert" in kinds, "the capture raises an alert (ECS of an alert line from eve_write_line)")
+
+
+# ---- syslog ---------------------------------------------------------------------
+
+class Rsyslog:
+    def __init__(self, d, port):
+        self.d, self.port = d, port
+        self.out = os.path.join(d, "received.log")
+        self.conf = os.path.join(d, "rsyslog.conf")
+        self.pid = os.path.join(d, "rsyslog.pid")
+        with open(self.conf, "w") as f:
+            f.write('global(workDirectory="%s" maxMessageSize="256k")\n' % d)
+            f.write('module(load="imtcp")\ninput(type="imtcp" port="%d" address="127.0.0.1")\n' % port)
+            f.write('module(load="imudp")\ninput(type="imudp" port="%d" address="127.0.0.1")\n' % port)
+            f.write('template(name="raw" type="string" string="%msgid% %app-name% %procid% %msg%\\n")\n')
+            f.write('if $app-name == "leakhound" then {\n'
+                    '  action(type="omfile" file="%s" template="raw")\n}\n' % self.out)
+        self.p = None
+
+    def start(self):
+        self.p = subprocess.Popen(["/usr/sbin/rsyslogd", "-n", "-f", self.conf, "-i", self.pid],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.025)
+        raise RuntimeError("rsyslogd did not start on port %d" % self.port)
+
+    def stop(self):
+        if self.p and self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            self.p.wait(timeout=20)
+        self.p = None
+
+    def received(self):
+        """(msgid, app, procid, msg) per message."""
+        if not os.path.exists(self.out):
+            return []
+        res = []
+        with open(self.out) as f:
+            for l in f:
+                l = l.rstrip("\n")
+                parts = l.split(" ", 3)
+                res.append(tuple(parts) if len(parts) == 4 else ("?", "?", "?", l))
+        return res
+
+
+def t_syslog_udp(lh, src):
+    syslog_intact(lh, src, "udp")
+
+
+def t_syslog_tcp(lh, src):
+    syslog_intact(lh, src, "tcp")
+
+
+def syslog_intact(lh, src, proto):
+    with tempfile.TemporaryDirectory() as d:
+        port = free_port()
+        rs = Rsyslog(d, port)
+        rs.start()
+        try:
+            r = base(lh, src, d, ["--sink", "file:eve.json",
+                                  "--sink", "syslog:%s://127.0.0.1:%d,name=siem" % (proto, port)])
+            time.sleep(0.3)
+        finally:
+            rs.stop()
+        check(r.returncode == 0, "%s: run exits 0 (%s)" % (proto, r.stderr))
+        eve = lines(os.path.join(d, "eve.json"))
+        got = rs.received()
+        check(len(got) == len(eve) and len(eve) > 20,
+              "%s: rsyslog received every event (%d of %d)" % (proto, len(got), len(eve)))
+        check([g[3] for g in got] == eve, "%s: messages arrive intact and in order (MSG == EVE line)" % proto)
+        types = [json.loads(l)["event_type"] for l in eve]
+        check([g[0] for g in got] == types, "%s: MSGID is the event type" % proto)
+        check(all(g[1] == "leakhound" and g[2].isdigit() for g in got), "%s: APP-NAME leakhound, PROCID the pid" % proto)
+        st = final_stats([json.loads(l) for l in eve]).get("output", {}).get("siem", {})
+        check(st.get("written") == len(eve) - 1 and st.get("dropped") == 0,
+              "%s: stats output.siem %s" % (proto, st))
+
+
+def t_syslog_outage(lh, src):
+    """Stop rsyslog mid-run, keep sending, start it again."""
+    with tempfile.TemporaryDirectory() as d:
+        port = free_port()
+        rs = Rsyslog(d, port)
+        rs.start()
+        cmd = [lh, "-r", capture(src)] + rule_args(src) + [
+            "-o", d, "-q", "--site-key", KEY, "--replay-speed", "50", "--stats-interval", "10",
+            "--sink", "file:eve.json",
+            "--sink", "syslog:tcp://127.0.0.1:%d,name=siem,queue-events=8,reconnect-interval=100ms" % port]
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1.5)
+            before = len(rs.received())
+            rs.stop()
+            time.sleep(1.5)
+            rs.start()
+            _, err = p.communicate(timeout=60)
+            time.sleep(0.3)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            rs.stop()
+        check(p.returncode == 0, "run exits 0 (%s)" % err)
+        eve = lines(os.path.join(d, "eve.json"))
+        got = [g[3] for g in rs.received()]
+        evs = [json.loads(l) for l in eve]
+        st = final_stats(evs).get("output", {}).get("siem", {})
+        check(before > 0, "events arrived before the outage (%d)" % before)
+        pos, ok = 0, True
+        for g in got:  # every message is an EVE line, in order, none twice
+            while pos < len(eve) and eve[pos] != g:
+                pos += 1
+            if pos == len(eve):
+                ok = False
+                break
+            pos += 1
+        check(ok, "every received message is intact, in order, never twice")
+        check(got and got[-1] == eve[-1], "the queue drained: the last event (final stats) arrived")
+        check(st.get("dropped", 0) > 0, "the outage outlasted the queue: drops counted (%s)" % st)
+        check(len(eve) - len(got) == st.get("dropped"),
+              "drop count is exact: %d events never arrived, stats say %s" % (len(eve) - len(got), st.get("dropped")))
+        check(st.get("reconnects", 0) >= 1 and st.get("queued") == 0, "reconnected, queue empty (%s)" % st)
+        check(err.count("is away") == 1 and err.count("is back") == 1,
+              "the outage is reported once on stderr, and its end: %r" % err)
+
+
+# ---- Unix socket ------------------------------------------------------------------
+
+class Collector(threading.Thread):
+    def __init__(self, path, delay=0.0):
+        super().__init__(daemon=True)
+        self.path, self.delay, self.data = path, delay, b""
+        self.ready = threading.Event()
+
+    def run(self):
+        time.sleep(self.delay)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(self.path)
+        s.listen(4)
+        s.settimeout(60)
+        self.ready.set()
+        c, _ = s.accept()
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            self.data += b
+        c.close()
+        s.close()
+
+
+def t_unix(lh, src):
+    with tempfile.TemporaryDirectory() as d:
+        sock = os.path.join(d, "c.sock")
+        col = Collector(sock)
+        col.start()
+        col.ready.wait(5)
+        r = base(lh, src, d, ["--sink", "file:eve.json", "--sink", "unix:%s,format=ecs" % sock])
+        col.join(10)
+        check(r.returncode == 0, "run exits 0 (%s)" % r.stderr)
+        eve = events(os.path.join(d, "eve.json"))
+        got = [json.loads(l) for l in col.data.decode().split("\n") if l]
+        check(len(got) == len(eve) and len(eve) > 20, "collector got every event (%d of %d)" % (len(got), len(eve)))
+        check([g["@timestamp"] for g in got] == [e["timestamp"].replace("+0000", "Z") for e in eve],
+              "collector got them in order, in ECS form")
+        # a collector that comes late: events wait in the queue, then all arrive
+        os.unlink(sock)
+        col = Collector(sock, delay=1.0)
+        col.start()
+        cmd = ["-r", capture(src)] + rule_args(src) + ["-o", d, "-q", "--site-key", KEY,
+               "--replay-speed", "100", "--sink", "file:eve2.json",
+               "--sink", "unix:%s,reconnect-interval=100ms,name=local" % sock]
+        r = run(lh, cmd)
+        col.join(10)
+        eve2 = lines(os.path.join(d, "eve2.json"))
+        got2 = [l for l in col.data.decode().split("\n") if l]
+        st = final_stats([json.loads(l) for l in eve2]).get("output", {}).get("local", {})
+        check(r.returncode == 0 and got2 == eve2,
+              "late collector: every event arrives after the queue drains (%d of %d)" % (len(got2), len(eve2)))
+        check(st.get("dropped") == 0 and st.get("errors", 0) > 0,
+              "late collector: failed connects counted as errors, nothing dropped (%s)" % st)
+
+
+# ---- SIGHUP, SIGUSR1 ------------------------------------------------------------
+
+def t_sighup(lh, src):
+    with tempfile.TemporaryDirectory() as d:
+        ref = base(lh, src, os.path.join(d, "ref"), [])
+        check(ref.returncode == 0, "reference run exits 0")
+        want = [l for l in lines(os.path.join(d, "ref", "eve.json")) if '"event_type":"stats"' not in l]
+        out = os.path.join(d, "live")
+        cmd = [lh, "-r", capture(src)] + rule_args(src) + ["-o", out, "--site-key", KEY,
+                                                           "--replay-speed", "60"]
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        os.rename(os.path.join(out, "eve.json"), os.path.join(out, "eve.json.1"))
+        p.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGUSR1)
+        _, err = p.communicate(timeout=60)
+        check(p.returncode == 0, "paced run with SIGHUP exits 0 (%s)" % err)
+        a = lines(os.path.join(out, "eve.json.1"))
+        b = lines(os.path.join(out, "eve.json"))
+        check(len(a) > 0 and len(b) > 0, "both files got events (%d before, %d after the signal)" % (len(a), len(b)))
+        allv = a + b
+        got = [l for l in allv if '"event_type":"stats"' not in l]
+        check(got == want, "no line lost or torn across the rotation (%d vs %d)" % (len(got), len(want)))
+        st = final_stats([json.loads(l) for l in allv]).get("output", {}).get("eve", {})
+        check(st.get("written") == len(allv) - 1 and st.get("reconnects") == 1,
+              "stats: written counts both files, one reopen (%s)" % st)
+        check("leakhound: outputs eve ok:" in err, "SIGUSR1 prints the outputs' state on stderr")
+
+
+# ---- disk full -------------------------------------------------------------------
+
+def t_diskfull(lh, src):
+    with tempfile.TemporaryDirectory() as d:
+        r = run(lh, ["-r", capture(src)] + rule_args(src) + ["-o", d, "--site-key", KEY,
+                "--sink", "file:/dev/full", "--sink", "file:ok.json"])
+        check(r.returncode == 0, "a full disk is not fatal: exit 0 (%d)" % r.returncode)
+        check(r.stderr.count("No space left on device") == 1,
+              "the write error is reported once per episode: %r" % r.stderr)
+        ok = events(os.path.join(d, "ok.json"))
+        st = final_stats(ok).get("output", {}).get("full", {})
+        n = len(ok)
+        check(st.get("written") == 0 and st.get("errors", 0) >= 1, "stats: nothing written, errors counted (%s)" % st)
+        check(st.get("dropped", 0) + st.get("queued", 0) == n - 1,
+              "stats: every event is either dropped or still waiting (%s, %d events)" % (st, n - 1))
+        check("%d events could not be written" % 0 not in r.stderr and "lost" in r.stderr,
+              "exit reports the events lost on the full disk")
+        import re
+        m = re.search(r"(\d+) lost in all", r.stderr)
+        check(m is not None and int(m.group(1)) == n, "every event of the run is counted lost (%s of %d)" % (m and m.group(1), n))
+
+
+# ---- configuration -----------------------------------------------------------------
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def t_config(lh, src):
+    with tempfile.TemporaryDirectory() as d:
+        rules = "\n".join("  - %s" % a for a in rule_args(src)[1::2])
+        good = write(os.path.join(d, "good.yaml"), """# test configuration
+site-key: "%s"
+rules:
+%s
+output-dir: out
+stats-interval: 30
+threads: 2
+state-file: state.json
+capture:
+  checksums: true
+limits:
+  flow-memcap: 64M
+  reasm-memcap: 16M
+  defrag-memcap: 8M
+evidence:
+  dir: evidence
+  max-bytes: 1G
+  max-files: 100
+outputs:
+  - name: main
+    type: file
+    path: eve.json
+    events: [alert, http, flow, stats]
+  - name: ecs
+    type: file
+    path: ecs.json
+    format: ecs
+    events: alert
+""" % (KEY, rules))
+        r = run(lh, ["--check-config", "-c", good])
+        check(r.returncode == 0 and "OK" in r.stdout, "--check-config on a good file: exit 0, OK (%r %r)" % (r.stdout, r.stderr))
+        r = run(lh, ["-c", good, "-r", capture(src), "-q"])
+        check(r.returncode == 0, "a run from the file exits 0 (%s)" % r.stderr)
+        evs = events(os.path.join(d, "out", "eve.json"))
+        nstats = sum(1 for e in evs if e["event_type"] == "stats")
+        check(nstats >= 5, "stats-interval from the file is used (%d stats events)" % nstats)
+        check(os.path.exists(os.path.join(d, "out", "ecs.json")), "outputs from the file: ecs.json written")
+        check(final_stats(evs).get("output", {}).get("main", {}).get("written", 0) > 0, "output names from the file")
+        # the command line wins
+        os.rename(os.path.join(d, "out"), os.path.join(d, "out1"))
+        r = run(lh, ["-c", good, "-r", capture(src), "-q", "--stats-interval", "0", "-o", os.path.join(d, "o2"),
+                     "--sink", "file:cli.json"])
+        evs2 = events(os.path.join(d, "o2", "cli.json"))
+        check(r.returncode == 0 and sum(1 for e in evs2 if e["event_type"] == "stats") == 1,
+              "--stats-interval 0 and --sink override the file")
+        check(not os.path.exists(os.path.join(d, "o2", "eve.json")), "--sink replaces the file's outputs")
+
+        cases = [
+            ("unknown key", "site-key: x\nrules:\n  - a.yaml\nstats-intervall: 5\n", 4, "unknown key"),
+            ("bad number", "threads: 2\nlimits:\n  flow-memcap: lots\n", 3, "flow-memcap"),
+            ("bad output", "outputs:\n  - type: file\n    path: a.json\n  - type: syslog\n    protocol: sctp\n", 5, "protocol"),
+            ("syslog without host", "outputs:\n  - type: syslog\n    port: 514\n", 2, "host"),
+            ("not YAML", "rules: [a.yaml\nthreads: 2\n", 2, "YAML"),
+            ("bad event type", "outputs:\n  - type: stdout\n    events: [alerts]\n", 3, "event type"),
+        ]
+        for name, text, line, word in cases:
+            path = write(os.path.join(d, "bad.yaml"), text)
+            r = run(lh, ["--check-config", "-c", path])
+            msg = r.stderr.strip().split("\n")
+            check(r.returncode == 1 and msg[0].startswith("leakhound: %s:%d:" % (path, line)) and word in msg[0],
+                  "bad config (%s): exit 1, '%s:%d: ...%s...' (%d %r)" % (name, "bad.yaml", line, word, r.returncode, r.stderr))
+            check(len(msg) == 1, "bad config (%s): one line" % name)
+        # a rule file named by the configuration has an error at a known line
+        bad_rules = write(os.path.join(d, "bad-rules.yaml"),
+                          "version: 1\npatterns:\n  - id: mobile\n    category: phone\n"
+                          "    regex: '1[3-9][0-9]{9}'\n    validator: no_such_validator\n")
+        cfg = write(os.path.join(d, "c.yaml"), "rules:\n  - bad-rules.yaml\n")
+        r = run(lh, ["--check-config", "-c", cfg])
+        check(r.returncode == 1 and (bad_rules + ":6") in r.stderr and "no_such_validator" in r.stderr,
+              "bad rule file named by the config: exit 1, '%s:7 ...' (%d %r)" % ("bad-rules.yaml", r.returncode, r.stderr))
+        r = run(lh, ["--check-config", "-c", good, "--allowlist", bad_rules])
+        check(r.returncode == 1 and (bad_rules + ":6") in r.stderr,
+              "--allowlist files are loaded and checked with the rules (%d)" % r.returncode)
+        # the shipped example: loads, and names every key the loader knows
+        example = os.path.join(src, "etc", "leakhound.yaml")
+        r = run(lh, ["--check-config", "-c", example] + rule_args(src))
+        check(r.returncode == 0, "etc/leakhound.yaml passes --check-config (%r)" % r.stderr)
+        import re
+        with open(os.path.join(src, "sensor", "config.c")) as f:
+            code = f.read()
+        keys = set(re.findall(r'\{"([a-z-]+)", K_', code)) | set(re.findall(r'strcmp\(k, "([a-z-]+)"\)', code))
+        with open(example) as f:
+            text = f.read()
+        missing = sorted(k for k in keys if not re.search(r"(^|[\s#])%s:" % re.escape(k), text, re.M))
+        check(len(keys) > 30 and not missing, "every configuration key is in etc/leakhound.yaml (%d keys, missing %s)" % (len(keys), missing))
+        with open(os.path.join(src, "etc", "leakhound.service")) as f:
+            unit = f.read()
+        helptext = run(lh, ["--help"]).stdout
+        opts = set(re.findall(r"(--[a-z-]+)", " ".join(l for l in unit.split("\n") if l.startswith("Exec"))))
+        check(opts and all(o in helptext for o in opts), "the systemd unit uses only options --help lists (%s)" % sorted(opts))
+        check("CAP_NET_RAW" in unit and "CAP_NET_ADMIN" in unit and "--user" in unit and "Restart=on-failure" in unit,
+              "the unit has the capture capabilities, --user and a restart policy")
+        r = run(lh, ["--check-config", "-c", os.path.join(d, "missing.yaml")])
+        check(r.returncode == 1 and "missing.yaml: cannot read the configuration" in r.stderr,
+              "missing config: exit 1 and says so (%r)" % r.stderr)
+
+
+# ---- refusals ----------------------------------------------------------------------
+
+def t_refusals(lh, src):
+    with tempfile.TemporaryDirectory() as d:
+        cases = [
+            ("unknown option", ["--frobnicate"], "--frobnicate", 1),
+            ("option without value", ["-r"], "needs a value", 1),
+            ("missing capture", ["-r", os.path.join(d, "nope.pcap"), "-o", d], "nope.pcap", 2),
+            ("unknown interface", ["-i", "nosuchif0", "-o", d], "nosuchif0", 2),
+            ("bad output spec", ["-r", capture(src), "--sink", "carrier-pigeon:x"], "carrier-pigeon", 1),
+            ("unwritable output", ["-r", capture(src), "-o", d, "--sink", "file:/proc/nope/eve.json"],
+             "/proc/nope/eve.json", 2),
+            ("unknown user", ["-r", capture(src), "-o", d, "--user", "no-such-user-x"], "no-such-user-x", 2),
+            ("bad syslog host", ["-r", capture(src), "-o", d, "--sink", "syslog:tcp://no-such-host.invalid:514"],
+             "no-such-host.invalid", 2),
+        ]
+        for name, args, word, code in cases:
+            r = run(lh, ["--site-key", KEY] + rule_args(src) + args, timeout=30)
+            msg = [l for l in r.stderr.split("\n") if l]
+            check(r.returncode == code and len(msg) == 1 and word in msg[0] and msg[0].startswith("leakhound: "),
+                  "%s: exit %d, one line naming %s (%d %r)" % (name, code, word, r.returncode, r.stderr))
+
+
+TESTS = {
+    "outputs": t_outputs, "ecs": t_ecs, "syslog_udp": t_syslog_udp, "syslog_tcp": t_syslog_tcp,
+    "syslog_outage": t_syslog_outage, "unix": t_unix, "sighup": t_sighup, "diskfull": t_diskfull,
+    "config": t_config, "refusals": t_refusals,
+}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4 or sys.argv[1] not in TESTS:
+        sys.exit("usage: ops.py {%s} LEAKHOUND SRC_ROOT" % ",".join(TESTS))
+    TESTS[sys.argv[1]](os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]))
+    print("%d failed" % len(FAILS))
+    sys.exit(1 if FAILS else 0)
