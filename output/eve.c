@@ -314,10 +314,52 @@ void eve_write_line(struct eve *e, const char *line, size_t len)
     dispatch(e, type, tlen, line, len, NULL);
 }
 
+/* A JSON string of v. Text from the wire may not be UTF-8, which jansson
+ * refuses: every byte that does not start a well-formed sequence becomes
+ * U+FFFD, so the field is written rather than silently lost. */
+static json_t *jstr(const char *v)
+{
+    json_t *j = json_string(v);
+    if (j)
+        return j;
+    size_t len = strlen(v);
+    char *buf = malloc(len * 3 + 1);
+    if (!buf)
+        return json_string("");
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        const unsigned char *u = (const unsigned char *)v + i;
+        size_t n = u[0] < 0x80 ? 1
+                   : u[0] >= 0xc2 && u[0] <= 0xdf ? 2
+                   : u[0] >= 0xe0 && u[0] <= 0xef ? 3
+                   : u[0] >= 0xf0 && u[0] <= 0xf4 ? 4 : 0;
+        int ok = n > 0 && n <= len - i;
+        for (size_t k = 1; ok && k < n; k++)
+            ok = (u[k] & 0xc0) == 0x80;
+        if (ok && n == 3)
+            ok = !(u[0] == 0xe0 && u[1] < 0xa0) && !(u[0] == 0xed && u[1] >= 0xa0);
+        if (ok && n == 4)
+            ok = !(u[0] == 0xf0 && u[1] < 0x90) && !(u[0] == 0xf4 && u[1] >= 0x90);
+        if (ok) {
+            memcpy(buf + o, u, n);
+            o += n;
+            i += n;
+        } else {
+            memcpy(buf + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    buf[o] = 0;
+    j = json_string(buf);
+    free(buf);
+    return j ? j : json_string("");
+}
+
 static void set_str(json_t *o, const char *k, const char *v)
 {
     if (v && v[0])
-        json_object_set_new(o, k, json_string(v));
+        json_object_set_new(o, k, jstr(v));
 }
 
 static json_t *event_base(uint64_t ts_us, const char *type)
@@ -325,8 +367,8 @@ static json_t *event_base(uint64_t ts_us, const char *type)
     char ts[40];
     eve_format_ts(ts_us, ts, sizeof(ts));
     json_t *o = json_object();
-    json_object_set_new(o, "timestamp", json_string(ts));
-    json_object_set_new(o, "event_type", json_string(type));
+    json_object_set_new(o, "timestamp", jstr(ts));
+    json_object_set_new(o, "event_type", jstr(type));
     return o;
 }
 
@@ -335,13 +377,13 @@ static json_t *common(const struct eve_common *c, const char *type)
     json_t *o = json_object();
     char ts[40];
     eve_format_ts(c->ts_us, ts, sizeof(ts));
-    json_object_set_new(o, "timestamp", json_string(ts));
+    json_object_set_new(o, "timestamp", jstr(ts));
     json_object_set_new(o, "flow_id", json_integer((json_int_t)(c->flow_id & INT64_MAX)));
     if (c->pcap_filename && c->pcap_filename[0])
-        json_object_set_new(o, "pcap_filename", json_string(c->pcap_filename));
+        json_object_set_new(o, "pcap_filename", jstr(c->pcap_filename));
     if (c->pcap_cnt)
         json_object_set_new(o, "pcap_cnt", json_integer((json_int_t)c->pcap_cnt));
-    json_object_set_new(o, "event_type", json_string(type));
+    json_object_set_new(o, "event_type", jstr(type));
     if (c->vlan) {
         json_t *v = json_array();
         json_array_append_new(v, json_integer(c->vlan));
@@ -367,7 +409,7 @@ static json_t *records_json(const struct eve_records *r)
     if (r->n_samples) {
         json_t *a = json_array();
         for (size_t i = 0; i < r->n_samples; i++)
-            json_array_append_new(a, json_string(r->samples[i]));
+            json_array_append_new(a, jstr(r->samples[i]));
         json_object_set_new(o, "samples", a);
     }
     if (r->n_fingerprints) {
@@ -379,7 +421,7 @@ static json_t *records_json(const struct eve_records *r)
                 a = json_array();
                 json_object_set_new(fo, r->fp_categories[i], a);
             }
-            json_array_append_new(a, json_string(r->fingerprints[i]));
+            json_array_append_new(a, jstr(r->fingerprints[i]));
         }
         json_object_set_new(o, "fingerprints", fo);
     }
@@ -396,9 +438,9 @@ void eve_write_flow(struct eve *e, const struct eve_flow *f)
     json_object_set_new(fl, "bytes_toserver", json_integer((json_int_t)f->bytes_toserver));
     json_object_set_new(fl, "bytes_toclient", json_integer((json_int_t)f->bytes_toclient));
     eve_format_ts(f->start_us, ts, sizeof(ts));
-    json_object_set_new(fl, "start", json_string(ts));
+    json_object_set_new(fl, "start", jstr(ts));
     eve_format_ts(f->end_us, ts, sizeof(ts));
-    json_object_set_new(fl, "end", json_string(ts));
+    json_object_set_new(fl, "end", jstr(ts));
     json_object_set_new(fl, "age", json_integer((json_int_t)((f->end_us - f->start_us) / 1000000u)));
     set_str(fl, "state", f->state);
     set_str(fl, "reason", f->reason);
@@ -426,7 +468,7 @@ void eve_write_http(struct eve *e, const struct eve_http *h)
     json_t *o = common(&h->c, "http");
     if (h->account.id && h->account.id[0]) {
         json_t *a = json_object();
-        json_object_set_new(a, "id", json_string(h->account.id));
+        json_object_set_new(a, "id", jstr(h->account.id));
         set_str(a, "via", h->account.via);
         json_object_set_new(o, "account", a);
     }
@@ -446,7 +488,7 @@ void eve_write_http(struct eve *e, const struct eve_http *h)
     if (h->n_flags) {
         json_t *a = json_array();
         for (size_t i = 0; i < h->n_flags; i++)
-            json_array_append_new(a, json_string(h->flags[i]));
+            json_array_append_new(a, jstr(h->flags[i]));
         json_object_set_new(x, "flags", a);
     }
     json_object_set_new(o, "http", x);

@@ -92,6 +92,25 @@ static int hexval(int ch)
 
 /* Account names go into JSON events: printable ASCII or UTF-8 lead/continuation
  * bytes only, capped. Returns the length kept. */
+/* Length of the well-formed UTF-8 sequence at u (1-4), or 0 when it is not
+ * one (stray continuation, overlong form, surrogate, beyond U+10FFFF, cut). */
+static size_t utf8_seq_len(const unsigned char *u, size_t avail)
+{
+    if (u[0] < 0x80)
+        return 1;
+    size_t n = u[0] >= 0xc2 && u[0] <= 0xdf ? 2 : u[0] >= 0xe0 && u[0] <= 0xef ? 3
+               : u[0] >= 0xf0 && u[0] <= 0xf4 ? 4 : 0;
+    if (n == 0 || n > avail)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((u[i] & 0xc0) != 0x80)
+            return 0;
+    if ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] >= 0xa0) ||
+        (u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] >= 0x90))
+        return 0;
+    return n;
+}
+
 static size_t clean_copy(char *out, size_t outlen, const char *in, size_t len)
 {
     size_t o = 0;
@@ -101,16 +120,23 @@ static size_t clean_copy(char *out, size_t outlen, const char *in, size_t len)
     }
     while (len && (in[len - 1] == ' ' || in[len - 1] == '\t'))
         len--;
-    for (size_t i = 0; i < len && o + 1 < outlen; i++) {
-        unsigned char ch = (unsigned char)in[i];
-        if (ch >= 0x20 && ch != 0x7f)
-            out[o++] = (char)ch;
+    for (size_t i = 0; i < len;) {
+        const unsigned char *u = (const unsigned char *)in + i;
+        size_t n = utf8_seq_len(u, len - i);
+        if (n == 0) { /* not well-formed UTF-8: dropped */
+            i++;
+            continue;
+        }
+        if (n == 1 && (u[0] < 0x20 || u[0] == 0x7f)) { /* control byte: dropped */
+            i++;
+            continue;
+        }
+        if (o + n + 1 > outlen)
+            break; /* cut at a character boundary */
+        memcpy(out + o, u, n);
+        o += n;
+        i += n;
     }
-    /* never end inside a UTF-8 sequence */
-    while (o && ((unsigned char)out[o - 1] & 0xc0) == 0x80)
-        o--;
-    if (o && ((unsigned char)out[o - 1] & 0xc0) == 0xc0)
-        o--;
     out[o] = 0;
     return o;
 }
@@ -266,7 +292,7 @@ static int from_jwt(struct identity_ctx *c, const char *auth, const char *claim,
         c->st.jwt_malformed++;
         return -1;
     }
-    static uint8_t payload[IDENT_TOKEN_MAX];
+    uint8_t payload[IDENT_TOKEN_MAX]; /* on the stack: workers run in parallel */
     int n = b64_decode(d1 + 1, (size_t)(d2 - d1 - 1), payload, sizeof(payload));
     int r = n > 0 ? json_path(payload, (size_t)n, claim, out, outlen) : -2;
     if (r == -2)

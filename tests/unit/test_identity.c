@@ -119,6 +119,14 @@ int main(void)
     CHECK_EQ(resolve1(src(IDENT_JSON, "u", NULL), &tx, "{\"u\":\"E\\u0001Z\"}", &r), 1);
     CHECK_STR(r.account, "EZ");
 
+    /* bytes that are not well-formed UTF-8 are dropped; a multi-byte name is kept whole */
+    const char *h11[] = {"X-Emp-Id", "E\xff\xfe1\xe5\xbc\xa0\xc0\xaf2"};
+    tx = make_tx("/", h11, 1);
+    CHECK_EQ(resolve1(src(IDENT_HEADER, "X-Emp-Id", NULL), &tx, NULL, &r), 1);
+    CHECK_STR(r.account, "E1\xe5\xbc\xa0" "2");
+    tx = make_tx("/q?u=%ff%fe", NULL, 0);
+    CHECK_EQ(resolve1(src(IDENT_QUERY, "u", NULL), &tx, NULL, &r), 0);
+
     /* order: the first source that yields wins */
     struct rule_identity two[2] = {src(IDENT_HEADER, "X-Emp-Id", NULL),
                                    src(IDENT_COOKIE, "EMPID", NULL)};
