@@ -120,7 +120,7 @@ int main(void)
     CHECK_STR(r.account, "EZ");
 
     /* bytes that are not well-formed UTF-8 are dropped; a multi-byte name is kept whole */
-    const char *h11[] = {"X-Emp-Id", "E\xff\xfe1\xe5\xbc\xa0\xc0\xaf2"};
+    const char *h11[] = {"X-Emp-Id", "E\xff\xfe" "1\xe5\xbc\xa0\xc0\xaf" "2"};
     tx = make_tx("/", h11, 1);
     CHECK_EQ(resolve1(src(IDENT_HEADER, "X-Emp-Id", NULL), &tx, NULL, &r), 1);
     CHECK_STR(r.account, "E1\xe5\xbc\xa0" "2");
