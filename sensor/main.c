@@ -85,7 +85,8 @@ static void usage(FILE *fp)
 "\n"
 "Rules:\n"
 "  -R, --rules PATH         rule file or directory; repeat for several\n"
-"                           (default: ./rules/pii-cn.yaml, else %s/pii-cn.yaml)\n"
+"                           (default: the directory ./rules if it holds pii-cn.yaml,\n"
+"                           else %s)\n"
 "      --check-rules        with -R or PATH arguments: load, compile, report, exit\n"
 "      --site-key KEY       key for record fingerprints (HMAC-SHA256; >= 16 bytes or 32+ hex);\n"
 "                           also LEAKHOUND_SITE_KEY. Without one a random key is used and\n"
@@ -177,13 +178,13 @@ static int drop_privileges(const char *user, char *err, size_t errlen)
     return 0;
 }
 
+/* The rules directory beside the working directory (a source checkout), else
+ * the installed one: patterns, the example API and the detections. */
 static const char *default_rules(void)
 {
-    static char path[512];
     if (access("rules/pii-cn.yaml", R_OK) == 0)
-        return "rules/pii-cn.yaml";
-    snprintf(path, sizeof(path), "%s/pii-cn.yaml", LH_RULES_DIR);
-    return path;
+        return "rules";
+    return LH_RULES_DIR;
 }
 
 struct run {
