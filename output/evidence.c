@@ -134,7 +134,8 @@ static void retention(struct evidence *e)
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), cmp_str);
+    if (n)
+        qsort(names, n, sizeof(*names), cmp_str);
     for (size_t i = 0; n >= e->cfg.max_files && i < n - e->cfg.max_files + 1; i++) {
         char path[1024];
         snprintf(path, sizeof(path), "%s/%s", e->cfg.dir, names[i]);

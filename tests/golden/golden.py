@@ -13,6 +13,7 @@
       two replays give byte-identical events apart from stats events.
 """
 import collections
+import ipaddress
 import json
 import os
 import subprocess
@@ -31,6 +32,11 @@ def run_sensor(exe, src, pcap, extra=()):
             sys.exit(f"FAIL: {' '.join(cmd)} exited {p.returncode}: {p.stderr}")
         with open(os.path.join(out, "eve.json"), encoding="utf-8") as f:
             return f.read().splitlines()
+
+
+def canon(ip):
+    """One text form per address: tshark compresses IPv6, EVE writes it in full."""
+    return str(ipaddress.ip_address(ip))
 
 
 def tshark_conversations(pcap):
@@ -54,7 +60,7 @@ def tshark_conversations(pcap):
         sport, dport = (ts, td) if proto == 6 else (us, ud) if proto == 17 else ("0", "0")
         if not sport:
             continue
-        a, b = (src, int(sport)), (dst, int(dport))
+        a, b = (canon(src), int(sport)), (canon(dst), int(dport))
         key = (proto, frozenset([a, b])) if a != b else (proto, frozenset([a]))
         if key not in conv:
             conv[key] = {"client": a, "pkts": [0, 0], "bytes": [0, 0]}
@@ -72,7 +78,7 @@ def cmd_flows(exe, src, pcap):
     seen = set()
     for e in flows:
         proto = 6 if e["proto"] == "TCP" else 17
-        a, b = (e["src_ip"], e["src_port"]), (e["dest_ip"], e["dest_port"])
+        a, b = (canon(e["src_ip"]), e["src_port"]), (canon(e["dest_ip"]), e["dest_port"])
         key = (proto, frozenset([a, b]))
         if key in seen:
             print(f"FAIL: two flow events for {a} <-> {b}")

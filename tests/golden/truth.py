@@ -16,6 +16,7 @@ Flows the truth marks lossy (segments never sent) may only undercount and
 are reported apart. Exit 1 on any mismatch.
 """
 import collections
+import ipaddress
 import json
 import os
 import subprocess
@@ -24,6 +25,11 @@ import tempfile
 
 CATS = {"mobiles": "phone", "ids": "id", "addresses": "address", "waybills": "waybill",
         "landlines": "landline"}
+
+
+def canon(ip):
+    """One text form per address: the truth compresses IPv6, EVE writes it in full."""
+    return str(ipaddress.ip_address(ip))
 
 
 def main():
@@ -43,7 +49,7 @@ def main():
     flows = {}
     for e in events:
         if e["event_type"] == "flow" and e["proto"] == "TCP":
-            flows[(e["src_ip"], e["src_port"], e["dest_ip"], e["dest_port"])] = e
+            flows[(canon(e["src_ip"]), e["src_port"], canon(e["dest_ip"]), e["dest_port"])] = e
     http_accounts = collections.defaultdict(set)
     for e in events:
         if e["event_type"] == "http":
@@ -54,7 +60,7 @@ def main():
     for tf in truth["flows"]:
         if tf["proto"] != "TCP":
             continue
-        key = (tf["src_ip"], tf["src_port"], tf["dest_ip"], tf["dest_port"])
+        key = (canon(tf["src_ip"]), tf["src_port"], canon(tf["dest_ip"]), tf["dest_port"])
         e = flows.get(key)
         if e is None:
             print(f"FAIL: no flow event for {key}")
