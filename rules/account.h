@@ -97,6 +97,7 @@ struct account {
     uint64_t new_src_us;           /* when (0: never) */
     struct account_region reg[ACCOUNT_REGIONS];
     uint32_t reg_other_pending;
+    double reg_other_w;            /* learned weight of regions that found no slot */
     struct account_bucket *min[ACCOUNT_MINUTES];
     struct account_bucket **hr;    /* layout.hours, or NULL */
     struct account_det *det;       /* layout.n_det */

@@ -261,77 +261,45 @@ static uint64_t metric(struct detect_engine *d, struct account *a, size_t i, uin
     return st->cache_val;
 }
 
-/* ---- hour folding: baselines learn from hours that did not alert -------- */
+/* ---- regions: where an account's records usually come from --------------- */
 
-static void hour_minutes(struct account *a, uint32_t hour,
-                         void (*fn)(struct account_bucket *b, void *ud), void *ud)
-{
-    for (uint32_t m = hour * 60; m < hour * 60 + 60; m++) {
-        struct account_bucket *b = account_minute_peek(a, m);
-        if (b)
-            fn(b, ud);
-    }
-}
+#define REGION_FADE 0.995     /* learned weight kept per hour: old work fades in weeks */
+#define REGION_HOME 0.1       /* share of the weight that makes a region home */
+#define SCOPE_SUSPECT_W 0.1   /* weight of an hour whose share looked out of scope */
+#define SCOPE_PRIOR_SD 0.15   /* spread of an hourly share assumed before it is learned */
+#define SCOPE_PRIOR_HOURS 24.0
+#define SCOPE_K 3.0           /* spreads of an hourly share above the usual */
 
-static void fold_hour(struct detect_engine *d, struct account *a)
+static double region_total(const struct account *a)
 {
-    uint32_t h = a->cur_hour;
-    int learn = !a->hour_alerted;
-    for (size_t i = 0; i < d->n_det && learn; i++) {
-        struct det_rt *rt = &d->rt[i];
-        struct account_det *st = &a->det[i];
-        if (rt->d->type == DETECT_ANOMALY) {
-            uint64_t x = 0;
-            if (rt->ep >= 0) {
-                struct sum_ctx c = {.d = d, .ep = rt->ep};
-                hour_minutes(a, h, sum_queries, &c);
-                x = c.sum;
-            } else if (rt->cats) {
-                for (unsigned k = 0; k < d->lay.n_cat; k++) {
-                    if (!(rt->cats & (1u << k)))
-                        continue;
-                    sketch_reset(&d->scratch);
-                    struct sum_ctx c = {.d = d, .dst = &d->scratch, .cat = k};
-                    hour_minutes(a, h, merge_cat, &c);
-                    x += sketch_count(&d->scratch);
-                }
-            }
-            if (x > 0)
-                baseline_learn(&st->bl, (double)x);
-        } else if (rt->d->type == DETECT_OUT_OF_SCOPE) {
-            struct sum_ctx c = {.d = d};
-            hour_minutes(a, h, sum_regions, &c);
-            if (c.known >= 10)
-                baseline_learn_share(&st->bl, (double)c.out / (double)c.known);
-        }
-    }
-    /* home regions: fade old weight so an outlet's area can move */
-    double total = 0;
-    for (int r = 0; r < ACCOUNT_REGIONS; r++) {
-        struct account_region *g = &a->reg[r];
-        if (learn)
-            g->w = g->w * 0.995 + g->pending;
-        g->pending = 0;
-        total += g->w;
-    }
-    a->reg_other_pending = 0;
+    double total = a->reg_other_w;
     for (int r = 0; r < ACCOUNT_REGIONS; r++)
-        if (a->reg[r].region && a->reg[r].w < 0.01 * total)
-            memset(&a->reg[r], 0, sizeof a->reg[r]); /* frees the slot for a new region */
-    a->hour_alerted = 0;
+        total += a->reg[r].w;
+    return total;
 }
 
 static int region_home(const struct account *a, uint16_t region)
 {
-    double total = 0, w = 0;
-    for (int r = 0; r < ACCOUNT_REGIONS; r++) {
-        total += a->reg[r].w;
+    double total = region_total(a), w = 0;
+    for (int r = 0; r < ACCOUNT_REGIONS; r++)
         if (a->reg[r].region == region)
             w = a->reg[r].w;
-    }
     if (total <= 0)
         return -1; /* nothing learned: no notion of home yet */
-    return w >= 0.1 * total;
+    return w >= REGION_HOME * total;
+}
+
+/* The account's usual share of records outside its home regions, from its
+ * learned region mix (every record it was shown in hours that did not
+ * alert); *total is the weight behind it. */
+static double region_usual_out(const struct account *a, double *total)
+{
+    double t = region_total(a), home = 0;
+    for (int r = 0; r < ACCOUNT_REGIONS; r++)
+        if (a->reg[r].region && a->reg[r].w >= REGION_HOME * t)
+            home += a->reg[r].w;
+    *total = t;
+    return t > 0 ? (t - home) / t : 0;
 }
 
 static void region_note(struct account *a, uint16_t region)
@@ -354,6 +322,123 @@ static void region_note(struct account *a, uint16_t region)
     }
 }
 
+/* Out-of-scope reference of an account for detection i: the usual share
+ * (the larger of its region mix and, with a few hours learned, its hourly
+ * share EWMA), the spread of an hourly share (its own shrunk towards
+ * SCOPE_PRIOR_SD) and the fence a window's share must reach. Returns 0
+ * while the account has fewer than min_records records of learned regions. */
+static int scope_ref(const struct det_rt *rt, const struct account *a, const struct account_det *st,
+                     double *usual, double *sd, double *fence)
+{
+    double total;
+    double u = region_usual_out(a, &total);
+    if (total < (double)rt->d->min_records)
+        return 0;
+    if (st->bl.n >= BASELINE_EARLY_BUCKETS && st->bl.mu > u)
+        u = st->bl.mu;
+    double s = baseline_share_sd(&st->bl, SCOPE_PRIOR_SD, SCOPE_PRIOR_HOURS);
+    double margin = rt->d->share > SCOPE_K * s ? rt->d->share : SCOPE_K * s;
+    *usual = u;
+    *sd = s;
+    *fence = u + margin;
+    return 1;
+}
+
+/* ---- hour folding: baselines learn from hours that did not alert -------- */
+
+static void hour_minutes(struct account *a, uint32_t hour,
+                         void (*fn)(struct account_bucket *b, void *ud), void *ud)
+{
+    for (uint32_t m = hour * 60; m < hour * 60 + 60; m++) {
+        struct account_bucket *b = account_minute_peek(a, m);
+        if (b)
+            fn(b, ud);
+    }
+}
+
+/* The hour's count of an anomaly detection's metric. */
+static uint64_t hour_count(struct detect_engine *d, struct account *a, const struct det_rt *rt,
+                           uint32_t h)
+{
+    uint64_t x = 0;
+    if (rt->ep >= 0) {
+        struct sum_ctx c = {.d = d, .ep = rt->ep};
+        hour_minutes(a, h, sum_queries, &c);
+        x = c.sum;
+    } else if (rt->cats) {
+        for (unsigned k = 0; k < d->lay.n_cat; k++) {
+            if (!(rt->cats & (1u << k)))
+                continue;
+            sketch_reset(&d->scratch);
+            struct sum_ctx c = {.d = d, .dst = &d->scratch, .cat = k};
+            hour_minutes(a, h, merge_cat, &c);
+            x += sketch_count(&d->scratch);
+        }
+    }
+    return x;
+}
+
+static void fold_hour(struct detect_engine *d, struct account *a)
+{
+    uint32_t h = a->cur_hour;
+    int learn = !a->hour_alerted;
+    uint64_t age_s = (uint64_t)(h + 1) * 3600 > a->first_us / US
+                         ? (uint64_t)(h + 1) * 3600 - a->first_us / US
+                         : 0;
+    double region_w = learn ? 1 : 0;
+    for (size_t i = 0; i < d->n_det; i++) {
+        struct det_rt *rt = &d->rt[i];
+        struct account_det *st = &a->det[i];
+        if (rt->d->type == DETECT_ANOMALY) {
+            uint64_t x = hour_count(d, a, rt, h);
+            if (x == 0)
+                continue; /* an idle hour is not part of the baseline */
+            /* the CUSUM scores every active hour, alerted or not, so a
+             * shift in progress keeps it up */
+            double sd = baseline_sd(&st->bl, baseline_pop_prior_sd(&rt->pop));
+            if (sd > 0 && age_s >= rt->d->learn_s)
+                baseline_cusum_fold(&st->bl, (double)x, sd);
+            if (learn)
+                baseline_learn(&st->bl, (double)x);
+        } else if (rt->d->type == DETECT_OUT_OF_SCOPE) {
+            struct sum_ctx c = {.d = d};
+            hour_minutes(a, h, sum_regions, &c);
+            if (c.known < 10)
+                continue;
+            double share = (double)c.out / (double)c.known, usual = 0, sd = 0, fence = 0;
+            /* an hour that looked out of scope is neither the usual share
+             * nor (but faintly) the account's regions, so a pull that does
+             * not alert (too few records, still learning) cannot make the
+             * other region home; a lasting move is absorbed in days */
+            if (scope_ref(rt, a, st, &usual, &sd, &fence) && share >= fence) {
+                if (region_w > SCOPE_SUSPECT_W)
+                    region_w = SCOPE_SUSPECT_W;
+                continue;
+            }
+            if (learn)
+                baseline_learn_share(&st->bl, share);
+        }
+    }
+    /* home regions: fade old weight so an outlet's area can move */
+    double total = 0;
+    for (int r = 0; r < ACCOUNT_REGIONS; r++) {
+        struct account_region *g = &a->reg[r];
+        g->w = g->w * REGION_FADE + region_w * g->pending;
+        g->pending = 0;
+        total += g->w;
+    }
+    a->reg_other_w = a->reg_other_w * REGION_FADE + region_w * a->reg_other_pending;
+    a->reg_other_pending = 0;
+    total += a->reg_other_w;
+    for (int r = 0; r < ACCOUNT_REGIONS; r++)
+        if (a->reg[r].region && a->reg[r].w < 0.01 * total) {
+            /* frees the slot for a new region; its weight stays in the total */
+            a->reg_other_w += a->reg[r].w;
+            memset(&a->reg[r], 0, sizeof a->reg[r]);
+        }
+    a->hour_alerted = 0;
+}
+
 /* ---- alerts ---------------------------------------------------------------- */
 
 struct hit {
@@ -362,6 +447,8 @@ struct hit {
     int has_queries;
     double base, ratio;
     const char *base_kind;
+    int has_spread;
+    double z, cusum;
     char sentence[384];
     const char *detail_name;
     struct eve_alert_num detail[6];
@@ -454,6 +541,9 @@ static void emit_alert(struct detect_engine *d, struct account *a, size_t i,
         al.baseline_kind = h->base_kind;
         al.baseline_value = h->base;
         al.baseline_ratio = h->ratio;
+        al.has_spread = h->has_spread;
+        al.baseline_z = h->z;
+        al.baseline_cusum = h->cusum;
     }
     al.detail_name = h->detail_name;
     al.detail = h->detail;
@@ -592,6 +682,20 @@ static int eval_volume(struct detect_engine *d, struct account *a, size_t i,
     return 1;
 }
 
+/* Upper bound of the hour's count (sum over its minute buckets). */
+static uint64_t hour_bound(struct detect_engine *d, struct account *a, const struct det_rt *rt,
+                           uint32_t h)
+{
+    struct sum_ctx c = {.d = d, .ep = rt->ep, .cats = rt->cats};
+    hour_minutes(a, h, rt->ep >= 0 ? sum_queries : sum_bound, &c);
+    return c.sum;
+}
+
+/* Own comparison: the window must be at least min and ratio x the usual
+ * (the gate), and either K spreads above the usual (one unusual window) or
+ * the current hour must bring the CUSUM to its alarm level (a shift held
+ * for hours: a steady pull no single hour gives away). Peers: peer_ratio x
+ * the population's fence. */
 static int eval_anomaly(struct detect_engine *d, struct account *a, size_t i,
                         const struct detect_obs *o, struct hit *h)
 {
@@ -599,42 +703,89 @@ static int eval_anomaly(struct detect_engine *d, struct account *a, size_t i,
     const struct detection *det = rt->d;
     struct account_det *st = &a->det[i];
     double scale = det->window_s / 3600.0;
-    double thr_own = INFINITY, thr_peer = INFINITY, own = 0, peer = 0;
-    if (det->ratio > 0 && baseline_ready(&st->bl, (o->ts_us - a->first_us) / US, det->learn_s)) {
-        own = baseline_level(&st->bl) * scale;
-        thr_own = fmax((double)det->min, det->ratio * fmax(own, 1.0));
+    double gate = INFINITY, thr_own = INFINITY, thr_peer = INFINITY, own = 0, peer = 0;
+    double sd = -1, hour_need = INFINITY;
+    if (det->ratio > 0 && (o->ts_us - a->first_us) / US >= det->learn_s) {
+        sd = baseline_sd(&st->bl, baseline_pop_prior_sd(&rt->pop));
+        if (sd > 0) {
+            own = baseline_level(&st->bl) * scale;
+            gate = fmax((double)det->min, det->ratio * fmax(own, 1.0));
+            thr_own = fmax(gate, expm1(st->bl.mu + BASELINE_K * sd) * scale);
+            hour_need = baseline_cusum_alarm_count(&st->bl, sd);
+        }
     }
     if (det->peer_ratio > 0 && baseline_pop_ready(&rt->pop)) {
         peer = baseline_pop_fence(&rt->pop) * scale;
         thr_peer = fmax((double)det->min, det->peer_ratio * fmax(peer, 1.0));
     }
-    double thr = fmin(thr_own, thr_peer);
+    double thr = fmin(gate, thr_peer);
     if (!isfinite(thr))
         return 0; /* still learning: only fixed thresholds fire */
     uint64_t v = metric(d, a, i, (uint64_t)ceil(thr), o->ts_us);
     if ((double)v < thr)
         return 0;
+    const char *kind = NULL;
+    double cusum = st->bl.cusum;
+    if ((double)v >= thr_own) {
+        kind = "own";
+    } else if ((double)v >= gate) {
+        uint32_t hr = hour_of(o->ts_us);
+        if ((double)hour_bound(d, a, rt, hr) >= hour_need) {
+            uint64_t hv = hour_count(d, a, rt, hr);
+            if ((double)hv >= hour_need) {
+                kind = "own_sustained";
+                cusum = baseline_cusum_next(&st->bl, (double)hv, sd);
+            }
+        }
+    }
+    if (!kind && (double)v >= thr_peer && sd > 0) {
+        /* far above everyone, and rising for the account itself: a
+         * population fence alone would flag every account of a busier role */
+        uint32_t hr = hour_of(o->ts_us);
+        double c2 = st->bl.cusum;
+        if (c2 < BASELINE_CUSUM_H) {
+            double hv = (double)hour_count(d, a, rt, hr);
+            double nx = baseline_cusum_next(&st->bl, hv, sd);
+            c2 = nx > c2 ? nx : c2;
+        }
+        if (c2 >= BASELINE_CUSUM_H) {
+            kind = "peers";
+            cusum = c2;
+        }
+    }
+    if (!kind)
+        return 0;
+    int by_own = kind[0] == 'o';
     h->count = v;
-    int by_own = (double)v >= thr_own;
-    h->base_kind = by_own ? "own" : "peers";
+    h->base_kind = kind;
     h->base = by_own ? own : peer;
     h->ratio = (double)v / fmax(h->base, 1.0);
-    char cnt[32], win[32], what[64], ratio[32];
+    if (by_own) {
+        h->has_spread = 1;
+        h->z = (log1p((double)v / scale) - st->bl.mu) / sd;
+        h->cusum = cusum;
+    }
+    char cnt[32], win[32], what[64], ratio[32], why[96];
     fmt_count(cnt, sizeof cnt, v);
     fmt_window(win, sizeof win, det->window_s);
     fmt_ratio(ratio, sizeof ratio, h->ratio);
+    if (!by_own)
+        snprintf(why, sizeof why, "%s the usual of its peers", ratio);
+    else if (kind[3] == '_')
+        snprintf(why, sizeof why, "%s its baseline, a rise held over hours (CUSUM %.1f)", ratio,
+                 cusum);
+    else
+        snprintf(why, sizeof why, "%s its baseline (%.1f spreads above its usual)", ratio, h->z);
     if (rt->ep >= 0) {
         h->has_queries = 1;
         h->queries = v;
         snprintf(what, sizeof what, "%s queries", det->endpoint_id);
-        snprintf(h->sentence, sizeof h->sentence, "account %s made %s %s in %s, %s %s",
-                 o->account, cnt, what, win, ratio,
-                 by_own ? "its baseline" : "the usual of its peers");
+        snprintf(h->sentence, sizeof h->sentence, "account %s made %s %s in %s, %s", o->account,
+                 cnt, what, win, why);
     } else {
         describe_records(d, rt, what, sizeof what);
-        snprintf(h->sentence, sizeof h->sentence, "account %s fetched %s distinct %s in %s, %s %s",
-                 o->account, cnt, what, win, ratio,
-                 by_own ? "its baseline" : "the usual of its peers");
+        snprintf(h->sentence, sizeof h->sentence, "account %s fetched %s distinct %s in %s, %s",
+                 o->account, cnt, what, win, why);
     }
     return 1;
 }
@@ -681,20 +832,31 @@ static int eval_enum(struct detect_engine *d, struct account *a, size_t i,
     return 1;
 }
 
+/* Fires when the window's share of records outside the account's home
+ * regions reaches its usual share plus the larger of `share` and K spreads
+ * of an hourly share, and `share` above the peers' usual share. The usual
+ * share comes from the account's learned region mix, so a young account
+ * (a day of history: `learn`) is judged as soon as min_records records of
+ * its regions are learned; an account whose records spread over all
+ * regions (a call centre) has a high usual share and a wide spread and is
+ * not out of scope anywhere. */
 static int eval_scope(struct detect_engine *d, struct account *a, size_t i,
                       const struct detect_obs *o, struct hit *h)
 {
     struct det_rt *rt = &d->rt[i];
     const struct detection *det = rt->d;
     struct account_det *st = &a->det[i];
-    if ((o->ts_us - a->first_us) / US < det->learn_s || st->bl.n < BASELINE_MIN_BUCKETS)
+    if ((o->ts_us - a->first_us) / US < det->learn_s)
+        return 0;
+    double usual, sd, fence;
+    if (!scope_ref(rt, a, st, &usual, &sd, &fence))
         return 0;
     struct sum_ctx c = {.d = d};
     win_foreach(d, a, rt->win_min, minute_of(o->ts_us), sum_regions, &c);
     if (c.known < det->min_records)
         return 0;
-    double share = (double)c.out / (double)c.known, usual = st->bl.mu;
-    if (share < usual + det->share)
+    double share = (double)c.out / (double)c.known;
+    if (share < fence)
         return 0;
     double peer = baseline_pop_ready(&rt->pop) ? rt->pop.median : 0;
     if (baseline_pop_ready(&rt->pop) && share < peer + det->share)
@@ -706,7 +868,8 @@ static int eval_scope(struct detect_engine *d, struct account *a, size_t i,
     h->detail[2] = (struct eve_alert_num){"share", share, 0};
     h->detail[3] = (struct eve_alert_num){"usual_share", usual, 0};
     h->detail[4] = (struct eve_alert_num){"peer_share", peer, 0};
-    h->n_detail = 5;
+    h->detail[5] = (struct eve_alert_num){"fence", fence, 0};
+    h->n_detail = 6;
     char win[32], known[32];
     fmt_window(win, sizeof win, det->window_s);
     fmt_count(known, sizeof known, c.known);
@@ -870,6 +1033,10 @@ void detect_observe(struct detect_engine *d, const struct detect_obs *o)
                 if (home >= 0) {
                     b->region_known++;
                     b->region_out += home == 0;
+                    if (hb) {
+                        hb->region_known++;
+                        hb->region_out += home == 0;
+                    }
                 }
                 region_note(a, r->region);
             }
@@ -946,31 +1113,42 @@ static void sweep_one(struct account *a, void *ud)
 }
 
 struct pop_ctx {
+    struct detect_engine *d;
     size_t i;
-    double *vals;
-    size_t n, cap;
-    int share;
+    double *vals, *sds;
+    size_t n, n_sd, cap;
 };
 
 static void pop_one(struct account *a, void *ud)
 {
     struct pop_ctx *c = ud;
+    const struct det_rt *rt = &c->d->rt[c->i];
     const struct baseline *bl = &a->det[c->i].bl;
+    if (rt->d->type == DETECT_OUT_OF_SCOPE) {
+        double total, u = region_usual_out(a, &total);
+        if (total >= (double)rt->d->min_records && c->n < c->cap)
+            c->vals[c->n++] = u;
+        return;
+    }
     if (bl->n >= BASELINE_MIN_BUCKETS && c->n < c->cap)
         c->vals[c->n++] = bl->mu;
+    if (bl->n >= BASELINE_EARLY_BUCKETS && c->n_sd < c->cap)
+        c->sds[c->n_sd++] = sqrt(bl->var > 0 ? bl->var : 0);
 }
 
 static void compute_peers(struct detect_engine *d)
 {
     size_t n = account_table_count(d->t);
-    double *vals = n ? malloc(n * sizeof(double)) : NULL;
+    double *vals = n ? malloc(2 * n * sizeof(double)) : NULL;
     for (size_t i = 0; i < d->n_det; i++) {
         enum detect_type ty = d->rt[i].d->type;
         if (ty != DETECT_ANOMALY && ty != DETECT_OUT_OF_SCOPE)
             continue;
-        struct pop_ctx c = {.i = i, .vals = vals, .cap = vals ? n : 0};
+        struct pop_ctx c = {.d = d, .i = i, .vals = vals, .sds = vals ? vals + n : NULL,
+                            .cap = vals ? n : 0};
         account_foreach(d->t, pop_one, &c);
         baseline_pop_compute(&d->rt[i].pop, vals, c.n);
+        baseline_pop_spread(&d->rt[i].pop, c.sds, c.n_sd);
     }
     free(vals);
 }
@@ -1054,7 +1232,7 @@ int detect_account_baseline(const struct detect_engine *d, const char *account,
 
 /* ---- state file ---------------------------------------------------------------- */
 
-#define STATE_MAGIC2 0x4c484454u /* "LHDT": payload layout of this file */
+#define STATE_MAGIC2 0x4c484455u /* "LHDU": payload layout of this file (LHDT: before CUSUM) */
 
 static void put_bucket(struct detect_engine *d, struct state_buf *b, struct account_bucket *k)
 {
@@ -1107,6 +1285,8 @@ static void save_account(struct account *a, void *ud)
         state_put_u32(b, a->reg[r].pending);
         state_put_f64(b, a->reg[r].w);
     }
+    state_put_u32(b, a->reg_other_pending);
+    state_put_f64(b, a->reg_other_w);
     state_put_u16(b, (uint16_t)d->n_det);
     for (size_t i = 0; i < d->n_det; i++) {
         const struct account_det *s = &a->det[i];
@@ -1120,6 +1300,7 @@ static void save_account(struct account *a, void *ud)
         state_put_f64(b, s->bl.mu);
         state_put_f64(b, s->bl.var);
         state_put_u32(b, s->bl.n);
+        state_put_f64(b, s->bl.cusum);
     }
     uint8_t nm = 0;
     for (int k = 0; k < ACCOUNT_MINUTES; k++)
@@ -1151,6 +1332,8 @@ int detect_save(struct detect_engine *d)
         state_put_f64(&b, d->rt[i].pop.median);
         state_put_f64(&b, d->rt[i].pop.mad);
         state_put_u32(&b, d->rt[i].pop.n);
+        state_put_f64(&b, d->rt[i].pop.sd);
+        state_put_u32(&b, d->rt[i].pop.n_sd);
     }
     state_put_u64(&b, account_table_count(d->t));
     struct save_ctx c = {d, &b};
@@ -1246,6 +1429,10 @@ static int load_payload(struct detect_engine *d, const uint8_t *p, size_t len,
         pp.median = state_get_f64(&r);
         pp.mad = state_get_f64(&r);
         pp.n = state_get_u32(&r);
+        pp.sd = state_get_f64(&r);
+        pp.n_sd = state_get_u32(&r);
+        if (!isfinite(pp.median) || !isfinite(pp.mad) || !isfinite(pp.sd))
+            r.bad = 1;
         int k = det_by_id(d, id);
         if (k >= 0)
             pops[k] = pp;
@@ -1297,6 +1484,10 @@ static int load_payload(struct detect_engine *d, const uint8_t *p, size_t len,
             if (!(a->reg[k].w >= 0 && a->reg[k].w < 1e300))
                 r.bad = 1;
         }
+        a->reg_other_pending = state_get_u32(&r);
+        a->reg_other_w = state_get_f64(&r);
+        if (!(a->reg_other_w >= 0 && a->reg_other_w < 1e300))
+            r.bad = 1;
         uint16_t ndet = state_get_u16(&r);
         for (unsigned i = 0; i < ndet && !r.bad; i++) {
             char id[128];
@@ -1312,7 +1503,9 @@ static int load_payload(struct detect_engine *d, const uint8_t *p, size_t len,
             s.bl.mu = state_get_f64(&r);
             s.bl.var = state_get_f64(&r);
             s.bl.n = state_get_u32(&r);
-            if (!isfinite(s.bl.mu) || !isfinite(s.bl.var) || s.ep.open > 1) {
+            s.bl.cusum = state_get_f64(&r);
+            if (!isfinite(s.bl.mu) || !isfinite(s.bl.var) || !isfinite(s.bl.cusum) ||
+                s.ep.open > 1) {
                 r.bad = 1;
                 break;
             }

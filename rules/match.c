@@ -1,28 +1,45 @@
-/* match.c - the Hyperscan matcher: one stream-mode database, validated records.
+/* match.c - the matcher: normalised input, a digit-run pre-pass and one
+ * stream-mode Hyperscan database, validated records.
  *
  * In: a ruleset (process lifetime), then per stream the bytes in order, in
  * blocks of any size, with explicit holes (match_stream_gap*). Out: each
  * validated value once, through the caller's callback, as a struct record.
  *
- * Hyperscan runs without start-of-match (SOM in stream mode costs stream
- * state and speed on every byte of every stream); it reports where a match
- * ends. Each stream keeps a look-back of at least L bytes (L = the longest
- * value window of any pattern + 1 for the left boundary byte), so the value
- * can be recovered from that end:
- *   - fixed-width patterns: the width bytes ending there;
- *   - value_tail patterns: the last [0-9A-Za-z] run ending there;
- *   - variable-width patterns: the longest full match ending there, found by
- *     a tiny block-mode database of the same pattern anchored at the end
- *     ("(?:re)\z", SOM leftmost) scanned over the look-back window only.
+ * Three stages per block, all streaming (state carries across blocks):
+ *   1. normalise: JSON \uXXXX escapes, %XX and full-width ASCII (U+FF01-FF5E:
+ *      １３８, ＊) are decoded to what they stand for, one layer, never
+ *      re-decoded. Blocks without '\', '%' or 0xEF pass through untouched;
+ *      an escape cut by the block's end waits (at most 11 bytes) in the
+ *      stream. Per normalised byte the number of source bytes it came from is
+ *      kept, so a record still names the exact source text (end_off, src_len).
+ *   2. pre-pass: patterns whose regex is a "digit shape" (digits, digit and
+ *      letter classes, '-' and ' ', groups, ?, {m,n}: e.g. the mobile, ID,
+ *      landline and S10 patterns) are not given to Hyperscan, which has no
+ *      literal to anchor them on and runs them at a few hundred MB/s. A SIMD
+ *      loop finds where digit runs end (and the one or two letters after
+ *      them); for each end whose run length the pattern allows, the value is
+ *      found by trying the run starts in the look-back against the pattern's
+ *      Glushkov automaton, leftmost first, exactly as start-of-match would.
+ *   3. Hyperscan: every other pattern, in stream mode, without start-of-match.
+ *      Values are recovered from the match end and a look-back of the last L
+ *      bytes (L = longest value window + 1):
+ *        - fixed-width patterns: the width bytes ending there;
+ *        - value_tail patterns: the last [0-9A-Za-z] run ending there;
+ *        - patterns whose validator finds its own value (cn_address): the
+ *          validator looks back from the anchor (the regex can be just 号);
+ *        - other variable-width patterns: the longest full match ending there,
+ *          found by a tiny block-mode database of "(?:re)\z" with SOM scanned
+ *          over the look-back window only.
  * Then: no boundary-class byte (and no '*') before the value, none of the
- * class after it, no '*' in it, and the validator. A value that ends exactly
- * at the end of a block waits (pending) for the first byte of the next block,
- * the end of the stream, or is dropped by a gap. docs/matching.md has the
- * reasoning and the corner cases.
+ * class after it, no '*' in it, the validator, and the validator's
+ * normalisation. A value that ends exactly at the end of a block waits
+ * (pending) for the first byte of the next block, the end of the stream, or
+ * is dropped by a gap. docs/matching.md has the reasoning and corner cases.
  *
- * Memory: per stream one allocation (our state + look-back of 2L bytes) and
- * Hyperscan's stream state; nothing is allocated per scan or per match. Only
- * this file includes <hs.h>. */
+ * Memory: per stream one allocation (our state + look-back of 2L bytes and
+ * their source lengths) and Hyperscan's stream state; per scratch one
+ * normalisation buffer. Nothing is allocated per scan or per match. Only this
+ * file includes <hs.h>. */
 #include "rules/match.h"
 
 #include <assert.h>
@@ -33,6 +50,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "rules/validate.h"
 
@@ -45,11 +65,40 @@
 #define VERIFY_TRIES 8
 /* hs_scan_stream takes an unsigned int length. */
 #define SCAN_CHUNK (1u << 30)
+/* Normalised bytes per pass; a block with something to decode goes through
+ * the scratch buffer in pieces of this size. */
+#define NORM_CHUNK 16384
+/* The longest escape: a surrogate pair \uD83D\uDE00. */
+#define ESC_MAX 12
+/* Positions of a digit shape's automaton (one per character it matches). */
+#define SHAPE_POS 64
+/* Letters after a digit run the pre-pass reports ends for ([0-9Xx], S10). */
+#define TRAIL_MAX 2
+/* Blocks are scanned in pieces of at most this many bytes, so the pre-pass
+ * candidates of one piece fit the scratch's queue (one per byte and shape at
+ * most) and are delivered in order with Hyperscan's. */
+#define PIECE 2048
 
 enum value_kind {
     VALUE_FIXED, /* min width == max width: the value is the last width bytes */
     VALUE_TAIL,  /* value_tail: the last alnum run */
     VALUE_VAR,   /* the longest full match ending here */
+    VALUE_FIND,  /* the validator looks back for the value */
+    VALUE_SHAPE, /* served by the pre-pass */
+};
+
+/* A digit shape: the Glushkov automaton of a small regex over digits,
+ * letters in classes and the separators '-' and ' '. */
+struct shape {
+    uint64_t first, last;
+    uint64_t follow[SHAPE_POS];
+    uint64_t cls[128];          /* positions that accept ASCII byte c */
+    uint64_t runlen[TRAIL_MAX + 1]; /* bit L of [t]: a value can end in a digit run of
+                                       exactly L digits and then t letters */
+    uint64_t alone[TRAIL_MAX + 1];  /* the same, for a run that starts the value */
+    uint64_t inner[TRAIL_MAX + 1];  /* the same, for a run that is not the value's
+                                       start: then one of pre[] stands before it */
+    uint64_t pre[2];                /* bytes that can stand before such a run */
 };
 
 struct pat_info {
@@ -59,17 +108,23 @@ struct pat_info {
     uint8_t record;   /* copy of rule_pattern.record */
     uint8_t boundary; /* enum rule_boundary */
     uint8_t category;
-    validate_fn validator; /* NULL: none */
-    hs_database_t *verify; /* VALUE_VAR: block-mode "(?:re)\z" with SOM; NULL if it
-                              would not compile (then: candidates by length) */
+    validate_fn validator;  /* NULL: none */
+    validate_norm_fn norm;  /* NULL: the value is kept as found */
+    validate_find_fn find;  /* VALUE_FIND */
+    struct shape *shape;    /* VALUE_SHAPE */
+    hs_database_t *verify;  /* VALUE_VAR: block-mode "(?:re)\z" with SOM; NULL if it
+                               would not compile (then: candidates by length) */
 };
 
 struct match_db {
     const struct ruleset *rs;
-    hs_database_t *hs; /* NULL when the ruleset has no patterns */
+    hs_database_t *hs; /* NULL when no pattern is left for Hyperscan */
     struct pat_info *pi;
     size_t n;
-    size_t look; /* L: look-back kept per stream */
+    uint16_t *shapes; /* patterns served by the pre-pass */
+    size_t n_shapes;
+    unsigned trail;   /* most letters after a digit run any shape ends with */
+    size_t look;      /* L: look-back kept per stream */
     size_t hs_stream_size;
 };
 
@@ -79,39 +134,59 @@ struct match_scratch {
     /* The verifier scans inside the stream callback, while hs is in use. */
     hs_scratch_t *vhs;
     struct match_stats st;
+    unsigned flags;
     struct match_stream *block; /* reused by match_scan_block: no allocation */
+    /* pre-pass candidates of the piece being scanned, in end order; taken
+     * in turn with Hyperscan's matches so records come out in end order */
+    struct pcand {
+        uint64_t end;
+        uint16_t pattern;
+    } *q;
+    size_t q_len, q_next, q_cap;
+    uint8_t nbuf[NORM_CHUNK + ESC_MAX];
+    uint8_t nraw[NORM_CHUNK + ESC_MAX]; /* source bytes per normalised byte */
 };
 
 struct pending {
     uint16_t pattern;
-    uint8_t len;
+    uint8_t span; /* normalised bytes of the value's text, ending at off */
 };
 
 struct match_stream {
     const struct match_db *db;
     hs_stream_t *hs;
-    uint64_t off;      /* stream offset of the next byte to scan */
-    uint64_t seg_base; /* stream offset where Hyperscan's offsets start (open, gap) */
+    uint64_t off;      /* normalised offset of the next byte to scan */
+    uint64_t raw_off;  /* the same in the caller's bytes */
+    uint64_t seg_base; /* normalised offset where Hyperscan's offsets start (open, gap) */
     uint64_t dropped;  /* rejected by a gap, counted at the next call with a scratch */
-    uint8_t after_gap; /* the byte before seg_base is unknown */
-    uint8_t broken;    /* a Hyperscan error: every later scan fails */
-    uint8_t n_pending; /* all pending values end at off */
+    uint64_t run_start; /* pre-pass: where the digit run touching off began */
+    uint16_t trail_run; /* pre-pass: a digit run of this length ended trail_n letters */
+    uint8_t trail_n;    /*   before off, and more letters may follow (trail_run > 0) */
+    uint8_t in_run;     /* pre-pass: the byte before off is a digit */
+    uint8_t after_gap;  /* the byte before seg_base is unknown */
+    uint8_t broken;     /* a Hyperscan error: every later scan fails */
+    uint8_t n_pending;  /* all pending values end at off */
+    uint8_t carry_len;
+    uint8_t carry[ESC_MAX]; /* the start of an escape cut by the block's end */
     struct pending pending[PENDING_MAX];
     size_t hist_len; /* bytes of look-back, ending at off */
     size_t hist_cap; /* 2L: appending slides only once per L bytes */
+    uint8_t *hist_raw; /* source bytes per look-back byte (after hist) */
     uint8_t hist[];
 };
 
-/* What the Hyperscan callback needs to see: the block being scanned and the
- * history before it. */
+/* What the callbacks need to see: the block being scanned and the history
+ * before it. */
 struct scan_ctx {
     struct match_stream *st;
     struct match_scratch *s;
     const uint8_t *blk;
+    const uint8_t *blk_raw; /* source bytes per block byte; NULL: one each */
     size_t blk_len;
-    uint64_t blk_off; /* stream offset of blk[0] */
-    int at_end;       /* close/finish: nothing follows the last byte */
-    int closing;      /* close-time reports: skip (pattern, end) already pending */
+    uint64_t blk_off;     /* normalised offset of blk[0] */
+    uint64_t raw_blk_off; /* source offset of blk[0] */
+    int at_end;           /* close/finish: nothing follows the last byte */
+    int closing;          /* close-time reports: skip (pattern, end) already pending */
     struct pending done[PENDING_MAX];
     unsigned n_done;
     match_record_fn fn;
@@ -142,9 +217,14 @@ static bool is_digit(uint8_t c)
     return c >= '0' && c <= '9';
 }
 
+static bool is_letter(uint8_t c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
 static bool is_alnum(uint8_t c)
 {
-    return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+    return is_digit(c) || is_letter(c);
 }
 
 static bool in_class(uint8_t c, int boundary)
@@ -165,6 +245,313 @@ static bool left_byte_ok(uint8_t c, int boundary)
     return c != '*' && !in_class(c, boundary);
 }
 
+/* ---- digit shapes -------------------------------------------------------- */
+
+/* A regex the pre-pass can serve is parsed into a Glushkov automaton: one
+ * position per character matched, first/last sets and follow sets, all as
+ * 64-bit masks. Bounded repeats are unrolled (x{2,4} = x x x? x?), so the
+ * automaton is exact. Anything outside the small grammar below (alternation,
+ * unbounded repeats, literal letters, other characters, anchors, flags)
+ * leaves the pattern to Hyperscan: the shape is an optimisation, never a
+ * change of meaning. */
+struct shape_parse {
+    const char *s;
+    size_t i;
+    struct shape *sh;
+    int npos;
+    int bad;
+};
+
+struct frag {
+    uint64_t first, last;
+    int nullable;
+};
+
+static struct frag frag_cat(struct shape *sh, struct frag a, struct frag b)
+{
+    for (uint64_t t = a.last; t; t &= t - 1)
+        sh->follow[__builtin_ctzll(t)] |= b.first;
+    struct frag r;
+    r.first = a.first | (a.nullable ? b.first : 0);
+    r.last = b.last | (b.nullable ? a.last : 0);
+    r.nullable = a.nullable && b.nullable;
+    return r;
+}
+
+static struct frag shape_alt(struct shape_parse *P);
+
+/* One character class as a 128-bit set (two words). */
+static void set_add(uint64_t set[2], unsigned c)
+{
+    set[c >> 6] |= 1ull << (c & 63);
+}
+
+static int shape_class(struct shape_parse *P, uint64_t set[2])
+{
+    const char *s = P->s;
+    if (s[P->i] == '^') return -1;
+    int n = 0;
+    while (s[P->i] && s[P->i] != ']') {
+        unsigned c = (unsigned char)s[P->i++];
+        if (c == '\\') {
+            if (s[P->i] == 'd') {
+                P->i++;
+                for (unsigned d = '0'; d <= '9'; d++)
+                    set_add(set, d);
+                n++;
+                continue;
+            }
+            c = (unsigned char)s[P->i++];
+            if (c != '-' && c != ' ' && c != '+') return -1;
+        }
+        unsigned hi = c;
+        if (s[P->i] == '-' && s[P->i + 1] && s[P->i + 1] != ']') {
+            hi = (unsigned char)s[P->i + 1];
+            P->i += 2;
+            if (hi < c) return -1;
+        }
+        for (unsigned x = c; x <= hi; x++) {
+            if (!is_alnum((uint8_t)x) && x != '-' && x != ' ' && x != '+') return -1;
+            set_add(set, x);
+        }
+        n++;
+    }
+    if (s[P->i] != ']' || n == 0) return -1;
+    P->i++;
+    return 0;
+}
+
+static struct frag shape_atom(struct shape_parse *P)
+{
+    struct frag f = {0, 0, 1};
+    const char *s = P->s;
+    uint64_t set[2] = {0, 0};
+    char c = s[P->i];
+    if (c == '(') {
+        if (s[P->i + 1] != '?' || s[P->i + 2] != ':') goto bad;
+        P->i += 3;
+        f = shape_alt(P);
+        if (s[P->i] != ')') goto bad;
+        P->i++;
+        return f;
+    }
+    if (c == '[') {
+        P->i++;
+        if (shape_class(P, set) != 0) goto bad;
+    } else if (c == '\\' && s[P->i + 1] == 'd') {
+        P->i += 2;
+        for (unsigned d = '0'; d <= '9'; d++)
+            set_add(set, d);
+    } else if (is_digit((uint8_t)c) || c == '-' || c == ' ') {
+        P->i++;
+        set_add(set, (unsigned char)c);
+    } else if (c == '\\' && (s[P->i + 1] == '+' || s[P->i + 1] == '-')) {
+        set_add(set, (unsigned char)s[P->i + 1]);
+        P->i += 2;
+    } else {
+        goto bad; /* literal letters are Hyperscan's strength; anything else too */
+    }
+    if (P->npos == SHAPE_POS) goto bad;
+    int p = P->npos++;
+    for (unsigned x = 0; x < 128; x++)
+        if (set[x >> 6] >> (x & 63) & 1) P->sh->cls[x] |= 1ull << p;
+    f.first = f.last = 1ull << p;
+    f.nullable = 0;
+    return f;
+bad:
+    P->bad = 1;
+    return f;
+}
+
+static int shape_uint(struct shape_parse *P)
+{
+    int v = 0, n = 0;
+    while (is_digit((uint8_t)P->s[P->i]) && n < 3)
+        v = v * 10 + (P->s[P->i++] - '0'), n++;
+    return n ? v : -1;
+}
+
+static struct frag shape_item(struct shape_parse *P)
+{
+    size_t a0 = P->i;
+    struct frag f = shape_atom(P);
+    if (P->bad) return f;
+    size_t a1 = P->i;
+    int lo = 1, hi = 1;
+    char q = P->s[P->i];
+    if (q == '?') {
+        lo = 0, P->i++;
+    } else if (q == '{') {
+        P->i++;
+        lo = hi = shape_uint(P);
+        if (P->s[P->i] == ',') {
+            P->i++;
+            hi = shape_uint(P);
+        }
+        if (lo < 0 || hi < lo || hi > SHAPE_POS || P->s[P->i] != '}') {
+            P->bad = 1;
+            return f;
+        }
+        P->i++;
+    } else if (q == '*' || q == '+') {
+        P->bad = 1;
+        return f;
+    }
+    if (P->s[P->i] == '?' || P->s[P->i] == '+') { /* lazy/possessive: not ours */
+        P->bad = 1;
+        return f;
+    }
+    size_t after = P->i;
+    struct frag r = {0, 0, 1};
+    for (int k = 0; k < hi && !P->bad; k++) {
+        struct frag g = f;
+        if (k > 0) {
+            P->i = a0;
+            g = shape_atom(P);
+            P->i = a1;
+        }
+        if (k >= lo) g.nullable = 1;
+        r = frag_cat(P->sh, r, g);
+    }
+    P->i = after;
+    return r;
+}
+
+static struct frag shape_seq(struct shape_parse *P)
+{
+    struct frag r = {0, 0, 1};
+    while (!P->bad && P->s[P->i] && P->s[P->i] != ')' && P->s[P->i] != '|')
+        r = frag_cat(P->sh, r, shape_item(P));
+    return r;
+}
+
+static struct frag shape_alt(struct shape_parse *P)
+{
+    struct frag r = shape_seq(P);
+    while (!P->bad && P->s[P->i] == '|') {
+        P->i++;
+        struct frag b = shape_seq(P);
+        r.first |= b.first;
+        r.last |= b.last;
+        r.nullable = r.nullable || b.nullable;
+    }
+    return r;
+}
+
+/* The run lengths a value can end with, by walking the automaton backwards
+ * from its last positions. Fails (-1) when a value could end in a way the
+ * pre-pass does not report: with a separator, with more than TRAIL_MAX
+ * letters, with no digit in its last run, or with a run of 64+ digits. */
+struct runwalk {
+    struct shape *sh;
+    uint64_t pred[SHAPE_POS];
+    uint64_t seen[SHAPE_POS][2][TRAIL_MAX + 1];
+    uint64_t digit, letter, sep; /* positions accepting each kind */
+    int bad;
+};
+
+/* A value's last run of L digits (then t letters) has position p before it. */
+static void runwalk_inner(struct runwalk *W, int p, int t, int L)
+{
+    W->sh->runlen[t] |= 1ull << L;
+    W->sh->inner[t] |= 1ull << L;
+    for (unsigned c = 0; c < 128; c++)
+        if (!is_digit((uint8_t)c) && (W->sh->cls[c] >> p & 1))
+            W->sh->pre[c >> 6] |= 1ull << (c & 63);
+}
+
+static void runwalk(struct runwalk *W, int p, int phase, int t, int L)
+{
+    if (W->bad || (W->seen[p][phase][t] >> L & 1)) return;
+    W->seen[p][phase][t] |= 1ull << L;
+    uint64_t bit = 1ull << p;
+    bool is_first = W->sh->first & bit;
+    if (W->letter & bit) {
+        if (phase == 1) {
+            runwalk_inner(W, p, t, L); /* the run ends at this letter */
+        } else if (t == TRAIL_MAX || is_first) {
+            W->bad = 1;
+        } else {
+            for (uint64_t q = W->pred[p]; q; q &= q - 1)
+                runwalk(W, __builtin_ctzll(q), 0, t + 1, 0);
+        }
+    }
+    if (W->sep & bit) {
+        if (phase == 0)
+            W->bad = 1;
+        else
+            runwalk_inner(W, p, t, L);
+    }
+    if (W->digit & bit) {
+        int L2 = phase == 0 ? 1 : L + 1;
+        if (L2 > 63) {
+            W->bad = 1;
+            return;
+        }
+        if (is_first) { /* the run starts the value */
+            W->sh->runlen[t] |= 1ull << L2;
+            W->sh->alone[t] |= 1ull << L2;
+        }
+        for (uint64_t q = W->pred[p]; q; q &= q - 1)
+            runwalk(W, __builtin_ctzll(q), 1, t, L2);
+    }
+}
+
+/* Returns a new shape for the regex, or NULL when the pre-pass cannot serve
+ * it exactly (or on allocation failure: then Hyperscan serves it). */
+static struct shape *shape_build(const char *re)
+{
+    struct shape *sh = calloc(1, sizeof(*sh));
+    if (!sh) return NULL;
+    struct shape_parse P = {.s = re, .sh = sh};
+    struct frag f = shape_alt(&P);
+    if (P.bad || re[P.i] || f.nullable || !f.first) goto bad;
+    sh->first = f.first;
+    sh->last = f.last;
+    struct runwalk *W = calloc(1, sizeof(*W));
+    if (!W) goto bad;
+    W->sh = sh;
+    for (int p = 0; p < P.npos; p++)
+        for (uint64_t t = sh->follow[p]; t; t &= t - 1)
+            W->pred[__builtin_ctzll(t)] |= 1ull << p;
+    for (unsigned c = 0; c < 128; c++) {
+        if (is_digit((uint8_t)c))
+            W->digit |= sh->cls[c];
+        else if (is_letter((uint8_t)c))
+            W->letter |= sh->cls[c];
+        else
+            W->sep |= sh->cls[c];
+    }
+    for (uint64_t t = sh->last; t; t &= t - 1)
+        runwalk(W, __builtin_ctzll(t), 0, 0, 0);
+    int bad = W->bad;
+    free(W);
+    if (bad) goto bad;
+    return sh;
+bad:
+    free(sh);
+    return NULL;
+}
+
+static uint64_t shape_cls(const struct shape *sh, uint8_t c)
+{
+    return c < 128 ? sh->cls[c] : 0;
+}
+
+/* Whether all n bytes of v are a match of the shape. */
+static bool shape_full(const struct shape *sh, const uint8_t *v, size_t n)
+{
+    if (!n) return false;
+    uint64_t S = sh->first & shape_cls(sh, v[0]);
+    for (size_t i = 1; i < n && S; i++) {
+        uint64_t nx = 0;
+        for (uint64_t t = S; t; t &= t - 1)
+            nx |= sh->follow[__builtin_ctzll(t)];
+        S = nx & shape_cls(sh, v[i]);
+    }
+    return (S & sh->last) != 0;
+}
+
 /* ---- database ------------------------------------------------------------ */
 
 static int pattern_info(const struct rule_pattern *p, unsigned flags, struct pat_info *pi,
@@ -183,7 +570,13 @@ static int pattern_info(const struct rule_pattern *p, unsigned flags, struct pat
         pat_errf(err, errlen, p, "regex can match the empty string");
         return -1;
     }
-    if (minw == maxw && !p->value_tail) {
+    if (pi->find) {
+        /* the anchor's width says nothing of the value's: max_len does */
+        pi->kind = VALUE_FIND;
+        unsigned w = p->max_len ? p->max_len : maxw;
+        pi->win = (uint16_t)(w > RECORD_MAX_LEN ? RECORD_MAX_LEN + 1 : w);
+        minw = 1;
+    } else if (minw == maxw && !p->value_tail) {
         pi->kind = VALUE_FIXED;
         pi->win = (uint16_t)(maxw > RECORD_MAX_LEN ? RECORD_MAX_LEN + 1 : maxw);
     } else {
@@ -239,9 +632,12 @@ void match_db_free(struct match_db *db)
 {
     if (!db) return;
     if (db->pi)
-        for (size_t i = 0; i < db->n; i++)
+        for (size_t i = 0; i < db->n; i++) {
             hs_free_database(db->pi[i].verify);
+            free(db->pi[i].shape);
+        }
     free(db->pi);
+    free(db->shapes);
     hs_free_database(db->hs);
     free(db);
 }
@@ -260,11 +656,13 @@ int match_db_build(const struct ruleset *rs, struct match_db **out, char *err, s
         errf(err, errlen, "too many patterns (%zu, at most %u)", db->n, UINT16_MAX + 1u);
         goto error;
     }
-    db->pi = calloc(db->n ? db->n : 1, sizeof(*db->pi));
-    exprs = calloc(db->n ? db->n : 1, sizeof(*exprs));
-    flags = calloc(db->n ? db->n : 1, sizeof(*flags));
-    ids = calloc(db->n ? db->n : 1, sizeof(*ids));
-    if (!db->pi || !exprs || !flags || !ids) goto nomem;
+    size_t cap = db->n ? db->n : 1;
+    db->pi = calloc(cap, sizeof(*db->pi));
+    db->shapes = calloc(cap, sizeof(*db->shapes));
+    exprs = calloc(cap, sizeof(*exprs));
+    flags = calloc(cap, sizeof(*flags));
+    ids = calloc(cap, sizeof(*ids));
+    if (!db->pi || !db->shapes || !exprs || !flags || !ids) goto nomem;
 
     hs_platform_info_t plat;
     if (hs_populate_platform(&plat) != HS_SUCCESS) {
@@ -272,6 +670,7 @@ int match_db_build(const struct ruleset *rs, struct match_db **out, char *err, s
         goto error;
     }
     size_t win_max = 0;
+    unsigned n_hs = 0;
     for (size_t i = 0; i < db->n; i++) {
         const struct rule_pattern *p = &rs->patterns[i];
         struct pat_info *pi = &db->pi[i];
@@ -279,26 +678,41 @@ int match_db_build(const struct ruleset *rs, struct match_db **out, char *err, s
             pat_errf(err, errlen, p, "no regex");
             goto error;
         }
-        exprs[i] = p->regex;
-        flags[i] = pattern_flags(p);
-        ids[i] = (unsigned)i;
-        if (pattern_info(p, flags[i], pi, err, errlen) != 0) goto error;
+        const struct validator *v = p->validator_idx >= 0 ? validate_get(p->validator_idx) : NULL;
+        pi->validator = v ? v->fn : NULL;
+        pi->norm = v ? v->norm : NULL;
+        pi->find = v && p->record ? v->find : NULL;
+        unsigned fl = pattern_flags(p);
+        if (pattern_info(p, fl, pi, err, errlen) != 0) goto error;
         pi->record = p->record;
         pi->boundary = (uint8_t)p->boundary;
         pi->category = (uint8_t)p->category;
-        const struct validator *v = p->validator_idx >= 0 ? validate_get(p->validator_idx) : NULL;
-        pi->validator = v ? v->fn : NULL;
-        if (pi->kind == VALUE_VAR && pi->record) pi->verify = verify_build(p, flags[i], &plat);
+        /* the pre-pass serves record patterns with a boundary and no flags
+         * whose regex is a digit shape; end-anchored or context patterns
+         * (value: tail) stay with Hyperscan */
+        if (p->record && !p->value_tail && !pi->find && fl == 0 &&
+            p->boundary != BOUNDARY_NONE && (pi->shape = shape_build(p->regex))) {
+            pi->kind = VALUE_SHAPE;
+            db->shapes[db->n_shapes++] = (uint16_t)i;
+            for (unsigned t = 1; t <= TRAIL_MAX; t++)
+                if (pi->shape->runlen[t] && t > db->trail) db->trail = t;
+        } else {
+            exprs[n_hs] = p->regex;
+            flags[n_hs] = fl;
+            ids[n_hs] = (unsigned)i;
+            n_hs++;
+            if (pi->kind == VALUE_VAR && pi->record) pi->verify = verify_build(p, fl, &plat);
+        }
         if (pi->win > win_max) win_max = pi->win;
     }
     db->look = win_max + 1;
 
-    if (db->n) {
-        if (hs_compile_multi(exprs, flags, ids, (unsigned)db->n, HS_MODE_STREAM, &plat, &db->hs,
-                             &cerr) != HS_SUCCESS) {
+    if (n_hs) {
+        if (hs_compile_multi(exprs, flags, ids, n_hs, HS_MODE_STREAM, &plat, &db->hs, &cerr) !=
+            HS_SUCCESS) {
             const char *msg = cerr && cerr->message ? cerr->message : "compile failed";
-            if (cerr && cerr->expression >= 0 && (size_t)cerr->expression < db->n)
-                pat_errf(err, errlen, &rs->patterns[cerr->expression], msg);
+            if (cerr && cerr->expression >= 0 && (unsigned)cerr->expression < n_hs)
+                pat_errf(err, errlen, &rs->patterns[ids[cerr->expression]], msg);
             else
                 errf(err, errlen, "Hyperscan: %s", msg);
             goto error;
@@ -333,7 +747,17 @@ const struct ruleset *match_db_ruleset(const struct match_db *db)
 
 size_t match_db_stream_size(const struct match_db *db)
 {
-    return db->hs_stream_size + sizeof(struct match_stream) + 2 * db->look;
+    return db->hs_stream_size + sizeof(struct match_stream) + 4 * db->look;
+}
+
+size_t match_db_prepass_patterns(const struct match_db *db)
+{
+    return db->n_shapes;
+}
+
+int match_db_pattern_prepass(const struct match_db *db, size_t idx)
+{
+    return idx < db->n && db->pi[idx].kind == VALUE_SHAPE;
 }
 
 /* ---- scratch ------------------------------------------------------------- */
@@ -351,6 +775,8 @@ struct match_scratch *match_scratch_new(const struct match_db *db)
         if (db->pi[i].verify && hs_alloc_scratch(db->pi[i].verify, &s->vhs) != HS_SUCCESS)
             goto error;
     if (!(s->block = stream_new(db))) goto error;
+    s->q_cap = (size_t)PIECE * db->n_shapes * (TRAIL_MAX + 1);
+    if (s->q_cap && !(s->q = calloc(s->q_cap, sizeof(*s->q)))) goto error;
     return s;
 error:
     match_scratch_free(s);
@@ -361,6 +787,7 @@ void match_scratch_free(struct match_scratch *s)
 {
     if (!s) return;
     stream_free(s->block);
+    free(s->q);
     hs_free_scratch(s->hs);
     hs_free_scratch(s->vhs);
     free(s);
@@ -371,18 +798,25 @@ const struct match_stats *match_scratch_stats(const struct match_scratch *s)
     return &s->st;
 }
 
+unsigned match_scratch_set_flags(struct match_scratch *s, unsigned flags)
+{
+    unsigned old = s->flags;
+    s->flags = flags;
+    return old;
+}
+
 /* ---- look-back ----------------------------------------------------------- */
 
-/* The byte at stream offset abs; the caller made sure the look-back or the
- * block holds it. */
+/* The byte at normalised offset abs; the caller made sure the look-back or
+ * the block holds it. */
 static uint8_t byte_at(const struct scan_ctx *c, uint64_t abs)
 {
     if (abs >= c->blk_off) return c->blk[abs - c->blk_off];
     return c->st->hist[c->st->hist_len - (size_t)(c->blk_off - abs)];
 }
 
-/* Copies the n bytes ending at stream offset end into out: the part before
- * the block from the look-back, the rest from the block. */
+/* Copies the n bytes ending at offset end into out: the part before the
+ * block from the look-back, the rest from the block. */
 static void copy_back(const struct scan_ctx *c, uint64_t end, size_t n, uint8_t *out)
 {
     uint64_t start = end - n;
@@ -396,28 +830,56 @@ static void copy_back(const struct scan_ctx *c, uint64_t end, size_t n, uint8_t 
     if (i < n) memcpy(out + i, c->blk + (start - c->blk_off), n - i);
 }
 
+/* Source bytes behind the normalised bytes [from, to). */
+static uint64_t src_bytes(const struct scan_ctx *c, uint64_t from, uint64_t to)
+{
+    uint64_t n = 0;
+    const struct match_stream *st = c->st;
+    for (uint64_t x = from; x < to && x < c->blk_off; x++)
+        n += st->hist_raw[st->hist_len - (size_t)(c->blk_off - x)];
+    uint64_t b = from > c->blk_off ? from : c->blk_off;
+    if (to > b) {
+        if (!c->blk_raw)
+            n += to - b;
+        else
+            for (uint64_t x = b; x < to; x++)
+                n += c->blk_raw[x - c->blk_off];
+    }
+    return n;
+}
+
 /* Appends a scanned block to the look-back. Keeps at least L bytes (or all
- * since seg_base); slides down only when the 2L buffer is full. */
-static void hist_append(struct match_stream *st, const uint8_t *d, size_t n)
+ * since seg_base); slides down only when the 2L buffer is full. raw: source
+ * bytes per byte, NULL for one each. */
+static void hist_append(struct match_stream *st, const uint8_t *d, const uint8_t *raw, size_t n)
 {
     size_t L = st->db->look;
     if (n >= L) {
         memcpy(st->hist, d + n - L, L);
+        if (raw)
+            memcpy(st->hist_raw, raw + n - L, L);
+        else
+            memset(st->hist_raw, 1, L);
         st->hist_len = L;
         return;
     }
     if (st->hist_len + n > st->hist_cap) {
         size_t keep = L - n;
         memmove(st->hist, st->hist + st->hist_len - keep, keep);
+        memmove(st->hist_raw, st->hist_raw + st->hist_len - keep, keep);
         st->hist_len = keep;
     }
     memcpy(st->hist + st->hist_len, d, n);
+    if (raw)
+        memcpy(st->hist_raw + st->hist_len, raw, n);
+    else
+        memset(st->hist_raw + st->hist_len, 1, n);
     st->hist_len += n;
 }
 
 /* ---- recovering and checking a value ------------------------------------ */
 
-/* Whether the byte before a value starting at stream offset vstart allows it. */
+/* Whether the byte before a value starting at offset vstart allows it. */
 static bool left_ok(const struct scan_ctx *c, uint64_t vstart, int boundary)
 {
     if (vstart == c->st->seg_base) return !c->st->after_gap; /* stream start is a boundary */
@@ -445,22 +907,27 @@ static int verify_cb(unsigned id, unsigned long long from, unsigned long long to
     return 0;
 }
 
-/* Finds the value of a variable-width match ending at stream offset end.
- * w holds the n bytes before end; if n == win + 1 its first byte is only
- * the left boundary byte. Returns the value's start index in w, or -1. */
+/* Whether a value may start at index start of the window w (n bytes ending
+ * at offset end): the byte before it allows it. */
+static bool start_ok(const struct scan_ctx *c, const struct pat_info *pi, const uint8_t *w,
+                     size_t n, uint64_t end, size_t start)
+{
+    return start == 0 ? left_ok(c, end - n, pi->boundary)
+                      : left_byte_ok(w[start - 1], pi->boundary);
+}
+
+/* Finds the value of a variable-width match ending at offset end. w holds
+ * the n bytes before end; if n == win + 1 its first byte is only the left
+ * boundary byte. Returns the value's start index in w, or -1. */
 static long var_value(const struct scan_ctx *c, const struct pat_info *pi, const uint8_t *w,
                       size_t n, uint64_t end)
 {
-    uint64_t wstart = end - n;
     size_t lo = n > pi->win ? n - pi->win : 0;
     if (!pi->verify) {
         /* no verifier: longest to shortest candidate that passes every check */
-        for (size_t start = lo; start + pi->minw <= n; start++) {
-            if (start == 0 ? !left_ok(c, wstart, pi->boundary)
-                           : !left_byte_ok(w[start - 1], pi->boundary))
-                continue;
-            if (value_ok(pi, w + start, n - start)) return (long)start;
-        }
+        for (size_t start = lo; start + pi->minw <= n; start++)
+            if (start_ok(c, pi, w, n, end, start) && value_ok(pi, w + start, n - start))
+                return (long)start;
         return -1;
     }
     for (int tries = 0; tries < VERIFY_TRIES && lo < n; tries++) {
@@ -472,9 +939,8 @@ static long var_value(const struct scan_ctx *c, const struct pat_info *pi, const
         }
         if (!r.found) return -1;
         size_t start = lo + (size_t)r.from;
-        bool left = start == 0 ? left_ok(c, wstart, pi->boundary)
-                               : left_byte_ok(w[start - 1], pi->boundary);
-        if (left && value_ok(pi, w + start, n - start)) return (long)start;
+        if (start_ok(c, pi, w, n, end, start) && value_ok(pi, w + start, n - start))
+            return (long)start;
         if (pi->boundary == BOUNDARY_NONE) return -1; /* the longest match is the value */
         /* a later start needs a byte outside the class right before it */
         size_t q = start;
@@ -485,35 +951,59 @@ static long var_value(const struct scan_ctx *c, const struct pat_info *pi, const
     return -1;
 }
 
-static void emit(struct scan_ctx *c, uint16_t pattern, const uint8_t *v, size_t len, uint64_t end)
+/* The value of a digit shape ending at end: the leftmost start after a
+ * boundary byte whose text is a full match and passes the checks. That is
+ * what start-of-match and the verifier's retries would give, without them. */
+static long shape_value(const struct scan_ctx *c, const struct pat_info *pi, const uint8_t *w,
+                        size_t n, uint64_t end)
 {
+    const struct shape *sh = pi->shape;
+    size_t lo = n > pi->win ? n - pi->win : 0;
+    for (size_t start = lo; start + pi->minw <= n; start++) {
+        if (!(sh->first & shape_cls(sh, w[start]))) continue;
+        if (!start_ok(c, pi, w, n, end, start)) continue;
+        if (shape_full(sh, w + start, n - start) && value_ok(pi, w + start, n - start))
+            return (long)start;
+    }
+    return -1;
+}
+
+/* Delivers the value whose text is w[0..span), ending at normalised offset
+ * end. */
+static void emit(struct scan_ctx *c, uint16_t pattern, const uint8_t *w, size_t span,
+                 uint64_t end)
+{
+    const struct pat_info *pi = &c->st->db->pi[pattern];
     struct record r;
     r.pattern = pattern;
-    r.category = c->st->db->pi[pattern].category;
+    r.category = pi->category;
+    size_t len = span;
+    if (pi->norm)
+        len = pi->norm(w, span, r.value);
+    else
+        memcpy(r.value, w, span);
     r.len = (uint8_t)len;
-    r.end_off = end;
-    memcpy(r.value, v, len);
+    /* the caller's offsets: what the normalised bytes were made of */
+    uint64_t src_in_blk = end > c->blk_off ? src_bytes(c, c->blk_off, end) : 0;
+    r.end_off = c->raw_blk_off + src_in_blk;
+    uint64_t src = src_bytes(c, end - span, end);
+    r.src_len = (uint16_t)(src > UINT16_MAX ? UINT16_MAX : src);
     c->s->st.records++;
     c->fn(c->ud, &r);
 }
 
-static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
-                    void *ctx)
+/* A candidate value ending at offset end for pattern id, from Hyperscan or
+ * the pre-pass. */
+static void candidate(struct scan_ctx *c, unsigned id, uint64_t end)
 {
-    (void)from, (void)flags; /* no SOM: from is meaningless */
-    struct scan_ctx *c = ctx;
     struct match_stream *st = c->st;
-    const struct match_db *db = st->db;
-    c->s->st.raw_matches++;
-    if (id >= db->n || !db->pi[id].record) return 0;
-    const struct pat_info *pi = &db->pi[id];
-    uint64_t end = st->seg_base + to;
+    const struct pat_info *pi = &st->db->pi[id];
     uint64_t blk_end = c->blk_off + c->blk_len;
     uint64_t avail = c->blk_off - st->hist_len; /* == seg_base when less than L is held */
 
     if (c->closing)
         for (unsigned i = 0; i < c->n_done; i++)
-            if (c->done[i].pattern == id) return 0; /* already decided at this end */
+            if (c->done[i].pattern == id) return; /* already decided at this end */
 
     /* right boundary first: it is free and turns away most variable ends */
     bool pending = false;
@@ -530,12 +1020,12 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     size_t n = end - avail < (uint64_t)pi->win + 1 ? (size_t)(end - avail) : pi->win + 1u;
     copy_back(c, end, n, w);
     size_t start;
+    long s;
     switch (pi->kind) {
     case VALUE_FIXED:
         if (n < pi->win) goto reject; /* cannot happen: the match is in the segment */
         start = n - pi->win;
-        if (!(start == 0 ? left_ok(c, end - n, pi->boundary)
-                         : left_byte_ok(w[start - 1], pi->boundary)))
+        if (!start_ok(c, pi, w, n, end, start) || !value_ok(pi, w + start, n - start))
             goto reject;
         break;
     case VALUE_TAIL: {
@@ -544,39 +1034,70 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
         while (start > lo && is_alnum(w[start - 1]))
             start--;
         if (start == n) goto reject;
-        if (start == 0) {
-            if (!left_ok(c, end - n, pi->boundary)) goto reject;
-        } else if (start == lo && is_alnum(w[start - 1])) {
+        if (start == lo && start > 0 && is_alnum(w[start - 1]))
             goto reject; /* longer than the pattern's window */
-        } else if (!left_byte_ok(w[start - 1], pi->boundary)) {
+        if (!start_ok(c, pi, w, n, end, start) || !value_ok(pi, w + start, n - start))
             goto reject;
-        }
         break;
     }
-    default: {
-        long s = var_value(c, pi, w, n, end);
+    case VALUE_FIND: {
+        size_t lo = n > pi->win ? n - pi->win : 0;
+        s = pi->find(w + lo, n - lo);
         if (s < 0) goto reject;
+        start = lo + (size_t)s;
+        if (start >= n || !start_ok(c, pi, w, n, end, start) ||
+            !value_ok(pi, w + start, n - start))
+            goto reject;
+        break;
+    }
+    case VALUE_SHAPE:
+        if ((s = shape_value(c, pi, w, n, end)) < 0) goto reject;
+        start = (size_t)s;
+        break;
+    default:
+        if ((s = var_value(c, pi, w, n, end)) < 0) goto reject;
         start = (size_t)s;
         break;
     }
-    }
-    size_t vlen = n - start;
-    if (pi->kind != VALUE_VAR && !value_ok(pi, w + start, vlen)) goto reject;
+    size_t span = n - start;
 
     if (pending) {
         if (st->n_pending == PENDING_MAX) goto reject;
         st->pending[st->n_pending].pattern = (uint16_t)id;
-        st->pending[st->n_pending].len = (uint8_t)vlen;
+        st->pending[st->n_pending].span = (uint8_t)span;
         st->n_pending++;
-        return 0;
+        return;
     }
     if (c->fn)
-        emit(c, (uint16_t)id, w + start, vlen, end);
+        emit(c, (uint16_t)id, w + start, span, end);
     else
         c->s->st.rejected++; /* nobody to deliver to (a failed stream's close) */
-    return 0;
+    return;
 reject:
     c->s->st.rejected++;
+}
+
+/* Pre-pass candidates ending at or before end, in order. */
+static void flush_prepass(struct scan_ctx *c, uint64_t end)
+{
+    struct match_scratch *s = c->s;
+    while (s->q_next < s->q_len && s->q[s->q_next].end <= end) {
+        const struct pcand *p = &s->q[s->q_next++];
+        candidate(c, p->pattern, p->end);
+    }
+}
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *ctx)
+{
+    (void)from, (void)flags; /* no SOM: from is meaningless */
+    struct scan_ctx *c = ctx;
+    const struct match_db *db = c->st->db;
+    c->s->st.raw_matches++;
+    if (id >= db->n || !db->pi[id].record || (c->s->flags & MATCH_RAW_ONLY)) return 0;
+    uint64_t end = c->st->seg_base + to;
+    flush_prepass(c, end);
+    candidate(c, id, end);
     return 0;
 }
 
@@ -593,7 +1114,7 @@ static void resolve_pending(struct scan_ctx *c, int next)
             continue;
         }
         /* a pending value ends at st->off, the end of the look-back */
-        emit(c, p->pattern, st->hist + st->hist_len - p->len, p->len, st->off);
+        emit(c, p->pattern, st->hist + st->hist_len - p->span, p->span, st->off);
     }
     if (c->closing) {
         memcpy(c->done, st->pending, st->n_pending * sizeof(st->pending[0]));
@@ -602,15 +1123,319 @@ static void resolve_pending(struct scan_ctx *c, int next)
     st->n_pending = 0;
 }
 
+/* ---- the digit-run pre-pass ---------------------------------------------- */
+
+/* A digit run of L digits and then t letters ends at offset end: every
+ * shape that can end that way gets a candidate. */
+static void run_end(struct scan_ctx *c, uint64_t end, uint64_t L, unsigned t)
+{
+    const struct match_db *db = c->st->db;
+    c->s->st.prepass_events++;
+    if (L > 63 || (c->s->flags & MATCH_RAW_ONLY)) return;
+    struct match_scratch *s = c->s;
+    /* the byte before the run, when held: a run that is not the value's start
+     * needs one of its shape's separators there (the quote of "2026-..." or of
+     * "44030309" turns those away before any look-back is copied) */
+    uint64_t rs = end - t - L;
+    int before = rs > c->blk_off - c->st->hist_len ? byte_at(c, rs - 1) : -1;
+    for (size_t k = 0; k < db->n_shapes; k++) {
+        unsigned id = db->shapes[k];
+        const struct shape *sh = db->pi[id].shape;
+        uint64_t bit = 1ull << L;
+        bool want = (sh->alone[t] & bit) ||
+                    ((sh->inner[t] & bit) &&
+                     (before < 0 || (before < 128 && (sh->pre[before >> 6] >> (before & 63) & 1))));
+        if (want) {
+            s->st.raw_matches++;
+            if (s->q_len == s->q_cap) { /* cannot happen: PIECE bounds it */
+                s->st.rejected++;
+                continue;
+            }
+            s->q[s->q_len].end = end;
+            s->q[s->q_len].pattern = (uint16_t)id;
+            s->q_len++;
+        }
+    }
+}
+
+/* After a digit run of L digits ending at block index i (exclusive), the
+ * letters that follow it, as far as the shapes look. */
+static void run_trail(struct scan_ctx *c, size_t i, uint64_t L, unsigned t)
+{
+    struct match_stream *st = c->st;
+    while (t < c->st->db->trail) {
+        if (i == c->blk_len) {
+            st->trail_run = (uint16_t)(L > 63 ? 64 : L);
+            st->trail_n = (uint8_t)t;
+            return;
+        }
+        if (!is_letter(c->blk[i])) return;
+        i++, t++;
+        run_end(c, c->blk_off + i, L, t);
+    }
+}
+
+/* Bit i set where d[i] is an ASCII digit, for the 64 bytes at d. */
+static uint64_t digit_mask64(const uint8_t *d)
+{
+#ifdef __SSE2__
+    const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
+    uint64_t m = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i x = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(d + 16 * k)), zero);
+        __m128i le = _mm_cmpeq_epi8(_mm_min_epu8(x, nine), x);
+        m |= (uint64_t)(uint16_t)_mm_movemask_epi8(le) << (16 * k);
+    }
+    return m;
+#else
+    uint64_t m = 0;
+    for (int k = 0; k < 64; k++)
+        m |= (uint64_t)is_digit(d[k]) << k;
+    return m;
+#endif
+}
+
+static void prepass(struct scan_ctx *c)
+{
+    struct match_stream *st = c->st;
+    const uint8_t *d = c->blk;
+    size_t n = c->blk_len;
+    if (!n) return;
+    /* letters after a run that ended in the last block */
+    if (st->trail_run) {
+        uint64_t L = st->trail_run;
+        unsigned t = st->trail_n;
+        st->trail_run = 0;
+        if (!is_digit(d[0])) run_trail(c, 0, L, t);
+    }
+    uint64_t run_start = st->in_run ? st->run_start : 0;
+    bool in_run = st->in_run;
+    for (size_t base = 0; base < n; base += 64) {
+        size_t m = n - base < 64 ? n - base : 64;
+        uint64_t D;
+        if (m == 64) {
+            D = digit_mask64(d + base);
+        } else {
+            D = 0;
+            for (size_t k = 0; k < m; k++)
+                D |= (uint64_t)is_digit(d[base + k]) << k;
+        }
+        if (!D) {
+            in_run = false;
+            continue;
+        }
+        uint64_t starts = D & ~((D << 1) | (uint64_t)in_run);
+        /* a run ends at bit i when bit i+1 is clear; the last byte of the
+         * chunk is decided by the next chunk's first byte */
+        uint64_t ends = D & ~(D >> 1);
+        uint64_t top = 1ull << (m - 1);
+        if (ends & top) {
+            ends &= ~top;
+            bool next_digit = base + m < n && is_digit(d[base + m]);
+            if (!next_digit) ends |= top; /* at the block's end: pending decides */
+        }
+        for (uint64_t e = ends; e; e &= e - 1) {
+            unsigned i = (unsigned)__builtin_ctzll(e);
+            uint64_t sm = starts & (i == 63 ? ~0ull : (2ull << i) - 1);
+            uint64_t s0 = sm ? c->blk_off + base + (63u - (unsigned)__builtin_clzll(sm))
+                             : run_start;
+            uint64_t end = c->blk_off + base + i + 1;
+            run_end(c, end, end - s0, 0);
+            if (c->st->db->trail) run_trail(c, base + i + 1, end - s0, 0);
+        }
+        bool was_in_run = in_run;
+        in_run = (D >> (m - 1)) & 1;
+        if (in_run) {
+            /* the run going on into the next chunk began after the last
+             * non-digit of this one, or earlier */
+            uint64_t nd = ~D & (m == 64 ? ~0ull : (1ull << m) - 1);
+            if (nd)
+                run_start = c->blk_off + base + (64u - (unsigned)__builtin_clzll(nd));
+            else if (!was_in_run)
+                run_start = c->blk_off + base;
+        }
+    }
+    st->in_run = in_run;
+    st->run_start = run_start;
+}
+
+/* ---- normalising the input ----------------------------------------------- */
+
+static int hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* Four hex digits at p, or -1. */
+static long hex4(const uint8_t *p)
+{
+    long v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hexval(p[k]);
+        if (h < 0) return -1;
+        v = v << 4 | h;
+    }
+    return v;
+}
+
+/* Whether the k bytes at p could still become an escape once more arrive. */
+static bool esc_prefix(const uint8_t *p, size_t k)
+{
+    if (p[0] == '%') {
+        return k < 2 || (k == 2 && hexval(p[1]) >= 0);
+    }
+    if (p[0] == 0xef) return k == 1 || (k == 2 && (p[1] == 0xbc || p[1] == 0xbd));
+    /* '\' */
+    if (k == 1) return true;
+    if (p[1] != 'u') return false;
+    for (size_t j = 2; j < k && j < 6; j++)
+        if (hexval(p[j]) < 0) return false;
+    if (k < 6) return true;
+    long cp = hex4(p + 2);
+    if (cp < 0xd800 || cp > 0xdbff) return false;
+    /* a high surrogate waits for its low half */
+    if (k > 6 && p[6] != '\\') return false;
+    if (k > 7 && p[7] != 'u') return false;
+    for (size_t j = 8; j < k; j++)
+        if (hexval(p[j]) < 0) return false;
+    return k < 12;
+}
+
+static size_t put_utf8(uint8_t *o, uint8_t *r, long cp, unsigned src)
+{
+    size_t k;
+    if (cp < 0x80)
+        o[0] = (uint8_t)cp, k = 1;
+    else if (cp < 0x800)
+        o[0] = (uint8_t)(0xc0 | cp >> 6), o[1] = (uint8_t)(0x80 | (cp & 0x3f)), k = 2;
+    else if (cp < 0x10000)
+        o[0] = (uint8_t)(0xe0 | cp >> 12), o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f)),
+        o[2] = (uint8_t)(0x80 | (cp & 0x3f)), k = 3;
+    else
+        o[0] = (uint8_t)(0xf0 | cp >> 18), o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f)),
+        o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f)), o[3] = (uint8_t)(0x80 | (cp & 0x3f)), k = 4;
+    /* the first byte stands for the escape's extra source bytes */
+    r[0] = (uint8_t)(src - (k - 1));
+    for (size_t j = 1; j < k; j++)
+        r[j] = 1;
+    return k;
+}
+
+/* The decoded form of the escape at p (k bytes available), written to o
+ * with source lengths in r. Returns source bytes consumed, 0 if p does not
+ * start an escape (copy one byte), or -1 if it may be one but is cut short. */
+static long decode_one(const uint8_t *p, size_t k, uint8_t *o, uint8_t *r, size_t *outn)
+{
+    if (p[0] == '%') {
+        if (k < 3) return esc_prefix(p, k) ? -1 : 0;
+        int h = hexval(p[1]), l = hexval(p[2]);
+        if (h < 0 || l < 0) return 0;
+        o[0] = (uint8_t)(h << 4 | l), r[0] = 3, *outn = 1;
+        return 3;
+    }
+    if (p[0] == 0xef) {
+        if (k < 3) return esc_prefix(p, k) ? -1 : 0;
+        /* full-width ASCII U+FF01-FF5E: EF BC 81-BF, EF BD 80-9E */
+        if (p[1] == 0xbc && p[2] >= 0x81 && p[2] <= 0xbf)
+            o[0] = (uint8_t)(0x21 + (p[2] - 0x81));
+        else if (p[1] == 0xbd && p[2] >= 0x80 && p[2] <= 0x9e)
+            o[0] = (uint8_t)(0x60 + (p[2] - 0x80));
+        else
+            return 0;
+        r[0] = 3, *outn = 1;
+        return 3;
+    }
+    /* '\' */
+    if (k < 2) return -1;
+    if (p[1] == '\\') return 0; /* an escaped backslash: the caller copies both */
+    if (p[1] != 'u') return 0;
+    if (k < 6) return esc_prefix(p, k) ? -1 : 0;
+    long cp = hex4(p + 2);
+    if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff)) return 0;
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+        if (k < 12) return esc_prefix(p, k) ? -1 : 0;
+        long lo = p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
+        if (lo < 0xdc00 || lo > 0xdfff) return 0;
+        *outn = put_utf8(o, r, 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00), 12);
+        return 12;
+    }
+    *outn = put_utf8(o, r, cp, 6);
+    return 6;
+}
+
+static bool is_trigger(uint8_t c)
+{
+    return c == '\\' || c == '%' || c == 0xef;
+}
+
+/* Index of the first byte that may start an escape, or n. */
+static size_t find_trigger(const uint8_t *d, size_t n)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i bs = _mm_set1_epi8('\\'), pc = _mm_set1_epi8('%'), ef = _mm_set1_epi8((char)0xef);
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(d + i));
+        __m128i h = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(x, pc)),
+                                 _mm_cmpeq_epi8(x, ef));
+        unsigned m = (unsigned)_mm_movemask_epi8(h);
+        if (m) return i + (unsigned)__builtin_ctz(m);
+    }
+#endif
+    for (; i < n; i++)
+        if (is_trigger(d[i])) return i;
+    return n;
+}
+
+/* Decodes in[0..n) into out/raw (room for n bytes). Stops before an escape
+ * cut short by the end of in. Returns bytes of in consumed; *outn the bytes
+ * written; *dec the escapes decoded. */
+static size_t normalize(const uint8_t *in, size_t n, uint8_t *out, uint8_t *raw, size_t *outn,
+                        uint64_t *dec)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        size_t t = i + find_trigger(in + i, n - i);
+        if (t > i) {
+            memcpy(out + o, in + i, t - i);
+            memset(raw + o, 1, t - i);
+            o += t - i;
+            i = t;
+            if (i == n) break;
+        }
+        size_t k = 0;
+        long used = decode_one(in + i, n - i, out + o, raw + o, &k);
+        if (used < 0) break; /* cut short: the rest waits */
+        if (used == 0) {
+            /* not an escape; an escaped backslash is copied whole */
+            size_t cp = in[i] == '\\' && i + 1 < n && in[i + 1] == '\\' ? 2 : 1;
+            memcpy(out + o, in + i, cp);
+            memset(raw + o, 1, cp);
+            o += cp;
+            i += cp;
+            continue;
+        }
+        (*dec)++;
+        o += k;
+        i += (size_t)used;
+    }
+    *outn = o;
+    return i;
+}
+
 /* ---- streams ------------------------------------------------------------- */
 
 static struct match_stream *stream_new(const struct match_db *db)
 {
     size_t cap = 2 * db->look;
-    struct match_stream *st = calloc(1, sizeof(*st) + cap);
+    struct match_stream *st = calloc(1, sizeof(*st) + 2 * cap);
     if (!st) return NULL;
     st->db = db;
     st->hist_cap = cap;
+    st->hist_raw = st->hist + cap;
     if (db->hs && hs_open_stream(db->hs, 0, &st->hs) != HS_SUCCESS) {
         free(st);
         return NULL;
@@ -638,29 +1463,91 @@ static void collect_dropped(struct match_stream *st, struct match_scratch *s)
     st->dropped = 0;
 }
 
+/* Scans n normalised bytes (raw: their source lengths, NULL for one each,
+ * src: how many source bytes they are). Returns 0 or -1. */
+static int scan_norm(struct match_stream *st, struct match_scratch *s, const uint8_t *data,
+                     const uint8_t *raw, size_t n, uint64_t src, match_record_fn fn, void *ud)
+{
+    if (n == 0) {
+        st->raw_off += src;
+        return 0;
+    }
+    struct scan_ctx c = {.st = st, .s = s, .fn = fn, .ud = ud};
+    bool pre = st->db->n_shapes && !(s->flags & MATCH_NO_PREPASS);
+    while (n) {
+        size_t k = n < SCAN_CHUNK ? n : SCAN_CHUNK;
+        if (pre && k > PIECE) k = PIECE;
+        /* values that ended with the last piece wait for this byte */
+        c.blk = data, c.blk_raw = raw, c.blk_len = 0, c.blk_off = st->off;
+        c.raw_blk_off = st->raw_off;
+        resolve_pending(&c, data[0]);
+        c.blk_len = k;
+        s->q_len = s->q_next = 0;
+        if (pre) prepass(&c);
+        if (st->hs && !(s->flags & MATCH_NO_HS) &&
+            hs_scan_stream(st->hs, (const char *)data, (unsigned)k, 0, s->hs, on_match, &c) !=
+                HS_SUCCESS) {
+            s->st.scan_errors++;
+            st->broken = 1;
+            return -1;
+        }
+        flush_prepass(&c, UINT64_MAX);
+        s->q_len = s->q_next = 0;
+        uint64_t ksrc = raw ? src_bytes(&c, c.blk_off, c.blk_off + k) : k;
+        hist_append(st, data, raw, k);
+        st->off += k;
+        st->raw_off += ksrc;
+        data += k;
+        if (raw) raw += k;
+        n -= k;
+    }
+    return 0;
+}
+
 int match_stream_scan(struct match_stream *st, struct match_scratch *s, const uint8_t *data,
                       size_t len, match_record_fn fn, void *ud)
 {
     collect_dropped(st, s);
     if (st->broken) return -1;
     if (len == 0) return 0;
-    struct scan_ctx c = {.st = st, .s = s, .fn = fn, .ud = ud};
-    c.blk = data, c.blk_len = 0, c.blk_off = st->off;
-    resolve_pending(&c, data[0]);
+    s->st.bytes_scanned += len;
+    if (s->flags & MATCH_NO_NORMALIZE) return scan_norm(st, s, data, NULL, len, len, fn, ud);
     while (len) {
-        size_t n = len < SCAN_CHUNK ? len : SCAN_CHUNK;
-        c.blk = data, c.blk_len = n, c.blk_off = st->off;
-        if (st->hs && hs_scan_stream(st->hs, (const char *)data, (unsigned)n, 0, s->hs, on_match,
-                                     &c) != HS_SUCCESS) {
-            s->st.scan_errors++;
-            st->broken = 1;
-            return -1;
+        if (st->carry_len) {
+            /* an escape cut by the last block: join it with what follows */
+            uint8_t tmp[ESC_MAX + 16];
+            size_t k = len < 16 ? len : 16, cl = st->carry_len;
+            memcpy(tmp, st->carry, cl);
+            memcpy(tmp + cl, data, k);
+            size_t outn;
+            size_t used = normalize(tmp, cl + k, s->nbuf, s->nraw, &outn, &s->st.decoded);
+            if (used < cl) {
+                /* still cut short (only when all of data was taken) */
+                assert(k == len);
+                memmove(st->carry, tmp + used, cl + k - used);
+                st->carry_len = (uint8_t)(cl + k - used);
+                return scan_norm(st, s, s->nbuf, s->nraw, outn, used, fn, ud);
+            }
+            st->carry_len = 0;
+            if (scan_norm(st, s, s->nbuf, s->nraw, outn, used, fn, ud) != 0) return -1;
+            data += used - cl;
+            len -= used - cl;
+            continue;
         }
-        s->st.bytes_scanned += n;
-        hist_append(st, data, n);
-        st->off += n;
-        data += n;
-        len -= n;
+        if (find_trigger(data, len) == len) return scan_norm(st, s, data, NULL, len, len, fn, ud);
+        size_t k = len < NORM_CHUNK ? len : NORM_CHUNK, outn;
+        size_t used = normalize(data, k, s->nbuf, s->nraw, &outn, &s->st.decoded);
+        if (used < k && k < len) {
+            /* cut by our own chunking, not the block: take it with the next */
+        } else if (used < k) {
+            /* cut by the block's end: the start of the escape waits */
+            st->carry_len = (uint8_t)(k - used);
+            memcpy(st->carry, data + used, k - used);
+            return scan_norm(st, s, s->nbuf, s->nraw, outn, used, fn, ud);
+        }
+        if (scan_norm(st, s, s->nbuf, s->nraw, outn, used, fn, ud) != 0) return -1;
+        data += used;
+        len -= used;
     }
     return 0;
 }
@@ -673,9 +1560,13 @@ void match_stream_gap_len(struct match_stream *st, uint64_t len)
     st->dropped += st->n_pending;
     st->n_pending = 0;
     st->hist_len = 0;
-    st->off += len;
+    /* an escape cut by the hole is not one: its bytes count, unscanned */
+    st->raw_off += st->carry_len + len;
+    st->carry_len = 0;
     st->seg_base = st->off;
     st->after_gap = 1;
+    st->in_run = 0;
+    st->trail_run = 0;
 }
 
 void match_stream_gap(struct match_stream *st)
@@ -683,15 +1574,23 @@ void match_stream_gap(struct match_stream *st)
     match_stream_gap_len(st, 0);
 }
 
-/* End of data: pending values are decided (the end is a boundary), then
- * Hyperscan reports end-anchored matches. reuse: reset the Hyperscan stream
- * for another use instead of closing it. */
+/* End of data: bytes held for an escape are scanned as they are, pending
+ * values are decided (the end is a boundary), then Hyperscan reports
+ * end-anchored matches. reuse: reset the Hyperscan stream for another use
+ * instead of closing it. */
 static void stream_finish(struct match_stream *st, struct match_scratch *s, match_record_fn fn,
                           void *ud, bool reuse)
 {
     if (st->broken) fn = NULL; /* after a Hyperscan error nothing more is trusted */
+    if (st->carry_len && !st->broken) {
+        uint8_t tmp[ESC_MAX];
+        size_t cl = st->carry_len;
+        memcpy(tmp, st->carry, cl);
+        st->carry_len = 0;
+        scan_norm(st, s, tmp, NULL, cl, cl, fn, ud);
+    }
     struct scan_ctx c = {.st = st, .s = s, .fn = fn, .ud = ud, .at_end = 1, .closing = 1};
-    c.blk = NULL, c.blk_len = 0, c.blk_off = st->off;
+    c.blk = NULL, c.blk_len = 0, c.blk_off = st->off, c.raw_blk_off = st->raw_off;
     collect_dropped(st, s);
     resolve_pending(&c, -1);
     if (!st->hs) return;
@@ -723,11 +1622,14 @@ int match_scan_block(const struct match_db *db, struct match_scratch *s, const u
     if (db != s->db || !st) return -1;
     int rc = match_stream_scan(st, s, data, len, fn, ud);
     stream_finish(st, s, fn, ud, true);
-    st->off = st->seg_base = 0;
+    st->off = st->seg_base = st->raw_off = 0;
     st->hist_len = 0;
     st->n_pending = 0;
     st->after_gap = 0;
     st->dropped = 0;
+    st->carry_len = 0;
+    st->in_run = 0;
+    st->trail_run = 0;
     if (st->broken) {
         /* start over with a fresh Hyperscan stream for the next call */
         if (st->hs) hs_close_stream(st->hs, NULL, NULL, NULL);

@@ -1,7 +1,11 @@
-/* match.h - the Hyperscan matcher: one database, streams, validated records.
+/* match.h - the matcher: normalised input, a digit-run pre-pass and one
+ * Hyperscan database, streams, validated records.
  *
- * match_db_build() compiles every pattern of a ruleset into one Hyperscan
- * database (stream mode). It is read-only afterwards and shared by threads;
+ * match_db_build() compiles the ruleset: patterns whose regex is a digit
+ * shape are served by a SIMD pre-pass, the others by one Hyperscan database
+ * (stream mode); the records are the same either way. Input is normalised
+ * first (JSON \uXXXX, %XX, full-width ASCII; docs/matching.md). The database
+ * is read-only afterwards and shared by threads;
  * each thread has its own struct match_scratch. A struct match_stream follows
  * one byte stream (a flow direction, or an HTTP body): bytes enter by
  * match_stream_scan() in order, possibly split anywhere, and every validated
@@ -12,7 +16,8 @@
  * recovered, its left boundary checked and the validator run; a value ending
  * exactly at the end of a block waits for the next byte for its right
  * boundary. A gap (match_stream_gap) clears the look-back and pending values,
- * so no record is made of bytes on both sides of a hole.
+ * so no record is made of bytes on both sides of a hole. Records come out in
+ * order of end_off within a stream.
  *
  * Only this file includes <hs.h>. */
 #ifndef LH_MATCH_H
@@ -31,8 +36,14 @@ struct record {
     uint16_t pattern;  /* index into ruleset->patterns */
     uint8_t category;  /* enum rule_category */
     uint8_t len;
-    uint64_t end_off;  /* stream offset just past the value */
+    uint64_t end_off;  /* stream offset (of the bytes given) just past the value's text */
     uint8_t value[RECORD_MAX_LEN];
+    /* Bytes of the stream the value was written in: the text is the src_len
+     * bytes ending at end_off. Equal to len unless the value was normalised:
+     * decoded escapes (\u0031, %31, full-width digits) or a validator's own
+     * form (138-1234-5678 and +86 13812345678 are the record 13812345678).
+     * To redact a text, replace [end_off - src_len, end_off), not len bytes. */
+    uint16_t src_len;
 };
 
 typedef void (*match_record_fn)(void *ud, const struct record *r);
@@ -48,7 +59,16 @@ struct match_stats {
     uint64_t records;       /* validated records delivered */
     uint64_t streams_open;
     uint64_t scan_errors;
+    uint64_t prepass_events; /* digit-run ends the pre-pass looked at */
+    uint64_t decoded;        /* escapes and full-width characters normalised */
 };
+
+/* What a scratch runs (match_scratch_set_flags), for benchmarks and
+ * comparisons; 0, the default, is the full matcher. */
+#define MATCH_NO_NORMALIZE 1u /* scan the bytes as given: no decoding of escapes */
+#define MATCH_NO_PREPASS 2u   /* skip the digit-run pre-pass (its patterns find nothing) */
+#define MATCH_NO_HS 4u        /* skip Hyperscan (its patterns find nothing) */
+#define MATCH_RAW_ONLY 8u     /* count Hyperscan matches and pre-pass events, no values */
 
 /* Compiles the ruleset. The ruleset must outlive the database. On error returns
  * -1 with "file:line: pattern ID: message" in err; on success 0. */
@@ -62,6 +82,12 @@ size_t match_db_stream_size(const struct match_db *db);
 struct match_scratch *match_scratch_new(const struct match_db *db);
 void match_scratch_free(struct match_scratch *s); /* accepts NULL */
 const struct match_stats *match_scratch_stats(const struct match_scratch *s);
+/* MATCH_* flags above; returns the previous flags. Can't fail. */
+unsigned match_scratch_set_flags(struct match_scratch *s, unsigned flags);
+/* How many patterns the digit-run pre-pass serves (the rest run in Hyperscan). */
+size_t match_db_prepass_patterns(const struct match_db *db);
+/* Whether pattern idx is served by the pre-pass. */
+int match_db_pattern_prepass(const struct match_db *db, size_t idx);
 
 /* Opens a stream; NULL on allocation failure (counted by the caller). */
 struct match_stream *match_stream_open(const struct match_db *db, struct match_scratch *s);

@@ -42,10 +42,11 @@ static bool all_digits(const uint8_t *v, size_t len)
 /* --- mainland mobile ---------------------------------------------------- */
 
 /* Follows libphonenumber's CN mobile pattern (REFERENCE.md):
- * 1(?:610\d|740[0-5])\d{6}|1(?:[38]\d|4[57]|[59][0-35-9]|6[25-7]|7[0-35-8])\d{8} */
-bool validate_cn_mobile(const uint8_t *v, size_t len)
+ * 1(?:610\d|740[0-5])\d{6}|1(?:[38]\d|4[57]|[59][0-35-9]|6[25-7]|7[0-35-8])\d{8}
+ * over exactly 11 digits. */
+static bool mobile_digits(const uint8_t *v)
 {
-    if (!v || len != 11 || !all_digits(v, len) || v[0] != '1') return false;
+    if (!all_digits(v, 11) || v[0] != '1') return false;
     uint8_t b = v[1], c = v[2];
     switch (b) {
     case '3':
@@ -65,6 +66,74 @@ bool validate_cn_mobile(const uint8_t *v, size_t len)
     default:
         return false;
     }
+}
+
+static bool is_sep(uint8_t c)
+{
+    return c == '-' || c == ' ';
+}
+
+/* Where the 11 digits of a written mobile are: the form is an optional
+ * country code (+86 or 0086, optionally followed by one separator, or 86
+ * followed by one: a bare 86 glued to the number is as likely the start of
+ * a longer number, e.g. a waybill YT86138...), then either 11 digits or 3-4-4
+ * digits joined by the same separator ('-' or ' '). Returns the offset of the
+ * number part and its length (11 or 13), or false. */
+static bool mobile_form(const uint8_t *v, size_t len, size_t *at, size_t *n)
+{
+    size_t p = 0;
+    if (len >= 15 && v[0] == '0' && v[1] == '0' && v[2] == '8' && v[3] == '6')
+        p = 4;
+    else if (len >= 14 && v[0] == '+' && v[1] == '8' && v[2] == '6')
+        p = 3;
+    else if (len >= 14 && v[0] == '8' && v[1] == '6' && is_sep(v[2]))
+        p = 2;
+    if (p && is_sep(v[p])) p++;
+    size_t rest = len - p;
+    if (rest == 11) {
+        *at = p, *n = 11;
+        return true;
+    }
+    if (rest == 13 && is_sep(v[p + 3]) && v[p + 8] == v[p + 3] && all_digits(v + p, 3) &&
+        all_digits(v + p + 4, 4) && all_digits(v + p + 9, 4)) {
+        *at = p, *n = 13;
+        return true;
+    }
+    return false;
+}
+
+static void mobile_compact(const uint8_t *v, size_t n, uint8_t out[11])
+{
+    if (n == 11) {
+        memmove(out, v, 11);
+        return;
+    }
+    uint8_t t[11];
+    memcpy(t, v, 3);
+    memcpy(t + 3, v + 4, 4);
+    memcpy(t + 7, v + 9, 4);
+    memcpy(out, t, 11);
+}
+
+bool validate_cn_mobile(const uint8_t *v, size_t len)
+{
+    size_t at, n;
+    if (!v || len < 11 || len > 19 || has_mask_char(v, len) || !mobile_form(v, len, &at, &n))
+        return false;
+    uint8_t d[11];
+    mobile_compact(v + at, n, d);
+    return mobile_digits(d);
+}
+
+size_t validate_cn_mobile_norm(const uint8_t *v, size_t len, uint8_t *out)
+{
+    size_t at, n;
+    if (!v || len < 11 || len > 19 || !mobile_form(v, len, &at, &n)) {
+        if (out != v) memmove(out, v, len);
+        return len;
+    }
+    mobile_compact(v + at, n, out);
+    return 11;
 }
 
 /* --- resident identity number (GB 11643-1999) --------------------------- */
@@ -198,23 +267,7 @@ static long utf8_next(const uint8_t *v, size_t len, size_t *i)
     return cp;
 }
 
-static bool cp_in(long cp, const long *set, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (set[i] == cp) return true;
-    return false;
-}
-
 #define CP_HAO 0x53F7L /* 号 */
-
-/* 省 市 区 县 (自治区 ends in 区) */
-static const long admin_markers[] = {0x7701, 0x5E02, 0x533A, 0x53BF};
-/* 路 街 道 巷 弄 村 镇 乡 */
-static const long street_markers[] = {0x8DEF, 0x8857, 0x9053, 0x5DF7,
-                                      0x5F04, 0x6751, 0x9547, 0x4E61};
-/* 〇 零 一 二 三 四 五 六 七 八 九 十 百 千 两 */
-static const long cn_numerals[] = {0x3007, 0x96F6, 0x4E00, 0x4E8C, 0x4E09, 0x56DB, 0x4E94, 0x516D,
-                                   0x4E03, 0x516B, 0x4E5D, 0x5341, 0x767E, 0x5343, 0x4E24};
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -223,6 +276,28 @@ static const long cn_numerals[] = {0x3007, 0x96F6, 0x4E00, 0x4E8C, 0x4E09, 0x56D
  * 巷 弄 村 镇 乡), and later a house number: an ASCII digit or a Chinese
  * numeral immediately followed by 号. The order matters: "3号线" before any
  * district is a metro line, not an address. */
+enum { CP_ADMIN = 1, CP_STREET = 2, CP_NUMERAL = 4 };
+
+/* What a code point is to the address check; a switch, so the compiler
+ * makes one lookup of the 27 markers and numerals. */
+static int cp_kind(long cp)
+{
+    if (cp >= '0' && cp <= '9') return CP_NUMERAL;
+    switch (cp) {
+    case 0x7701: case 0x5E02: case 0x533A: case 0x53BF: /* 省 市 区 县 */
+        return CP_ADMIN;
+    case 0x8DEF: case 0x8857: case 0x9053: case 0x5DF7: /* 路 街 道 巷 */
+    case 0x5F04: case 0x6751: case 0x9547: case 0x4E61: /* 弄 村 镇 乡 */
+        return CP_STREET;
+    case 0x3007: case 0x96F6: case 0x4E00: case 0x4E8C: case 0x4E09: /* 〇零一二三 */
+    case 0x56DB: case 0x4E94: case 0x516D: case 0x4E03: case 0x516B: /* 四五六七八 */
+    case 0x4E5D: case 0x5341: case 0x767E: case 0x5343: case 0x4E24: /* 九十百千两 */
+        return CP_NUMERAL;
+    default:
+        return 0;
+    }
+}
+
 bool validate_cn_address(const uint8_t *v, size_t len)
 {
     if (!v || len == 0 || has_mask_char(v, len)) return false;
@@ -232,16 +307,68 @@ bool validate_cn_address(const uint8_t *v, size_t len)
     while (i < len) {
         long cp = utf8_next(v, len, &i);
         if (cp < 0) return false;
-        bool number = (cp >= '0' && cp <= '9') || cp_in(cp, cn_numerals, N_OF(cn_numerals));
-        if (stage == 0 && cp_in(cp, admin_markers, N_OF(admin_markers)))
+        int k = cp < 0x80 && !(cp >= '0' && cp <= '9') ? 0 : cp_kind(cp);
+        if (stage == 0 && (k & CP_ADMIN))
             stage = 1;
-        else if (stage == 1 && cp_in(cp, street_markers, N_OF(street_markers)))
+        else if (stage == 1 && (k & CP_STREET))
             stage = 2;
         else if (stage == 2 && cp == CP_HAO && prev_number)
             stage = 3;
-        prev_number = number;
+        prev_number = (k & CP_NUMERAL) != 0;
     }
     return stage == 3;
+}
+
+/* The shipped address regex (docs/rules.md, cn_address) read backwards:
+ *   (?:[\xe4-\xe9][\x80-\xbf]{2}){2,6}(?:省|市|区|县)BODY{2,24}号
+ * with BODY = a CJK character other than 号, or [0-9A-Za-z-]. Hyperscan finds
+ * only the 号 (a literal, which its prefilter does at memory speed); this
+ * recovers the leftmost start of a match ending there, as start-of-match
+ * would, in one backward pass over at most 96 bytes. Byte-level like the
+ * regex: a "CJK character" is a lead byte E4-E9 and two bytes 80-BF. */
+static inline bool cjk_unit(const uint8_t *w, size_t end)
+{
+    return end >= 3 && w[end - 3] >= 0xe4 && w[end - 3] <= 0xe9 && (w[end - 2] & 0xc0) == 0x80 &&
+           (w[end - 1] & 0xc0) == 0x80;
+}
+
+static inline bool hao_at(const uint8_t *w, size_t end)
+{
+    return end >= 3 && w[end - 3] == 0xe5 && w[end - 2] == 0x8f && w[end - 1] == 0xb7;
+}
+
+static inline bool admin_at(const uint8_t *w, size_t end)
+{
+    const uint8_t *u = w + end - 3; /* 省 E7 9C 81, 市 E5 B8 82, 区 E5 8C BA, 县 E5 8E BF */
+    return (u[0] == 0xe7 && u[1] == 0x9c && u[2] == 0x81) ||
+           (u[0] == 0xe5 && ((u[1] == 0xb8 && u[2] == 0x82) || (u[1] == 0x8c && u[2] == 0xba) ||
+                             (u[1] == 0x8e && u[2] == 0xbf)));
+}
+
+long validate_cn_address_find(const uint8_t *w, size_t n)
+{
+    if (!w || !hao_at(w, n)) return -1;
+    size_t q = n - 3; /* end of the body */
+    long best = -1;
+    for (int k = 0; k <= 24; k++) {
+        /* q is the end of the k-th body unit back; is a marker right before? */
+        if (k >= 2 && cjk_unit(w, q) && admin_at(w, q)) {
+            size_t m = q - 3, p = m;
+            int c = 0;
+            while (c < 6 && cjk_unit(w, p))
+                p -= 3, c++;
+            if (c >= 2) best = (long)p; /* later k start further left or not at all */
+        }
+        if (k == 24) break;
+        /* one more body unit back */
+        if (q >= 1 && (is_alnum(w[q - 1]) || w[q - 1] == '-'))
+            q -= 1;
+        else if (cjk_unit(w, q) && !hao_at(w, q))
+            q -= 3;
+        else
+            break;
+    }
+    return best;
 }
 
 /* --- courier waybills ---------------------------------------------------- */
@@ -271,8 +398,10 @@ static bool validate_waybill(const uint8_t *v, size_t len)
 
 static const struct validator validators[] = {
     {"cn_mobile", validate_cn_mobile,
-     "mainland mobile: exactly 11 ASCII digits with a prefix allocated in libphonenumber's CN "
-     "metadata (13x 145 147 15x-154 162 165-167 1610x 170-173 175-178 17400-17405 18x 19x-194)"},
+     "mainland mobile: 11 ASCII digits with a prefix allocated in libphonenumber's CN metadata "
+     "(13x 145 147 15x-154 162 165-167 1610x 170-173 175-178 17400-17405 18x 19x-194), also "
+     "written 3-4-4 with '-' or ' ', after +86/0086 or '86 '; the record is the 11 digits",
+     validate_cn_mobile_norm, NULL},
     {"gb11643", validate_gb11643,
      "resident ID (GB 11643-1999): 18 characters, real province code, real birth date "
      "1900-01-01..2030-12-31, ISO 7064 MOD 11-2 check character (X or x)"},
@@ -284,7 +413,9 @@ static const struct validator validators[] = {
      "5 9 7), 2 capital letters"},
     {"cn_address", validate_cn_address,
      "postal address: valid UTF-8 with, in order, 省/市/区/县, then 路/街/道/巷/弄/村/镇/乡, then "
-     "a digit or Chinese numeral directly followed by 号"},
+     "a digit or Chinese numeral directly followed by 号; finds its own start looking back from "
+     "号 (2-6 CJK, 省/市/区/县, 2-24 CJK-but-号/alnum/-, 号)",
+     NULL, validate_cn_address_find},
     {"waybill", validate_waybill,
      "courier waybill: 10-30 ASCII letters/digits with at least 10 digits, not all the same "
      "digit (no check digit exists to verify)"},

@@ -11,9 +11,19 @@
  * still counted). Records are deduplicated per flow direction by a keyed
  * 64-bit fingerprint, in a table of dedup_cap entries; past the cap, new
  * records still count (counted as dedup_overflow in stats, so a count may
- * then be high, never low). */
+ * then be high, never low).
+ *
+ * Two ways in. worker_packet() is the whole path on one thread: it decodes,
+ * keeps its own packet-time clock and hands transactions straight to the
+ * detection engine (tests, fuzzing). Under the pipeline (pipeline.c) the
+ * reader decodes and keeps the clock: worker_decoded() takes a decoded
+ * packet, worker_tick() the reader's ticks, worker_flush() the end, each
+ * with the sequence number the reader gave it; finished transactions go to
+ * the pipeline's observation sink with the key (seq, flow_id, tx index) that
+ * orders them for the engine, and event writes take the pipeline's lock. */
 #include "sensor/worker.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,18 +110,6 @@ struct session {
     struct recset rec[2];
 };
 
-struct worker_stats {
-    uint64_t sessions_failed;   /* session allocation failed */
-    uint64_t streams_skipped;   /* encrypted streams not scanned */
-    uint64_t dedup_overflow;
-    uint64_t match_stream_failed;
-    uint64_t records;           /* distinct per flow direction, all categories */
-    uint64_t stats_events;
-    uint64_t http_flows;
-    uint64_t url_records;   /* records found (and masked) in request targets */
-    uint64_t tx_alloc_failed;
-};
-
 struct worker {
     struct worker_config cfg;
     const struct match_db *db;
@@ -131,13 +129,29 @@ struct worker {
     struct match_scratch *scratch;
     struct http_config http_cfg;
     struct http_stats http_st;
-    struct worker_stats st;
+    struct worker_counters st;
     uint64_t pcap_cnt;     /* current packet */
     uint32_t file_idx;
     uint64_t now_us;       /* latest packet time */
-    uint64_t next_expire_us;
+    uint64_t tick_sec;     /* worker_packet: second of packet time of the last tick */
     uint64_t next_stats_us;
+    uint64_t emit_seq;     /* pipeline: sequence number of the record in hand */
+    worker_obs_fn obs_fn;  /* pipeline: where transactions go, or NULL */
+    void *obs_ud;
+    pthread_mutex_t *eve_lock; /* pipeline: taken around event writes, or NULL */
 };
+
+static void eve_lock(struct worker *w)
+{
+    if (w->eve_lock)
+        pthread_mutex_lock(w->eve_lock);
+}
+
+static void eve_unlock(struct worker *w)
+{
+    if (w->eve_lock)
+        pthread_mutex_unlock(w->eve_lock);
+}
 
 void worker_config_default(struct worker_config *cfg)
 {
@@ -474,8 +488,10 @@ static void on_redact_record(void *ud, const struct record *rec)
         return;
     }
     const struct rule_pattern *pat = &rx->w->rs->patterns[rec->pattern];
-    rx->hit[rx->n].start = rec->end_off - rec->len;
-    rx->hit[rx->n].len = rec->len;
+    /* the value may have been decoded (%31, \u0031, separators): what to
+     * replace in the text is the source span, src_len bytes */
+    rx->hit[rx->n].start = rec->end_off - rec->src_len;
+    rx->hit[rx->n].len = rec->src_len;
     mask_value(pat->mask, pat->keep_first, pat->keep_last, rec->value, rec->len,
                rx->hit[rx->n].masked, SAMPLE_LEN);
     rx->n++;
@@ -665,7 +681,9 @@ static void tx_event(struct worker *w, struct session *s, struct http_tx *tx, st
     ev.endpoint = who->endpoint >= 0 ? w->rs->api.endpoints[who->endpoint].id : NULL;
     struct recview rv;
     ev.records = recview(&rv, &t->rec);
+    eve_lock(w);
     eve_write_http(w->eve, &ev);
+    eve_unlock(w);
     recview_done(&rv);
 }
 
@@ -712,7 +730,12 @@ static void tx_observe(struct worker *w, struct session *s, struct http_tx *tx,
     o.n_samples = ns;
     o.fingerprints = fps;
     o.n_fingerprints = nf;
-    detect_observe(w->detect, &o);
+    if (w->obs_fn) {
+        struct worker_obs_key k = {w->emit_seq, f->flow_id, tx->index};
+        w->obs_fn(w->obs_ud, &k, &o);
+    } else {
+        detect_observe(w->detect, &o);
+    }
 }
 
 static void tx_done(void *ud, struct http_tx *tx)
@@ -817,7 +840,9 @@ static void on_flow_end(struct flow *f, void *ud)
             ev.records[0] = recview(&rv[0], &s->rec[0]);
             ev.records[1] = recview(&rv[1], &s->rec[1]);
         }
+        eve_lock(w);
         eve_write_flow(w->eve, &ev);
+        eve_unlock(w);
         if (s) {
             recview_done(&rv[0]);
             recview_done(&rv[1]);
@@ -850,6 +875,9 @@ struct worker *worker_new(const struct worker_config *cfg, const struct worker_s
     w->capture = sh->capture;
     w->epdb = sh->endpoints;
     w->detect = sh->detect;
+    w->obs_fn = sh->obs_fn;
+    w->obs_ud = sh->obs_ud;
+    w->eve_lock = sh->eve_lock;
     struct flow_config fc = cfg->flow;
     fc.user_size = sizeof(struct session);
     w->dec = decoder_new(&cfg->decode);
@@ -873,7 +901,11 @@ struct worker *worker_new(const struct worker_config *cfg, const struct worker_s
     uint64_t idkey = 0;
     if (w->fpkey)
         idkey = fingerprint_record64(w->fpkey, 0xff, (const uint8_t *)"identity", 8);
-    if (!(w->ident = identity_new(w->rs ? &w->rs->api : NULL, cfg->session_cap, idkey))) {
+    if (sh->sessions)
+        w->ident = identity_new_shared(w->rs ? &w->rs->api : NULL, sh->sessions);
+    else
+        w->ident = identity_new(w->rs ? &w->rs->api : NULL, cfg->session_cap, idkey);
+    if (!w->ident) {
         snprintf(err, errlen, "out of memory allocating the session table");
         goto error;
     }
@@ -906,24 +938,53 @@ void worker_free(struct worker *w)
             kv[n++] = (struct eve_kv){(k), (v)};                                                   \
     } while (0)
 
-static size_t collect_stats(struct worker *w, struct eve_kv *kv, size_t max)
+/* Every counter struct summed is all uint64_t: add them member by member. */
+static void add_u64s(void *dst, const void *src, size_t size)
+{
+    uint64_t *d = dst;
+    const uint64_t *a = src;
+    for (size_t i = 0; i < size / sizeof(uint64_t); i++)
+        d[i] += a[i];
+}
+
+_Static_assert(sizeof(struct worker_snap) % sizeof(uint64_t) == 0, "worker_snap: u64 only");
+
+void worker_snap_add(struct worker_snap *sum, const struct worker_snap *s)
+{
+    add_u64s(sum, s, sizeof(*s));
+}
+
+void worker_snapshot(struct worker *w, struct worker_snap *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->flow = *flow_table_stats(w->ft);
+    out->tcp = *reasm_ctx_stats(w->reasm);
+    out->dpi = *dpi_get_stats(w->dpi);
+    if (w->scratch)
+        out->match = *match_scratch_stats(w->scratch);
+    out->http = w->http_st;
+    out->ident = *identity_get_stats(w->ident);
+    out->st = w->st;
+}
+
+size_t worker_stats_kv(const struct worker_stats_src *src, struct eve_kv *kv, size_t max)
 {
     size_t n = 0;
-    if (w->capture) {
-        struct capture_stats cs;
-        capture_get_stats(w->capture, &cs);
+    const struct worker_snap *sn = src->snap;
+    if (src->cap) {
+        const struct capture_stats cs = *src->cap;
         KV("capture.packets", cs.packets);
         KV("capture.bytes", cs.bytes);
         KV("capture.files_ok", cs.files_ok);
         KV("capture.files_failed", cs.files_failed);
         KV("capture.read_errors", cs.read_errors);
-        if (capture_is_live(w->capture)) {
+        if (src->live) {
             KV("capture.kernel_packets", cs.if_recv);
             KV("capture.kernel_drops", cs.if_drop);
             KV("capture.kernel_ifdrops", cs.if_ifdrop);
         }
     }
-    const struct decode_stats *ds = decoder_stats(w->dec);
+    const struct decode_stats *ds = src->dec;
     KV("decoder.pkts", ds->pkts);
     KV("decoder.bytes", ds->bytes);
     KV("decoder.ipv4", ds->ipv4);
@@ -935,7 +996,7 @@ static size_t collect_stats(struct worker *w, struct eve_kv *kv, size_t max)
     KV("decoder.non_ip", ds->non_ip);
     KV("decoder.vlan", ds->vlan);
     KV("decoder.mpls", ds->mpls);
-    KV("decoder.defrag_memuse", decoder_memuse(w->dec));
+    KV("decoder.defrag_memuse", src->defrag_memuse);
     static char names[DECODE_EVENT_MAX][48];
     for (int i = 0; i < DECODE_EVENT_MAX; i++) {
         if (!names[i][0])
@@ -943,7 +1004,7 @@ static size_t collect_stats(struct worker *w, struct eve_kv *kv, size_t max)
                      decode_event_name((enum decode_event)i));
         KV(names[i], ds->ev[i]);
     }
-    const struct flow_stats *fs = flow_table_stats(w->ft);
+    const struct flow_stats *fs = &sn->flow;
     KV("flow.active", fs->active);
     KV("flow.total", fs->total);
     KV("flow.tcp", fs->tcp);
@@ -956,7 +1017,7 @@ static size_t collect_stats(struct worker *w, struct eve_kv *kv, size_t max)
     KV("flow.memcap_refused", fs->memcap_refused);
     KV("flow.memuse", fs->memuse);
     KV("flow.memuse_peak", fs->memuse_peak);
-    const struct reasm_stats *rs = reasm_ctx_stats(w->reasm);
+    const struct reasm_stats *rs = &sn->tcp;
     KV("tcp.segments", rs->segments);
     KV("tcp.bytes_delivered", rs->bytes_delivered);
     KV("tcp.retransmits", rs->retransmits);
@@ -972,41 +1033,41 @@ static size_t collect_stats(struct worker *w, struct eve_kv *kv, size_t max)
     KV("tcp.out_of_window", rs->out_of_window);
     KV("tcp.memuse", rs->memuse);
     KV("tcp.memuse_peak", rs->memuse_peak);
-    const struct dpi_stats *dp = dpi_get_stats(w->dpi);
+    const struct dpi_stats *dp = &sn->dpi;
     KV("dpi.flows", dp->flows);
     KV("dpi.classified", dp->classified);
     KV("dpi.given_up", dp->given_up);
     KV("dpi.alloc_failed", dp->alloc_failed);
-    if (w->scratch) {
-        const struct match_stats *ms = match_scratch_stats(w->scratch);
+    if (src->have_match) {
+        const struct match_stats *ms = &sn->match;
         KV("match.bytes_scanned", ms->bytes_scanned);
         KV("match.raw_matches", ms->raw_matches);
         KV("match.rejected", ms->rejected);
         KV("match.records", ms->records);
         KV("match.scan_errors", ms->scan_errors);
     }
-    KV("http.flows", w->st.http_flows);
-    KV("http.requests", w->http_st.requests);
-    KV("http.responses", w->http_st.responses);
-    KV("http.transactions", w->http_st.transactions);
-    KV("http.parse_errors", w->http_st.parse_errors);
-    KV("http.resyncs", w->http_st.resyncs);
-    KV("http.resync_bytes", w->http_st.resync_bytes);
-    KV("http.header_cap_hit", w->http_st.header_cap_hit);
-    KV("http.uri_cap_hit", w->http_st.uri_cap_hit);
-    KV("http.headers_count_cap_hit", w->http_st.headers_count_cap_hit);
-    KV("http.pipeline_cap_hit", w->http_st.pipeline_cap_hit);
-    KV("http.decode_gzip", w->http_st.decode_gzip);
-    KV("http.decode_deflate", w->http_st.decode_deflate);
-    KV("http.decode_failed", w->http_st.decode_failed);
-    KV("http.decode_cap_hit", w->http_st.decode_cap_hit);
-    KV("http.ratio_cap_hit", w->http_st.ratio_cap_hit);
-    KV("http.chunked", w->http_st.chunked);
-    KV("http.upgraded", w->http_st.upgraded);
-    KV("http.no_response", w->http_st.no_response);
-    KV("http.tx_alloc_failed", w->st.tx_alloc_failed);
-    KV("http.url_records", w->st.url_records);
-    const struct identity_stats *is = identity_get_stats(w->ident);
+    KV("http.flows", sn->st.http_flows);
+    KV("http.requests", sn->http.requests);
+    KV("http.responses", sn->http.responses);
+    KV("http.transactions", sn->http.transactions);
+    KV("http.parse_errors", sn->http.parse_errors);
+    KV("http.resyncs", sn->http.resyncs);
+    KV("http.resync_bytes", sn->http.resync_bytes);
+    KV("http.header_cap_hit", sn->http.header_cap_hit);
+    KV("http.uri_cap_hit", sn->http.uri_cap_hit);
+    KV("http.headers_count_cap_hit", sn->http.headers_count_cap_hit);
+    KV("http.pipeline_cap_hit", sn->http.pipeline_cap_hit);
+    KV("http.decode_gzip", sn->http.decode_gzip);
+    KV("http.decode_deflate", sn->http.decode_deflate);
+    KV("http.decode_failed", sn->http.decode_failed);
+    KV("http.decode_cap_hit", sn->http.decode_cap_hit);
+    KV("http.ratio_cap_hit", sn->http.ratio_cap_hit);
+    KV("http.chunked", sn->http.chunked);
+    KV("http.upgraded", sn->http.upgraded);
+    KV("http.no_response", sn->http.no_response);
+    KV("http.tx_alloc_failed", sn->st.tx_alloc_failed);
+    KV("http.url_records", sn->st.url_records);
+    const struct identity_stats *is = &sn->ident;
     for (int k = 0; k < IDENT_KIND_MAX; k++) {
         static char iname[IDENT_KIND_MAX][40];
         if (!iname[k][0])
@@ -1020,8 +1081,8 @@ static size_t collect_stats(struct worker *w, struct eve_kv *kv, size_t max)
     KV("identity.sessions_learned", is->sessions_learned);
     KV("identity.sessions_evicted", is->sessions_evicted);
     KV("identity.sessions_active", is->sessions_active);
-    if (w->detect) {
-        const struct detect_stats *dt = detect_get_stats(w->detect);
+    if (src->detect) {
+        const struct detect_stats *dt = detect_get_stats(src->detect);
         KV("detect.observations", dt->observations);
         KV("detect.accounts", dt->accounts);
         KV("detect.accounts_evicted", dt->accounts_evicted);
@@ -1036,32 +1097,54 @@ static size_t collect_stats(struct worker *w, struct eve_kv *kv, size_t max)
         KV("detect.names_cut", dt->names_cut);
         KV("detect.obs_nomem", dt->obs_nomem);
     }
-    KV("records.distinct_per_flow", w->st.records);
-    KV("records.dedup_overflow", w->st.dedup_overflow);
-    KV("worker.sessions_failed", w->st.sessions_failed);
-    KV("worker.streams_skipped", w->st.streams_skipped);
-    KV("worker.match_stream_failed", w->st.match_stream_failed);
-    if (w->eve) {
-        n += eve_sink_stats_kv(w->eve, kv + n, max - n);
+    KV("records.distinct_per_flow", sn->st.records);
+    KV("records.dedup_overflow", sn->st.dedup_overflow);
+    KV("worker.sessions_failed", sn->st.sessions_failed);
+    KV("worker.streams_skipped", sn->st.streams_skipped);
+    KV("worker.match_stream_failed", sn->st.match_stream_failed);
+    if (src->eve) {
+        n += eve_sink_stats_kv(src->eve, kv + n, max - n);
     }
     return n;
+}
+
+static void own_stats_src(struct worker *w, struct worker_snap *snap, struct capture_stats *cs,
+                          struct worker_stats_src *src)
+{
+    worker_snapshot(w, snap);
+    if (w->capture)
+        capture_get_stats(w->capture, cs);
+    *src = (struct worker_stats_src){w->capture ? cs : NULL,
+                                     w->capture && capture_is_live(w->capture),
+                                     decoder_stats(w->dec),
+                                     decoder_memuse(w->dec),
+                                     snap,
+                                     w->scratch != NULL,
+                                     w->detect,
+                                     w->eve};
 }
 
 void worker_write_stats(struct worker *w)
 {
     if (!w->eve)
         return;
-    struct eve_kv kv[320];
-    size_t n = collect_stats(w, kv, sizeof(kv) / sizeof(kv[0]));
+    struct worker_snap snap;
+    struct capture_stats cs;
+    struct worker_stats_src src;
+    own_stats_src(w, &snap, &cs, &src);
+    struct eve_kv kv[WORKER_STATS_KV_MAX];
+    size_t n = worker_stats_kv(&src, kv, sizeof(kv) / sizeof(kv[0]));
     w->st.stats_events++;
+    eve_lock(w);
     eve_write_stats(w->eve, w->now_us, kv, n);
+    eve_unlock(w);
 }
 
-void worker_print_summary(struct worker *w, void *file)
+void worker_summary(const struct worker_stats_src *src, void *file)
 {
     FILE *fp = file;
-    const struct decode_stats *ds = decoder_stats(w->dec);
-    const struct flow_stats *fs = flow_table_stats(w->ft);
+    const struct decode_stats *ds = src->dec;
+    const struct flow_stats *fs = &src->snap->flow;
     uint64_t dropped = 0;
     for (int i = 0; i < DECODE_EVENT_MAX; i++)
         if (i != DEC_FRAG_HELD && i != DEC_FRAG_REASSEMBLED && i != DEC_IPV4_BAD_CSUM &&
@@ -1072,37 +1155,69 @@ void worker_print_summary(struct worker *w, void *file)
             (unsigned long long)ds->pkts, (unsigned long long)ds->bytes,
             (unsigned long long)dropped, (unsigned long long)fs->total,
             (unsigned long long)fs->active, (unsigned long long)fs->evicted,
-            (unsigned long long)w->st.records);
-    if (w->capture) {
-        struct capture_stats cs;
-        capture_get_stats(w->capture, &cs);
-        if (capture_is_live(w->capture))
-            fprintf(fp, "; kernel drops %llu", (unsigned long long)(cs.if_drop + cs.if_ifdrop));
-        if (cs.read_errors || cs.files_failed)
+            (unsigned long long)src->snap->st.records);
+    if (src->cap) {
+        const struct capture_stats *cs = src->cap;
+        if (src->live)
+            fprintf(fp, "; kernel drops %llu", (unsigned long long)(cs->if_drop + cs->if_ifdrop));
+        if (cs->read_errors || cs->files_failed)
             fprintf(fp, "; %llu unreadable files, %llu read errors",
-                    (unsigned long long)cs.files_failed, (unsigned long long)cs.read_errors);
+                    (unsigned long long)cs->files_failed, (unsigned long long)cs->read_errors);
     }
-    if (w->eve) {
-        const struct eve_sink_stats *es = eve_stats(w->eve);
+    if (src->eve) {
+        const struct eve_sink_stats *es = eve_stats(src->eve);
         fprintf(fp, "; events %llu written, %llu lost", (unsigned long long)es->written,
                 (unsigned long long)es->dropped);
     }
     fputc('\n', fp);
 }
 
+void worker_print_summary(struct worker *w, void *file)
+{
+    struct worker_snap snap;
+    struct capture_stats cs;
+    struct worker_stats_src src;
+    own_stats_src(w, &snap, &cs, &src);
+    worker_summary(&src, file);
+}
+
 /* ---- packets --------------------------------------------------------------- */
 
+/* The packet path after decoding: flow, nDPI, reassembly (and through the
+ * sinks, HTTP, matching, transactions). */
+static void process(struct worker *w, struct packet *p)
+{
+    enum flow_dir dir;
+    struct flow *f = flow_lookup(w->ft, p, &dir);
+    if (!f)
+        return;
+    struct session *s = f->user;
+    if (!s) {
+        s = session_new(w, f);
+        if (!s)
+            return;
+        f->user = s;
+    }
+    if (!s->dres.done)
+        dpi_packet(w->dpi, &s->dpi, &s->dres, p->l3, p->l3_len, p->ts_us, dir == FLOW_TOSERVER);
+    if (p->proto == 6 && !p->csum_bad)
+        reasm_segment(w->reasm, &s->rs[dir], p->seq, p->tcp_flags, p->payload, p->payload_len);
+}
+
+/* worker_packet's own clock: the same rule as the pipeline's reader (a tick
+ * before the first packet of each new second of packet time). */
 static void tick(struct worker *w, uint64_t now)
 {
     if (now <= w->now_us)
         return;
+    uint64_t sec = now / 1000000u;
     w->now_us = now;
     if (w->detect)
         detect_tick(w->detect, now);
-    if (now >= w->next_expire_us) {
+    if (sec != w->tick_sec) {
+        w->tick_sec = sec;
         flow_table_expire(w->ft, now);
         decoder_expire(w->dec, now);
-        w->next_expire_us = now + 1000000u;
     }
     if (w->cfg.stats_interval_s) {
         if (!w->next_stats_us)
@@ -1121,27 +1236,47 @@ void worker_packet(struct worker *w, struct packet *p)
     w->file_idx = p->file_idx;
     if (decode_packet(w->dec, p) != DECODE_OK || p->ip_ver == 0)
         return;
-    enum flow_dir dir;
-    struct flow *f = flow_lookup(w->ft, p, &dir);
-    if (!f)
-        return;
-    struct session *s = f->user;
-    if (!s) {
-        s = session_new(w, f);
-        if (!s)
-            return;
-        f->user = s;
-    }
-    if (!s->dres.done)
-        dpi_packet(w->dpi, &s->dpi, &s->dres, p->l3, p->l3_len, p->ts_us, dir == FLOW_TOSERVER);
-    if (p->proto == 6 && !p->csum_bad)
-        reasm_segment(w->reasm, &s->rs[dir], p->seq, p->tcp_flags, p->payload, p->payload_len);
+    process(w, p);
 }
 
 void worker_finish(struct worker *w)
 {
     flow_table_flush(w->ft);
     worker_write_stats(w);
-    if (w->eve)
+    if (w->eve) {
+        eve_lock(w);
         eve_flush(w->eve);
+        eve_unlock(w);
+    }
+}
+
+void worker_decoded(struct worker *w, struct packet *p, uint64_t seq, uint64_t now_us)
+{
+    w->emit_seq = seq;
+    w->now_us = now_us;
+    w->pcap_cnt = p->pcap_cnt;
+    w->file_idx = p->file_idx;
+    process(w, p);
+}
+
+/* A transaction that starts while flows end (held data delivered at close)
+ * is stamped with the packet before the tick: what a single thread, which
+ * saw every packet, would have in hand. */
+void worker_tick(struct worker *w, uint64_t seq, uint64_t now_us, uint64_t pcap_cnt,
+                 uint32_t file_idx)
+{
+    w->emit_seq = seq;
+    w->now_us = now_us;
+    w->pcap_cnt = pcap_cnt;
+    w->file_idx = file_idx;
+    flow_table_expire(w->ft, now_us);
+}
+
+void worker_flush(struct worker *w, uint64_t now_us, uint64_t pcap_cnt, uint32_t file_idx)
+{
+    w->emit_seq = UINT64_MAX;
+    w->now_us = now_us;
+    w->pcap_cnt = pcap_cnt;
+    w->file_idx = file_idx;
+    flow_table_flush(w->ft);
 }

@@ -196,7 +196,8 @@ def records_of(members):
             if id_ok(v):
                 out["ids"].add(v)
         elif k == "address" and "*" not in v:
-            out["addresses"].add(v)
+            # a delivery point: up to the house number (号), as the truth counts
+            out["addresses"].add(v[:v.index("号") + 1] if "号" in v else v)
         elif k == "waybillNo":
             out["waybills"].add(v)
         elif k == "tel":

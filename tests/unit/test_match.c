@@ -1,14 +1,20 @@
 /* test_match.c - the stream matcher: values recovered without SOM, found once
- * however the input is split, boundaries, masks, gaps, end of stream, stats.
+ * however the input is split, boundaries, masks, gaps, end of stream, stats;
+ * the digit-run pre-pass against Hyperscan on the same patterns; the address
+ * finder against start-of-match on the full address regex; normalisation of
+ * escapes, percent-encoding and full-width digits split at every byte; the
+ * shipped rules/pii-cn.yaml through the real matcher.
  *
- * The ruleset is built by hand (no YAML loader involved) so these tests only
- * depend on the matcher and the validators. Raw values are never printed:
- * comparisons go through memcmp. */
+ * Most rulesets are built by hand (no YAML loader involved) so these tests
+ * only depend on the matcher and the validators. Raw values are never
+ * printed: comparisons go through memcmp. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "rules/match.h"
+#include "rules/ruleset.h"
 #include "rules/validate.h"
 
 struct spec {
@@ -529,6 +535,407 @@ static void test_build_errors(void)
     match_scratch_free(NULL);
 }
 
+
+/* ---- the pre-pass against Hyperscan ----------------------------------------- */
+
+#define HSF_DOTALL 2u /* HS_FLAG_DOTALL: no meaning for these regexes, but any flag
+                         keeps a pattern out of the pre-pass */
+
+struct reclist {
+    size_t n;
+    int overflow;
+    struct {
+        uint16_t pattern;
+        uint8_t len;
+        uint64_t end;
+        uint8_t v[RECORD_MAX_LEN];
+    } r[512];
+};
+
+static void on_list(void *ud, const struct record *r)
+{
+    struct reclist *l = ud;
+    if (l->n == 512) {
+        l->overflow = 1;
+        return;
+    }
+    l->r[l->n].pattern = r->pattern;
+    l->r[l->n].len = r->len;
+    l->r[l->n].end = r->end_off;
+    memcpy(l->r[l->n].v, r->value, r->len);
+    l->n++;
+}
+
+static int same_list(const struct reclist *a, const struct reclist *b)
+{
+    if (a->overflow || b->overflow || a->n != b->n) return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->r[i].pattern != b->r[i].pattern || a->r[i].len != b->r[i].len ||
+            a->r[i].end != b->r[i].end || memcmp(a->r[i].v, b->r[i].v, a->r[i].len))
+            return 0;
+    return 1;
+}
+
+static uint32_t rng = 12345;
+static uint32_t rnd(uint32_t n)
+{
+    rng = rng * 1103515245u + 12345u;
+    return (rng >> 8) % n;
+}
+
+static void scan_list(const struct match_db *db, struct match_scratch *s, const char *in,
+                      size_t len, size_t cut, struct reclist *l)
+{
+    memset(l, 0, sizeof(*l));
+    struct match_stream *st = match_stream_open(db, s);
+    match_stream_scan(st, s, (const uint8_t *)in, cut, on_list, l);
+    match_stream_scan(st, s, (const uint8_t *)in + cut, len - cut, on_list, l);
+    match_stream_close(st, s, on_list, l);
+}
+
+/* The same digit-shape patterns served by the pre-pass (no flags) and by
+ * Hyperscan with the SOM verifier (a flag without meaning for them) give the
+ * same records, in the same order, on random digit-heavy text cut anywhere. */
+static void test_prepass_vs_hyperscan(void)
+{
+    static const struct spec pre[] = {
+        {"mob", "(?:(?:\\+|00)86[- ]?|86[- ])?1[3-9][0-9][- ]?[0-9]{4}[- ]?[0-9]{4}", 0, RULE_CAT_PHONE,
+         "cn_mobile", BOUNDARY_DIGIT, 0, 0, 1},
+        {"land", "0(?:10|2[0-9]|[3-9][0-9]{2})[- ]?[2-9][0-9]{6,7}", 0, RULE_CAT_LANDLINE,
+         "cn_landline", BOUNDARY_DIGIT, 0, 0, 1},
+        {"rid", "[1-9][0-9]{16}[0-9Xx]", 0, RULE_CAT_ID, "gb11643", BOUNDARY_ALNUM, 0, 0, 1},
+        {"s10", "[A-Z]{2}[0-9]{9}[A-Z]{2}", 0, RULE_CAT_WAYBILL, "s10", BOUNDARY_ALNUM, 0, 0, 1},
+        {"run", "[0-9]{5,7}", 0, RULE_CAT_OTHER, NULL, BOUNDARY_DIGIT, 0, 0, 1},
+        {"dash", "[0-9]{2}-[0-9]{2}", 0, RULE_CAT_OTHER, NULL, BOUNDARY_ALNUM, 0, 0, 1},
+    };
+    enum { NP = sizeof(pre) / sizeof(pre[0]) };
+    struct spec hs[NP];
+    memcpy(hs, pre, sizeof(hs));
+    for (size_t i = 0; i < NP; i++)
+        hs[i].flags = HSF_DOTALL;
+    struct ruleset *ra = rs_build(pre, NP), *rb = rs_build(hs, NP);
+    struct match_db *da = NULL, *dbb = NULL;
+    char err[256] = "";
+    CHECK_EQ(match_db_build(ra, &da, err, sizeof(err)), 0);
+    CHECK_EQ(match_db_build(rb, &dbb, err, sizeof(err)), 0);
+    if (!da || !dbb) return;
+    CHECK_EQ(match_db_prepass_patterns(da), NP);
+    CHECK_EQ(match_db_prepass_patterns(dbb), 0);
+    struct match_scratch *sa = match_scratch_new(da), *sb = match_scratch_new(dbb);
+    static const char *const pieces[] = {
+        "13812345678", "138-1234-5678", "139 1234 5678", "86 13712345678", "+8613612345678",
+        "8613512345678", "YT8613412345678", "+",
+        "0086-135-1234-5678", "010-62345678", "0755 23456789", "02112345678", "11010519491231002X",
+        "360426199101010071", "RB123456785GB", "AB123456789CD", "12345", "1234567", "12-34",
+        "12-34-56", "-", " ", "X", "x", "A", "B", "*", "\"", ":", "7", "0", "1", "86", "138"};
+    enum { NPC = sizeof(pieces) / sizeof(pieces[0]) };
+    size_t bad = 0, total = 0, runs = 0;
+    char in[400];
+    for (int iter = 0; iter < 400; iter++) {
+        size_t len = 0;
+        while (len < 300) {
+            const char *p = pieces[rnd(NPC)];
+            size_t n = strlen(p);
+            memcpy(in + len, p, n);
+            len += n;
+        }
+        in[len] = 0;
+        struct reclist a, b;
+        scan_list(dbb, sb, in, len, len, &b);
+        total += b.n;
+        for (int k = 0; k < 6; k++) {
+            size_t cut = k == 0 ? len : rnd((uint32_t)len + 1);
+            scan_list(da, sa, in, len, cut, &a);
+            runs++;
+            if (!same_list(&a, &b)) bad++;
+        }
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(total > 1000); /* the inputs do hold records */
+    CHECK(runs == 2400);
+    CHECK(match_scratch_stats(sa)->prepass_events > 0);
+    match_scratch_free(sa);
+    match_scratch_free(sb);
+    match_db_free(da);
+    match_db_free(dbb);
+    rs_free(ra);
+    rs_free(rb);
+
+    /* what stays with Hyperscan: alternation of literals, unbounded repeats,
+     * literal letters, no boundary */
+    static const struct spec not_shapes[] = {
+        {"yto", "YT[0-9]{13}", 0, RULE_CAT_WAYBILL, NULL, BOUNDARY_ALNUM, 0, 0, 1},
+        {"nob", "[0-9]{11}", 0, RULE_CAT_OTHER, NULL, BOUNDARY_NONE, 0, 0, 1},
+        {"unb", "[0-9]+x", 0, RULE_CAT_OTHER, NULL, BOUNDARY_DIGIT, 8, 0, 1},
+        {"dot", "1.3", 0, RULE_CAT_OTHER, NULL, BOUNDARY_DIGIT, 0, 0, 1},
+    };
+    struct ruleset *rn = rs_build(not_shapes, 4);
+    struct match_db *dn = NULL;
+    CHECK_EQ(match_db_build(rn, &dn, err, sizeof(err)), 0);
+    if (dn) CHECK_EQ(match_db_prepass_patterns(dn), 0);
+    match_db_free(dn);
+    rs_free(rn);
+}
+
+/* ---- the address finder against start-of-match --------------------------- */
+
+static const char addr_regex[] =
+    "(?:[\\xe4-\\xe9][\\x80-\\xbf]{2}){2,6}(?:省|市|区|县)(?:[\\xe4\\xe6-\\xe9][\\x80-"
+    "\\xbf]{2}|\\xe5[\\x80-\\x8e\\x90-\\xbf][\\x80-\\xbf]|\\xe5\\x8f[\\x80-\\xb6\\xb8-"
+    "\\xbf]|[0-9A-Za-z-]){2,24}号";
+
+/* The shipped way (号 + the cn_address validator looking back) finds exactly
+ * what the full regex with the SOM verifier finds, once validated. */
+static void test_address_finder(void)
+{
+    static const struct spec anchor[] = {
+        {"addr", "号", 0, RULE_CAT_ADDRESS, "cn_address", BOUNDARY_NONE, 96, 0, 1}};
+    static const struct spec full[] = {
+        {"addr", addr_regex, 0, RULE_CAT_ADDRESS, NULL, BOUNDARY_NONE, 0, 0, 1}};
+    struct ruleset *ra = rs_build(anchor, 1), *rb = rs_build(full, 1);
+    struct match_db *da = NULL, *dbb = NULL;
+    char err[256] = "";
+    CHECK_EQ(match_db_build(ra, &da, err, sizeof(err)), 0);
+    CHECK_EQ(match_db_build(rb, &dbb, err, sizeof(err)), 0);
+    if (!da || !dbb) return;
+    struct match_scratch *sa = match_scratch_new(da), *sb = match_scratch_new(dbb);
+    static const char *const pieces[] = {"北京", "市", "海淀", "区", "省", "县", "中关村", "大街",
+                                         "路", "街", "27", "3", "号", "号", "院", "楼", "一",
+                                         "A", "-", " ", ",", "广东", "深圳", "南山", "科技园",
+                                         "小区", "单元", "*", "\xe5\x8f",
+                                         "北京市海淀区中关村大街27号",
+                                         "广东省深圳市南山区科技园路1号"};
+    enum { NPC = sizeof(pieces) / sizeof(pieces[0]) };
+    size_t bad = 0, found = 0;
+    char in[600];
+    for (int iter = 0; iter < 1500; iter++) {
+        size_t len = 0;
+        while (len < 200) {
+            const char *p = pieces[rnd(NPC)];
+            size_t n = strlen(p);
+            memcpy(in + len, p, n);
+            len += n;
+        }
+        struct reclist a, b, bv;
+        size_t cut = rnd((uint32_t)len + 1);
+        scan_list(da, sa, in, len, cut, &a);
+        scan_list(dbb, sb, in, len, len, &b);
+        /* the full regex's values, validated */
+        memset(&bv, 0, sizeof(bv));
+        for (size_t i = 0; i < b.n; i++)
+            if (validate_cn_address(b.r[i].v, b.r[i].len)) bv.r[bv.n++] = b.r[i];
+        bv.overflow = b.overflow;
+        found += a.n;
+        if (!same_list(&a, &bv)) bad++;
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(found > 100);
+    match_scratch_free(sa);
+    match_scratch_free(sb);
+    match_db_free(da);
+    match_db_free(dbb);
+    rs_free(ra);
+    rs_free(rb);
+}
+
+/* ---- normalisation ------------------------------------------------------- */
+
+struct norm_case {
+    const char *label, *in;
+    size_t n_rec;      /* mobile records expected */
+    size_t src_start;  /* where the first record's text starts in in */
+    size_t src_len;    /* and its length there */
+};
+
+/* Every encoding of a mobile (and its masked forms) through the stream, cut
+ * at every byte and at every pair of bytes: the record is 13812345678, its
+ * end_off and src_len name the encoded text exactly. */
+static void test_normalize(void)
+{
+    static const struct spec sp[] = {
+        {"mob", "(?:(?:\\+|00)86[- ]?|86[- ])?1[3-9][0-9][- ]?[0-9]{4}[- ]?[0-9]{4}", 0, RULE_CAT_PHONE,
+         "cn_mobile", BOUNDARY_DIGIT, 0, 0, 1},
+        {"addr", "号", 0, RULE_CAT_ADDRESS, "cn_address", BOUNDARY_NONE, 96, 0, 1},
+    };
+    struct ruleset *rs = rs_build(sp, 2);
+    struct match_db *db = NULL;
+    char err[256] = "";
+    CHECK_EQ(match_db_build(rs, &db, err, sizeof(err)), 0);
+    if (!db) return;
+    struct match_scratch *s = match_scratch_new(db);
+    static const struct norm_case cases[] = {
+        {"plain", "tel=13812345678;", 1, 4, 11},
+        {"json \\u", "{\"t\":\"\\u0031\\u0033\\u0038\\u0031\\u0032\\u0033\\u0034\\u0035\\u0036"
+                     "\\u0037\\u0038\"}",
+         1, 6, 66},
+        {"json \\u twice", "t=\\u0031\\u0033812345678,", 1, 2, 21},
+        {"percent", "tel=%31%33%38%31%32%33%34%35%36%37%38&x=1", 1, 4, 33},
+        {"percent mixed", "tel=138%2D1234%2d5678&", 1, 4, 17},
+        {"full-width", "电话：１３８１２３４５６７８。", 1, 9, 33},
+        {"full-width dashes", "１３８－１２３４－５６７８", 1, 0, 39},
+        {"separators", "a 138-1234-5678 b", 1, 2, 13},
+        {"spaces", "a 138 1234 5678 b", 1, 2, 13},
+        {"+86", "a +86 13812345678 b", 1, 2, 15},
+        {"+86 glued", "a +8613812345678 b", 1, 2, 14},
+        {"86 glued is not a prefix", "YT8613812345678 b", 0, 0, 0},
+        {"0086", "a 0086-138-1234-5678 b", 1, 2, 18},
+        {"surrogate pair before", "\\ud83d\\ude00 13812345678", 1, 13, 11},
+        {"masked full-width", "１３８＊＊＊＊＊＊７８", 0, 0, 0},
+        {"masked escaped", "138\\u002a\\u002a\\u002a\\u002a5678", 0, 0, 0},
+        {"masked percent", "138%2A%2A%2A%2A%2A%2A78", 0, 0, 0},
+        {"escaped backslash", "\\\\u0031\\u00338123456789", 0, 0, 0},
+        {"bad hex", "%3G13812345678", 1, 3, 11},
+        {"lone low surrogate", "\\udcff:13812345678", 1, 7, 11},
+        {"cut at the end", "13812345678%3", 1, 0, 11},
+        {"escape inside a longer run", "1%338123456789", 0, 0, 0},
+    };
+    size_t bad = 0;
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        const struct norm_case *t = &cases[k];
+        size_t len = strlen(t->in);
+        size_t nbad = 0;
+        for (size_t i = 0; i <= len; i++)
+            for (size_t j = i; j <= len; j++) {
+                struct got g;
+                size_t cuts[2] = {i, j};
+                scan_cuts(db, s, t->in, len, cuts, 2, &g);
+                int ok = g.n == t->n_rec;
+                if (ok && t->n_rec) {
+                    const struct record *r = &g.r[0];
+                    ok = r->pattern == 0 && r->len == 11 &&
+                         memcmp(r->value, "13812345678", 11) == 0 &&
+                         r->end_off == t->src_start + t->src_len && r->src_len == t->src_len;
+                }
+                nbad += !ok;
+            }
+        if (nbad) fprintf(stderr, "  normalise: %s: %zu splits wrong\n", t->label, nbad);
+        bad += nbad;
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(match_scratch_stats(s)->decoded > 0);
+
+    /* a JSON-escaped address (ensure_ascii) is the address */
+    static const char esc_addr[] = "\"a\":\"\\u5317\\u4eac\\u5e02\\u671d\\u9633\\u533a\\u5efa"
+                                   "\\u56fd\\u8def88\\u53f7\"";
+    size_t len = strlen(esc_addr), nbad = 0;
+    for (size_t i = 0; i <= len; i++) {
+        struct got g;
+        scan_cuts(db, s, esc_addr, len, &i, 1, &g);
+        if (g.n != 1 || g.r[0].pattern != 1 || g.r[0].len != 32 ||
+            memcmp(g.r[0].value, "北京市朝阳区建国路88号", 32) != 0 ||
+            g.r[0].end_off != len - 1 || g.r[0].src_len != len - 6)
+            nbad++;
+    }
+    CHECK_EQ(nbad, 0);
+
+    /* a gap drops an escape it cuts; offsets count the hole */
+    struct got g = {0};
+    struct match_stream *st = match_stream_open(db, s);
+    match_stream_scan(st, s, (const uint8_t *)"x %3", 4, on_rec, &g);
+    match_stream_gap_len(st, 10);
+    match_stream_scan(st, s, (const uint8_t *)"1 13812345678;", 14, on_rec, &g);
+    match_stream_close(st, s, on_rec, &g);
+    CHECK_EQ(g.n, 1);
+    CHECK(g.n == 1 && g.r[0].end_off == 4 + 10 + 13 && g.r[0].src_len == 11);
+
+    /* with normalisation off, escapes are just bytes */
+    match_scratch_set_flags(s, MATCH_NO_NORMALIZE);
+    memset(&g, 0, sizeof(g));
+    CHECK_EQ(match_scan_block(db, s, (const uint8_t *)"%31%33%38%31%32%33%34%35%36%37%38", 33,
+                              on_rec, &g),
+             0);
+    CHECK_EQ(g.n, 0);
+    match_scratch_set_flags(s, 0);
+    match_scratch_free(s);
+    match_db_free(db);
+    rs_free(rs);
+}
+
+/* ---- the shipped rules through the matcher ------------------------------- */
+
+static struct ruleset *load_shipped(void)
+{
+    char path[4096];
+    const char *env = getenv("LH_SOURCE_ROOT");
+    const char *tail = "tests/unit/test_match.c";
+    size_t n = strlen(__FILE__), t = strlen(tail);
+    if (env && *env)
+        snprintf(path, sizeof(path), "%s/rules/pii-cn.yaml", env);
+    else if (n >= t && strcmp(__FILE__ + n - t, tail) == 0)
+        snprintf(path, sizeof(path), "%.*srules/pii-cn.yaml", (int)(n - t), __FILE__);
+    else
+        snprintf(path, sizeof(path), "rules/pii-cn.yaml");
+    const char *p = path;
+    struct ruleset *rs = NULL;
+    char err[2048];
+    if (ruleset_load(&p, 1, &rs, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return NULL;
+    }
+    return rs;
+}
+
+static size_t count_id(const struct ruleset *rs, const struct got *g, const char *id,
+                       const char *value)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(rs->patterns[g->r[i].pattern].id, id) == 0 &&
+            g->r[i].len == strlen(value) && memcmp(g->r[i].value, value, g->r[i].len) == 0)
+            n++;
+    return n;
+}
+
+static void test_shipped(void)
+{
+    struct ruleset *rs = load_shipped();
+    CHECK(rs != NULL);
+    if (!rs) return;
+    struct match_db *db = NULL;
+    char err[512] = "";
+    CHECK_EQ(match_db_build(rs, &db, err, sizeof(err)), 0);
+    if (!db) {
+        ruleset_free(rs);
+        return;
+    }
+    /* the digit patterns run in the pre-pass, the rest in Hyperscan */
+    CHECK_EQ(match_db_prepass_patterns(db), 4);
+    CHECK(match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "cn_mobile")));
+    CHECK(match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "cn_resident_id")));
+    CHECK(match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "cn_landline")));
+    CHECK(match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "waybill_ems_s10")));
+    CHECK(!match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "cn_address")));
+    struct match_scratch *s = match_scratch_new(db);
+    static const char in[] =
+        "{\"waybillNo\":\"YT1234567890123\",\"receiver\":{\"mobile\":\"138-1234-5678\","
+        "\"address\":\"北京市海淀区中关村大街27号院3号楼\"},\"sender\":{\"mobile\":\"+86 "
+        "13912345678\",\"idNo\":\"11010519491231002X\",\"tel\":\"010-62345678\","
+        "\"address\":\"广东省深圳市南山区科苑路15号\"},\"mailNo\":\"9812345678901\","
+        "\"intl\":\"RB123456785GB\",\"masked\":\"138******78\",\"m2\":\"１３８１２３４５６７８\"}";
+    size_t len = strlen(in), bad = 0;
+    for (size_t i = 0; i <= len; i += 7) {
+        struct got g;
+        scan_cuts(db, s, in, len, &i, 1, &g);
+        int ok = g.n == 10 && count_id(rs, &g, "waybill_yto", "YT1234567890123") == 1 &&
+                 count_id(rs, &g, "cn_mobile", "13812345678") == 2 &&
+                 count_id(rs, &g, "cn_mobile", "13912345678") == 1 &&
+                 count_id(rs, &g, "cn_address", "北京市海淀区中关村大街27号") == 1 &&
+                 count_id(rs, &g, "cn_address", "广东省深圳市南山区科苑路15号") == 1 &&
+                 count_id(rs, &g, "cn_resident_id", "11010519491231002X") == 1 &&
+                 count_id(rs, &g, "cn_landline", "010-62345678") == 1 &&
+                 count_id(rs, &g, "waybill_ctx", "9812345678901") == 1 &&
+                 count_id(rs, &g, "waybill_ems_s10", "RB123456785GB") == 1;
+        /* records come out in stream order */
+        for (size_t k = 1; k < g.n; k++)
+            ok &= g.r[k].end_off >= g.r[k - 1].end_off;
+        bad += !ok;
+    }
+    CHECK_EQ(bad, 0);
+    match_scratch_free(s);
+    match_db_free(db);
+    ruleset_free(rs);
+}
+
 int main(void)
 {
     struct ruleset *rs = rs_build(main_specs, N_MAIN);
@@ -552,5 +959,9 @@ int main(void)
     test_end_anchored();
     test_edges();
     test_build_errors();
+    test_prepass_vs_hyperscan();
+    test_address_finder();
+    test_normalize();
+    test_shipped();
     return check_done();
 }

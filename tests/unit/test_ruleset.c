@@ -360,6 +360,16 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     const struct rule_pattern *p = &c->rs->patterns[id];
     CHECK(to - from <= p->max_len);
     size_t start = (size_t)from, end = (size_t)to;
+    const struct validator *v = p->validator_idx >= 0 ? validate_get(p->validator_idx) : NULL;
+    if (v && v->find) {
+        /* the regex is only the anchor (cn_address: 号); the validator looks
+         * back from it for the value, as the matcher does */
+        size_t lo = end > p->max_len ? end - p->max_len : 0;
+        long s = v->find(c->text + lo, end - lo);
+        if (s < 0) return 0;
+        start = lo + (size_t)s;
+        from = start;
+    }
     if (p->value_tail) {
         start = end;
         while (start > from && in_class(BOUNDARY_ALNUM, c->text[start - 1]))
@@ -446,6 +456,16 @@ static void test_shipped_scan(const struct ruleset *rs)
                 (const struct want[]){{"cn_mobile", "13812345678"},
                                       {"cn_resident_id", "11010519491231002X"},
                                       {NULL, NULL}});
+    expect_scan(db, scratch, rs, "mobiles with separators and a country code",
+                "a 138-1234-5678 b 139 1234 5678 c +86 13712345678 d 0086-136-1234-5678",
+                (const struct want[]){{"cn_mobile", "138-1234-5678"},
+                                      {"cn_mobile", "139 1234 5678"},
+                                      {"cn_mobile", "+86 13712345678"},
+                                      {"cn_mobile", "0086-136-1234-5678"},
+                                      {NULL, NULL}});
+    expect_scan(db, scratch, rs, "mixed separators, wrong grouping, 86 glued without +",
+                "138-1234 5678 1381-234-5678 138-12345678 YT8613812345678",
+                (const struct want[]){{"waybill_yto", "YT8613812345678"}, {NULL, NULL}});
     expect_scan(db, scratch, rs, "unallocated, too long, masked, inside a longer number",
                 "15412345678 138123456789 138******78 138****5678 9913812345678",
                 (const struct want[]){{NULL, NULL}});
@@ -453,6 +473,9 @@ static void test_shipped_scan(const struct ruleset *rs)
         db, scratch, rs, "landlines", "tel 010-62345678, fax 0755 23456789; hotline 400-123-4567",
         (const struct want[]){
             {"cn_landline", "010-62345678"}, {"cn_landline", "0755 23456789"}, {NULL, NULL}});
+    expect_scan(db, scratch, rs, "a landline-shaped run inside a waybill number is not a landline",
+                "\"waybillNo\":\"DPK072452833067\"",
+                (const struct want[]){{"waybill_deppon", "DPK072452833067"}, {NULL, NULL}});
     expect_scan(db, scratch, rs, "bad ID check char and date",
                 "110105194912310021 110105194902300011", (const struct want[]){{NULL, NULL}});
     expect_scan(db, scratch, rs, "address ends at the first number+号",
@@ -514,7 +537,7 @@ static void test_shipped(void)
         enum rule_boundary boundary;
     } want[] = {
         {"cn_mobile", "cn_mobile", RULE_CAT_PHONE, BOUNDARY_DIGIT},
-        {"cn_landline", "cn_landline", RULE_CAT_LANDLINE, BOUNDARY_DIGIT},
+        {"cn_landline", "cn_landline", RULE_CAT_LANDLINE, BOUNDARY_ALNUM},
         {"cn_resident_id", "gb11643", RULE_CAT_ID, BOUNDARY_ALNUM},
         {"cn_address", "cn_address", RULE_CAT_ADDRESS, BOUNDARY_NONE},
         {"waybill_yto", "waybill", RULE_CAT_WAYBILL, BOUNDARY_ALNUM},
@@ -545,7 +568,8 @@ static void test_shipped(void)
     }
     int mob = ruleset_pattern_index(rs, "cn_mobile");
     if (mob >= 0) {
-        CHECK_EQ(rs->patterns[mob].max_len, 11);
+        /* the longest written form: 0086-138-1234-5678 */
+        CHECK_EQ(rs->patterns[mob].max_len, 18);
         CHECK_EQ(rs->patterns[mob].keep_first, 3);
         CHECK_EQ(rs->patterns[mob].keep_last, 2);
     }

@@ -82,6 +82,35 @@ static void test_mobile(void)
     expect("mobile masked 138****5678", validate_cn_mobile, "138****5678", false);
     expect("mobile letter", validate_cn_mobile, "1381234567a", false);
     CHECK(!validate_cn_mobile(NULL, 0));
+
+    /* written forms: 3-4-4 with one kind of separator, +86 / 0086 / "86 " */
+    static const struct {
+        const char *v;
+        bool ok;
+    } forms[] = {
+        {"138-1234-5678", true},       {"138 1234 5678", true},      {"+8613812345678", true},
+        {"+86 13812345678", true},     {"+86-138-1234-5678", true},  {"008613812345678", true},
+        {"0086 138 1234 5678", true},  {"86 13812345678", true},     {"86-138-1234-5678", true},
+        {"8613812345678", false},      {"138-1234 5678", false},     {"1381-234-5678", false},
+        {"138--1234-5678", false},     {"+86 154-1234-5678", false}, {"+87 13812345678", false},
+        {"+86 138-****-5678", false},  {"0086-138-1234-567", false}, {"+86  13812345678", false},
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        char label[48];
+        snprintf(label, sizeof label, "mobile form %zu", i);
+        expect(label, validate_cn_mobile, forms[i].v, forms[i].ok);
+        if (!forms[i].ok) continue;
+        /* the record is the 11 digits, whatever the form */
+        uint8_t out[32];
+        size_t n = validate_cn_mobile_norm((const uint8_t *)forms[i].v, strlen(forms[i].v), out);
+        CHECK(n == 11 && memcmp(out, "13812345678", 11) == 0);
+        CHECK(validate_cn_mobile(out, n));
+    }
+    /* in place, and a plain value is kept */
+    uint8_t inplace[] = "139 1234 5678";
+    CHECK_EQ(validate_cn_mobile_norm(inplace, 13, inplace), 11);
+    CHECK(memcmp(inplace, "13912345678", 11) == 0);
+    CHECK(validate_get(validate_find("cn_mobile"))->norm == validate_cn_mobile_norm);
 }
 
 static void test_gb11643(void)
@@ -204,6 +233,38 @@ static void test_address(void)
     expect("addr empty", validate_cn_address, "", false);
 }
 
+/* The address finder: the leftmost start of the shipped address regex
+ * ending at the 号 at the end of the window. */
+static void test_address_find(void)
+{
+    static const struct {
+        const char *w, *value; /* value: the expected suffix, NULL: none */
+    } cases[] = {
+        {"收货地址：北京市海淀区中关村大街27号", "北京市海淀区中关村大街27号"},
+        {"addr=广东省深圳市南山区科苑路15号", "广东省深圳市南山区科苑路15号"},
+        /* at most 6 characters before the marker */
+        {"地址是这里广东省深圳市南山区科苑路15号", "址是这里广东省深圳市南山区科苑路15号"},
+        {"x北京市1号", NULL},           /* 1 body unit: needs 2 */
+        {"北市ab号", NULL},             /* 1 character before the marker: needs 2 */
+        {"北京市号号", NULL},           /* the body holds no 号 */
+        {"北京市海淀区中关村大街27", NULL}, /* no 号 at the end */
+        {"北京市A-1号", "北京市A-1号"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *w = cases[i].w;
+        size_t n = strlen(w);
+        long s = validate_cn_address_find((const uint8_t *)w, n);
+        char label[48];
+        snprintf(label, sizeof label, "address find %zu", i);
+        bool ok = cases[i].value ? s >= 0 && strcmp(w + s, cases[i].value) == 0 : s < 0;
+        CHECK(ok);
+        if (!ok) fprintf(stderr, "  case: %s\n", label);
+    }
+    CHECK(validate_cn_address_find(NULL, 0) < 0);
+    CHECK(validate_cn_address_find((const uint8_t *)"\xb7", 1) < 0);
+    CHECK(validate_get(validate_find("cn_address"))->find == validate_cn_address_find);
+}
+
 static void test_waybill(void)
 {
     int idx = validate_find("waybill");
@@ -274,6 +335,7 @@ int main(void)
     test_landline();
     test_s10();
     test_address();
+    test_address_find();
     test_waybill();
     test_masked_never_count();
     test_table();

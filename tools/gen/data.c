@@ -384,7 +384,12 @@ static void put_person(buf_t *b, const data_opts *o, rng_t *r, const char *role,
         truth_masked(s);
     } else {
         put_kv(b, "address", p->addr);
-        truth_value(s, T_ADDR, p->addr, strlen(p->addr));
+        /* an address record is the delivery point, up to the house number
+         * (号), as the sensor's rules define it (docs/rules.md): the
+         * households behind one number count once */
+        const char *hao = strstr(p->addr, "号");
+        truth_value(s, T_ADDR, p->addr, hao ? (size_t)(hao - p->addr) + strlen("号")
+                                            : strlen(p->addr));
     }
     if (with_id) {
         buf_ch(b, ',');
