@@ -128,12 +128,53 @@ int fingerprint_key_random(struct fingerprint_key *k)
     return derive_k64(k);
 }
 
+/* HMAC of a record with the key already set up: fetching the MAC and
+ * keying it cost far more than hashing a record, so each thread keeps one
+ * keyed context per key and re-initialises it with the same key (OpenSSL
+ * keeps the keyed pads) for every record. */
+static int hmac_record(const struct fingerprint_key *k, uint8_t category, const uint8_t *v,
+                       size_t len, uint8_t out[32])
+{
+    static __thread EVP_MAC_CTX *ctx;
+    static __thread const struct fingerprint_key *ctx_key;
+    static __thread uint8_t ctx_key_bytes[FINGERPRINT_KEY_MAX];
+    static __thread size_t ctx_key_len;
+    if (!ctx || ctx_key != k || ctx_key_len != k->len ||
+        memcmp(ctx_key_bytes, k->key, k->len) != 0) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = NULL;
+        EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        if (mac) {
+            ctx = EVP_MAC_CTX_new(mac);
+            EVP_MAC_free(mac); /* the context holds its own reference */
+        }
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+                               OSSL_PARAM_construct_end()};
+        static const uint8_t nokey[1];
+        if (!ctx || !EVP_MAC_init(ctx, k->len ? k->key : nokey, k->len, params)) {
+            EVP_MAC_CTX_free(ctx);
+            ctx = NULL;
+            return hmac_sha256(k->key, k->len, &category, 1, v, len, out);
+        }
+        ctx_key = k;
+        memcpy(ctx_key_bytes, k->key, k->len);
+        ctx_key_len = k->len;
+    } else if (!EVP_MAC_init(ctx, NULL, 0, NULL)) {
+        return hmac_sha256(k->key, k->len, &category, 1, v, len, out);
+    }
+    size_t outl = 0;
+    if (!EVP_MAC_update(ctx, &category, 1) || (len && !EVP_MAC_update(ctx, v, len)) ||
+        !EVP_MAC_final(ctx, out, &outl, 32) || outl != 32)
+        return hmac_sha256(k->key, k->len, &category, 1, v, len, out);
+    return 0;
+}
+
 void fingerprint_record(const struct fingerprint_key *k, uint8_t category, const uint8_t *v,
                         size_t len, char out[FINGERPRINT_STR_LEN])
 {
     static const char hexd[] = "0123456789abcdef";
     uint8_t h[32];
-    if (hmac_sha256(k->key, k->len, &category, 1, v, len, h) != 0)
+    if (hmac_record(k, category, v, len, h) != 0)
         memset(h, 0, sizeof(h)); /* only without memory; an all-zero print is visible */
     memcpy(out, "hmac:", 5);
     for (size_t i = 0; i < 16; i++) {
