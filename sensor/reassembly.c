@@ -311,6 +311,32 @@ static void record_fin(struct reasm_ctx *c, struct reasm_stream *s, uint32_t fin
     }
 }
 
+/* Whether a RST at seq may end the stream. RFC 5961 3.2: a receiver resets
+ * only on seq == RCV.NXT, our next_seq. Our next_seq can lag the
+ * receiver's when we missed a segment, so a RST up to the highest sequence
+ * number this direction has been seen to use (the end of held data, or its
+ * FIN + 1) is believed too; nothing further ahead, since a forged RST a few
+ * bytes ahead would draw a challenge ACK from the receiver but would blind us.
+ * Not believed at all: a RST before the stream started (no ISN to compare
+ * with: the RST+ACK answering a SYN, or one forged ahead of the handshake)
+ * and a RST before the stream carried any data: ending such a stream frees
+ * nothing and only makes us deaf, and stacks are seen to accept data after
+ * one (suricata-verify bug-3286-02, security-4710-01). A connection that
+ * really was reset sends nothing more; a new one starts with a SYN, which
+ * replaces the ISN while no data has been seen. */
+static int rst_plausible(const struct reasm_stream *s, uint32_t seq)
+{
+    if (!s->started) return 0;
+    if (!s->midstream && s->base_off == 0 && !s->ooo && !s->fin_pending) return 0;
+    int64_t rel = (int32_t)(seq - s->next_seq);
+    if (rel == 0) return 1;
+    if (rel < 0) return 0;
+    uint64_t high = s->base_off;
+    if (s->ooo_tail) high = s->ooo_tail->off + s->ooo_tail->len;
+    if (s->fin_pending && s->fin_off + 1 > high) high = s->fin_off + 1;
+    return s->base_off + (uint64_t)rel <= high;
+}
+
 void reasm_segment(struct reasm_ctx *c, struct reasm_stream *s, uint32_t seq, uint8_t flags,
                    const uint8_t *data, size_t len)
 {
@@ -334,13 +360,22 @@ void reasm_segment(struct reasm_ctx *c, struct reasm_stream *s, uint32_t seq, ui
     }
     if (flags & TCP_RST) {
         /* RST payload is diagnostic text, not stream data (RFC 9293 3.5.3) */
+        if (!rst_plausible(s, seq)) {
+            c->st.rst_ignored++;
+            return;
+        }
         flush_all(c, s);
         finish(c, s);
         return;
     }
     if (!s->started) {
-        if (!len && !(flags & TCP_FIN))
-            return; /* a bare ACK says nothing about where data starts */
+        if (!len) {
+            /* a bare ACK says nothing about where data starts; nor does a
+             * bare FIN: starting at it would end the stream before its
+             * SYN-ACK (suricata-verify bug-3286: FIN, then the handshake) */
+            if (flags & TCP_FIN) c->st.out_of_window++;
+            return;
+        }
         s->isn = seq;
         s->next_seq = seq;
         s->started = 1;

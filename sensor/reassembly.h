@@ -11,7 +11,8 @@
  *
  * Policy: first data wins. A byte already delivered or held is never
  * replaced; a later copy that differs is counted (overlap_diff). Data after
- * FIN or RST is ignored. Sequence numbers compare modulo 2^32. */
+ * FIN or RST is ignored; a RST counts only when its seq is plausible
+ * (docs/reassembly.md). Sequence numbers compare modulo 2^32. */
 #ifndef LH_REASSEMBLY_H
 #define LH_REASSEMBLY_H
 
@@ -53,7 +54,10 @@ struct reasm_stats {
     uint64_t midstream;      /* streams picked up without a SYN */
     uint64_t after_close;    /* segments after FIN/RST ignored */
     uint64_t memuse, memuse_peak;
-    uint64_t out_of_window;  /* ignored: data > 2^30 (max window) ahead, FIN behind data */
+    uint64_t out_of_window;  /* ignored: data > 2^30 (max window) ahead, FIN behind data
+                              * or before the stream started */
+    uint64_t rst_ignored;    /* RSTs not believed: before the stream started or carried
+                              * data, or seq outside [next_seq, highest seq seen] */
 };
 
 struct reasm_ctx; /* one per worker: config, global memory accounting, stats */

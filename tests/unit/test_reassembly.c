@@ -625,12 +625,202 @@ static void test_fin_rst_close(void)
     reasm_stream_close(c, &z);
     CHECK_EQ(z.ended, 1);
 
-    /* RST on a stream never started just ends it */
-    rec_init(&r, 10);
+    CHECK_EQ(st->memuse, 0);
+    reasm_ctx_free(c);
+}
+
+/* ---- RST validation ------------------------------------------------------- */
+
+/* One stream fed SYN at isn and 100 bytes in order, then the RST: whether
+ * it ended the stream, and what rst_ignored did. */
+static int rst_after_data(struct reasm_ctx *c, uint32_t isn, uint32_t rst_seq, const uint8_t *d)
+{
+    struct rec r;
+    struct reasm_stream s;
+    rec_init(&r, 200);
+    stream_open(&s, &r);
+    reasm_segment(c, &s, isn, TCP_SYN, NULL, 0);
+    reasm_segment(c, &s, isn + 1, TCP_ACK, d, 100);
+    reasm_segment(c, &s, rst_seq, TCP_RST | TCP_ACK, NULL, 0);
+    int ended = (int)r.ends;
+    if (!ended) { /* the stream goes on as if the RST had not been sent */
+        reasm_segment(c, &s, isn + 101, TCP_ACK, d + 100, 50);
+        CHECK_EQ(r.next_off, 150);
+        CHECK(memcmp(r.buf, d, 150) == 0);
+    }
+    reasm_stream_close(c, &s);
+    CHECK_EQ(r.ends, 1);
+    CHECK_EQ(r.after_end, 0);
+    CHECK_EQ(r.order_err, 0);
+    rec_free(&r);
+    return ended;
+}
+
+static void test_rst_validation(void)
+{
+    uint8_t d[400];
+    for (int i = 0; i < 400; i++)
+        d[i] = (uint8_t)(i * 13 + 1);
+    struct reasm_config cfg;
+    reasm_config_default(&cfg);
+    struct reasm_ctx *c = reasm_ctx_new(&cfg);
+    const struct reasm_stats *st = reasm_ctx_stats(c);
+    struct rec r, r2;
+    struct reasm_stream s, s2;
+
+    /* exact next_seq ends the stream (RFC 5961); behind it, one byte ahead
+     * with nothing held, or far ahead does not; across the 2^32 wrap too */
+    const uint32_t rst_isns[] = {1000, 0xFFFFFFC0u, 0x7FFFFFD0u};
+    for (size_t k = 0; k < sizeof(rst_isns) / sizeof(rst_isns[0]); k++) {
+        uint32_t isn = rst_isns[k];
+        uint64_t ig0 = st->rst_ignored;
+        CHECK_EQ(rst_after_data(c, isn, isn + 101, d), 1);
+        CHECK_EQ(st->rst_ignored, ig0);
+        CHECK_EQ(rst_after_data(c, isn, isn + 100, d), 0);
+        CHECK_EQ(rst_after_data(c, isn, isn + 1, d), 0);
+        CHECK_EQ(rst_after_data(c, isn, isn + 102, d), 0);
+        CHECK_EQ(rst_after_data(c, isn, isn + 101 + 65536, d), 0);
+        CHECK_EQ(rst_after_data(c, isn, isn + 0x80000000u, d), 0);
+        CHECK_EQ(rst_after_data(c, isn, 0, d), 0);
+        CHECK_EQ(st->rst_ignored, ig0 + 6);
+    }
+
+    /* with a hole: our next_seq lags the sender's, so a RST up to the end of
+     * held data is believed; one byte further is not */
+    for (int past = 0; past <= 1; past++) {
+        uint64_t ig0 = st->rst_ignored;
+        rec_init(&r, 400);
+        stream_open(&s, &r);
+        reasm_segment(c, &s, 500, TCP_SYN, NULL, 0);
+        reasm_segment(c, &s, 501, 0, d, 40);
+        reasm_segment(c, &s, 501 + 70, 0, d + 70, 30); /* held [70,100) */
+        reasm_segment(c, &s, 501 + 100 + (uint32_t)past, TCP_RST, NULL, 0);
+        CHECK_EQ(r.ends, past ? 0u : 1u);
+        CHECK_EQ(st->rst_ignored, ig0 + (uint64_t)past);
+        if (!past) {
+            CHECK_EQ(r.ngaps, 1);
+            CHECK_EQ(r.gap_off[0], 40);
+            CHECK_EQ(r.next_off, 100);
+            CHECK(memcmp(r.buf + 70, d + 70, 30) == 0);
+        } else {
+            reasm_segment(c, &s, 501 + 40, 0, d + 40, 30); /* the hole arrives */
+            CHECK_EQ(r.next_off, 100);
+            CHECK_EQ(r.ngaps, 0);
+            CHECK(memcmp(r.buf, d, 100) == 0);
+        }
+        reasm_stream_close(c, &s);
+        CHECK_EQ(r.ends, 1);
+        CHECK_EQ(r.order_err, 0);
+        rec_free(&r);
+    }
+
+    /* a FIN ahead of missing data: the sender's next seq is FIN + 1 */
+    for (int past = 0; past <= 1; past++) {
+        uint64_t ig0 = st->rst_ignored;
+        rec_init(&r, 400);
+        stream_open(&s, &r);
+        reasm_segment(c, &s, 500, TCP_SYN, NULL, 0);
+        reasm_segment(c, &s, 501, 0, d, 60);
+        reasm_segment(c, &s, 501 + 100, TCP_FIN, NULL, 0);
+        CHECK_EQ(s.fin_pending, 1);
+        reasm_segment(c, &s, 501 + 101 + (uint32_t)past, TCP_RST, NULL, 0);
+        CHECK_EQ(r.ends, past ? 0u : 1u);
+        CHECK_EQ(st->rst_ignored, ig0 + (uint64_t)past);
+        reasm_stream_close(c, &s);
+        CHECK_EQ(r.ngaps, 1);
+        CHECK_EQ(r.gap_len[0], 40);
+        CHECK_EQ(r.ends, 1);
+        rec_free(&r);
+    }
+
+    /* before the stream started: ignored, and the SYN that follows starts
+     * the stream as usual */
+    uint64_t ig0 = st->rst_ignored;
+    rec_init(&r, 400);
     stream_open(&s, &r);
     reasm_segment(c, &s, 77, TCP_RST, NULL, 0);
+    CHECK_EQ(r.ends, 0);
+    CHECK_EQ(s.closed, 0);
+    CHECK_EQ(s.started, 0);
+    CHECK_EQ(st->rst_ignored, ig0 + 1);
+    reasm_segment(c, &s, 900, TCP_SYN, NULL, 0);
+    reasm_segment(c, &s, 901, TCP_ACK, d, 20);
+    CHECK_EQ(r.next_off, 20);
+    CHECK(memcmp(r.buf, d, 20) == 0);
+    reasm_stream_close(c, &s);
+    rec_free(&r);
+
+    /* suricata-verify bug-3286-02 (Linux evasion), both directions. Server:
+     * RST+ACK seq 0, FIN+ACK seq 0, then its SYN-ACK and the response.
+     * Client: SYN, a RST at exactly ISN+1 before any data, then the request.
+     * Nothing may end either stream; each gets its data whole. */
+    uint64_t oow0 = st->out_of_window;
+    ig0 = st->rst_ignored;
+    rec_init(&r, 400);  /* client to server */
+    rec_init(&r2, 400); /* server to client */
+    stream_open(&s, &r);
+    stream_open(&s2, &r2);
+    uint32_t cisn = 3810062735u, sisn = 26175;
+    reasm_segment(c, &s, cisn, TCP_SYN, NULL, 0);
+    reasm_segment(c, &s2, 0, TCP_RST | TCP_ACK, NULL, 0);
+    reasm_segment(c, &s2, 0, TCP_FIN | TCP_ACK, NULL, 0);
+    reasm_segment(c, &s, cisn + 1, TCP_RST, NULL, 0);
+    reasm_segment(c, &s2, sisn, TCP_SYN | TCP_ACK, NULL, 0);
+    reasm_segment(c, &s, cisn + 1, TCP_ACK, NULL, 0);
+    reasm_segment(c, &s, cisn + 1, TCP_ACK | TCP_PSH, d, 338);
+    reasm_segment(c, &s2, sisn + 1, TCP_ACK | TCP_PSH, d + 338, 62);
+    CHECK_EQ(r.ends + r2.ends, 0);
+    CHECK_EQ(r.next_off, 338);
+    CHECK(memcmp(r.buf, d, 338) == 0);
+    CHECK_EQ(r2.next_off, 62);
+    CHECK(memcmp(r2.buf, d + 338, 62) == 0);
+    CHECK_EQ(st->rst_ignored, ig0 + 2);
+    CHECK_EQ(st->out_of_window, oow0 + 1); /* the FIN before the server's SYN */
+    /* once data has flowed, an exact RST is believed */
+    reasm_segment(c, &s, cisn + 1 + 338, TCP_RST | TCP_ACK, NULL, 0);
     CHECK_EQ(r.ends, 1);
-    CHECK_EQ(s.closed, 1);
+    CHECK_EQ(st->rst_ignored, ig0 + 2);
+    reasm_stream_close(c, &s);
+    reasm_stream_close(c, &s2);
+    CHECK_EQ(r2.ends, 1);
+    CHECK_EQ(r.order_err + r2.order_err + r.after_end + r2.after_end, 0);
+    rec_free(&r);
+    rec_free(&r2);
+
+    /* security-4710-01: handshake, a client RST at exactly ISN+1, then the
+     * request; the RST carries bytes that must not become stream data */
+    ig0 = st->rst_ignored;
+    rec_init(&r, 400);
+    stream_open(&s, &r);
+    reasm_segment(c, &s, 36821, TCP_SYN, NULL, 0);
+    reasm_segment(c, &s, 36822, TCP_ACK, NULL, 0);
+    reasm_segment(c, &s, 36822, TCP_ACK | TCP_RST, d + 200, 10);
+    reasm_segment(c, &s, 36822, TCP_ACK | TCP_PSH, d, 132);
+    CHECK_EQ(st->rst_ignored, ig0 + 1);
+    CHECK_EQ(r.ends, 0);
+    CHECK_EQ(r.next_off, 132);
+    CHECK(memcmp(r.buf, d, 132) == 0);
+    reasm_segment(c, &s, 36822 + 132, TCP_ACK | TCP_FIN, NULL, 0);
+    CHECK_EQ(r.ends, 1);
+    reasm_segment(c, &s, 36955, TCP_ACK | TCP_RST, NULL, 0); /* after close: nothing */
+    CHECK_EQ(st->rst_ignored, ig0 + 1);
+    reasm_stream_close(c, &s);
+    CHECK_EQ(r.ends, 1);
+    rec_free(&r);
+
+    /* a bare FIN before the stream started is not a start either, but data
+     * with a FIN is (midstream pickup of a short last segment) */
+    oow0 = st->out_of_window;
+    rec_init(&r, 400);
+    stream_open(&s, &r);
+    reasm_segment(c, &s, 5, TCP_FIN | TCP_ACK, NULL, 0);
+    CHECK_EQ(s.started, 0);
+    CHECK_EQ(st->out_of_window, oow0 + 1);
+    reasm_segment(c, &s, 40, TCP_FIN | TCP_ACK, d, 10);
+    CHECK_EQ(s.midstream, 1);
+    CHECK_EQ(r.next_off, 10);
+    CHECK_EQ(r.ends, 1);
+    reasm_stream_close(c, &s);
     rec_free(&r);
 
     CHECK_EQ(st->memuse, 0);
@@ -976,6 +1166,7 @@ int main(void)
     test_overlap_rules();
     test_syn_and_midstream();
     test_fin_rst_close();
+    test_rst_validation();
     test_loss();
     test_caps_exact();
     test_caps_random();
