@@ -84,6 +84,10 @@ char *eve_alert_format(const struct eve_alert *a)
         set_str(b, "kind", a->baseline_kind);
         json_object_set_new(b, "value", num(a->baseline_value, 0));
         json_object_set_new(b, "ratio", num(a->baseline_ratio, 0));
+        if (a->has_spread) {
+            json_object_set_new(b, "z", num(a->baseline_z, 0));
+            json_object_set_new(b, "cusum", num(a->baseline_cusum, 0));
+        }
         json_object_set_new(lk, "baseline", b);
     }
     if (a->detail_name && a->n_detail) {

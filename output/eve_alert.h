@@ -40,7 +40,10 @@ struct eve_alert {
     size_t n_records;
     int has_baseline;
     double baseline_value, baseline_ratio;
-    const char *baseline_kind;  /* "own" or "peers" */
+    const char *baseline_kind;  /* "own", "own_sustained" or "peers" */
+    int has_spread;             /* own: z and cusum below are set */
+    double baseline_z;          /* spreads of log count above the usual */
+    double baseline_cusum;      /* the CUSUM of hourly residuals, in spreads */
     const char *detail_name;    /* leak.<detail_name> {...}, or NULL */
     const struct eve_alert_num *detail;
     size_t n_detail;

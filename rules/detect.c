@@ -14,7 +14,10 @@
  * alerts once; a hit whose count has grown by the escalation factor since
  * the last alert of the episode alerts again one severity higher; an
  * episode ends after its quiet period without a hit (swept by
- * detect_tick() once per packet-time minute). Window distinct counts are
+ * detect_tick() once per packet-time minute). Anomalies are scored
+ * against the account's own spread (Shewhart) and a CUSUM of its hourly
+ * residuals (rules/baseline.h); out-of-scope against the account's learned
+ * region mix, which hours that looked out of scope barely teach. Window distinct counts are
  * the union of the buckets' sketches, computed only when the sum of the
  * buckets' counts (an upper bound) could reach the threshold.
  * Everything depends only on the observations and ticks, never the wall
@@ -43,6 +46,7 @@
 #define NEW_SRC_SHOW_US DAY_US /* new_src_ip stays true this long after first use */
 #define CACHE_US US            /* large window unions are recomputed at most once a second */
 #define ALERT_SRC_IPS 8        /* hosts listed in an alert */
+#define CONCURRENT_S 300       /* a new host this soon after another host's request: shared */
 #define ALERT_SAMPLES 5
 
 struct det_rt {
@@ -929,6 +933,21 @@ static int eval_new_source(struct detect_engine *d, struct account *a, size_t i,
     if (a->new_src_us - a->first_us < DAY_US)
         fmt_window(days, sizeof days, (uint32_t)((a->new_src_us - a->first_us) / US / 3600 * 3600));
     unsigned before = (unsigned)a->n_src - 1;
+    if (a->new_src_us - a->first_us < (uint64_t)d->new_source_learn_s * US) {
+        /* marked while learning: only for concurrent use */
+        char other[64] = "another host";
+        uint32_t best = 0;
+        for (int k = 0; k < a->n_src; k++)
+            if (memcmp(&a->src[k].addr, &o->src, sizeof o->src) != 0 && a->src[k].last_s >= best) {
+                best = a->src[k].last_s;
+                addr_str(&a->src[k].addr, other, sizeof other);
+            }
+        snprintf(h->sentence, sizeof h->sentence,
+                 "account %s used from %s, a host it never used before, while it was in use "
+                 "from %s in the same minutes",
+                 o->account, ip, other);
+        return 1;
+    }
     snprintf(h->sentence, sizeof h->sentence,
              "account %s used from %s, a host it never used before (%s of history from %u "
              "other host%s)",
@@ -938,8 +957,10 @@ static int eval_new_source(struct detect_engine *d, struct account *a, size_t i,
 
 /* ---- observation --------------------------------------------------------- */
 
-/* Records the source host; returns 1 when it is new after the account's
- * learning period (a new_source candidate). */
+/* Records the source host; marks it as the account's new host (a
+ * new_source candidate) when it is new after the account's learning period,
+ * or new while another of its hosts made a request in the last
+ * CONCURRENT_S seconds. */
 static void note_source(struct detect_engine *d, struct account *a, const struct detect_obs *o)
 {
     uint32_t now_s = (uint32_t)(o->ts_us / US);
@@ -959,9 +980,15 @@ static void note_source(struct detect_engine *d, struct account *a, const struct
         a->n_src++;
     }
     int known_account = a->n_src > 1 && o->ts_us - a->first_us >= d->new_source_learn_s * US;
+    /* even while learning: a second host while another one is in use (the
+     * owner at its desk while someone else pulls with its identity) */
+    int concurrent = 0;
+    for (int k = 0; k < a->n_src; k++)
+        if (k != slot && a->src[k].last_s + CONCURRENT_S >= now_s)
+            concurrent = 1;
     a->src[slot].addr = o->src;
     a->src[slot].first_s = a->src[slot].last_s = now_s;
-    if (known_account && d->new_source >= 0) {
+    if ((known_account || concurrent) && d->new_source >= 0) {
         a->new_src = o->src;
         a->new_src_us = o->ts_us;
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """scenarios.py - issue 6's acceptance: the generator's scenarios, the alerts.
 
-  scenarios.py EXE SRC LHGEN [--keep DIR]
+  scenarios.py EXE SRC LHGEN [--seed N] [--keep DIR]
 
 Writes a four-day capture of the courier network with lh-gen (30 accounts;
 on the last days: a hijack from a new workstation, a low-and-slow pull, a
@@ -19,10 +19,17 @@ to differ from rules/detections.yaml only in learn:), and requires:
   - busy, the allowlisted export, and every account no scenario touches:
     no alert at all.
 Times are packet time. Prints every alert and each requirement's verdict.
+
+--seed N (default 7) picks the world. The accounts below are seed 7's; for
+another seed the script first writes a one-minute capture of the same world
+to read its accounts and roles from the truth file, then gives each scenario
+its own account of the right role (an agent for hijack and busy, a clerk for
+lowslow, outscope and scripted, a dispatcher for enum), drawn with the seed.
 """
 import datetime
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -39,6 +46,41 @@ SCENARIOS = ["hijack:at=+3d2h,records=2000,account=E10024",   # a call-centre ag
              "scripted:at=+3d4h,count=200,account=E10125"]     # a clerk
 
 
+ROLE = {"hijack": "agent", "busy": "agent", "lowslow": "clerk", "outscope": "clerk",
+        "scripted": "clerk", "enum": "dispatcher"}
+
+
+def scenarios_for(seed, gen, work):
+    """The scenario list for a seed: seed 7's pinned accounts, or accounts of
+    the right role drawn from the world's truth file."""
+    if seed == 7:
+        return SCENARIOS
+    probe = os.path.join(work, "world.pcap")
+    subprocess.run([gen, "--duration", "1m", "--accounts", "30", "--background", "0",
+                    "--seed", str(seed), "-q", "-o", probe], check=True, capture_output=True)
+    world = json.load(open(probe.rsplit(".", 1)[0] + ".truth.json", encoding="utf-8"))
+    os.remove(probe)
+    os.remove(probe.rsplit(".", 1)[0] + ".truth.json")
+    by_role = {}
+    for a in sorted(world["accounts"], key=lambda a: a["id"]):
+        by_role.setdefault(a["role"], []).append(a["id"])
+    rnd = random.Random(seed)
+    for ids in by_role.values():
+        rnd.shuffle(ids)
+    out = []
+    for spec in SCENARIOS:
+        name = spec.split(":")[0]
+        if name not in ROLE:
+            out.append(spec)
+            continue
+        ids = by_role.get(ROLE[name], [])
+        if not ids:
+            raise SystemExit(f"seed {seed}: no {ROLE[name]} left for {name}")
+        spec = re.sub(r"account=E\d+", "account=" + ids.pop(0), spec)
+        out.append(spec)
+    return out
+
+
 def ts(s):
     s = s.replace("Z", "+00:00")
     if re.search(r"[+-]\d{4}$", s):
@@ -49,6 +91,7 @@ def ts(s):
 def main():
     exe, src, gen = sys.argv[1:4]
     keep = sys.argv[sys.argv.index("--keep") + 1] if "--keep" in sys.argv else None
+    seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 7
     shipped = open(os.path.join(src, "rules", "detections.yaml"), encoding="utf-8").read()
     test_rules = os.path.join(src, "tests", "data", "detect", "detections-1d.yaml")
     mine = open(test_rules, encoding="utf-8").read()
@@ -59,10 +102,13 @@ def main():
         return 1
     work = keep or tempfile.mkdtemp(prefix="lh-scen-")
     try:
+        os.makedirs(work, exist_ok=True)
         pcap = os.path.join(work, "scen.pcap")
-        cmd = [gen, "--days", "4", "--accounts", "30", "--background", "0.1", "--seed", "7",
+        cmd = [gen, "--days", "4", "--accounts", "30", "--background", "0.1", "--seed", str(seed),
                "-o", pcap]
-        for s in SCENARIOS:
+        specs = scenarios_for(seed, gen, work)
+        print(f"seed {seed}: " + " ".join(specs))
+        for s in specs:
             cmd += ["--scenario", s]
         subprocess.run(cmd, check=True, capture_output=True)
         truth = json.load(open(pcap.rsplit(".", 1)[0] + ".truth.json", encoding="utf-8"))
@@ -72,6 +118,7 @@ def main():
             shutil.copy(os.path.join(src, "rules", f), rules)
         shutil.copy(test_rules, rules)
         out = os.path.join(work, "out")
+        shutil.rmtree(out, ignore_errors=True)  # a kept directory from an earlier run
         p = subprocess.run([exe, "-q", "--stats-interval", "0", "-R", rules, "-o", out, "-r", pcap],
                            capture_output=True, text=True,
                            env=dict(os.environ, LEAKHOUND_SITE_KEY="scenario-test-site-key-0123"))

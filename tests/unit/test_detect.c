@@ -6,7 +6,10 @@
  * the allowlisted account and network, and a burst during the learning
  * period must give none. Then: episodes and escalation, the baseline not
  * learning from alerted hours, the memory cap, determinism, alert JSON
- * field by field, and the rule parser's errors. */
+ * field by field, and the rule parser's errors. test_spread: a bursty
+ * account is judged by its own spread, a steady pull is caught by the
+ * CUSUM, out-of-scope is judged against the region mix on the third day,
+ * and a young account used from two hosts at once is a new source. */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -960,6 +963,161 @@ static void test_evidence(void)
     detect_rules_free(r);
 }
 
+/* ---- spread, CUSUM, early scope ---------------------------------------------------- */
+
+static const char *const SPREAD_RULES =
+    "detections:\n"
+    "  - id: rec\n"
+    "    type: anomaly\n"
+    "    count: {records: [phone]}\n"
+    "    window: 1h\n"
+    "    baseline: {ratio: 8, min: 400, learn: 1d}\n"
+    "  - id: scope\n"
+    "    type: out_of_scope\n"
+    "    window: 1h\n"
+    "    min_records: 50\n"
+    "    share: 0.3\n"
+    "    learn: 1d\n"
+    "  - id: newsrc\n"
+    "    type: new_source\n"
+    "    learn: 7d\n";
+
+/* One hour of an account: n phone records of region `region` in
+ * transactions of up to 20, spread over the hour. */
+static void hour_of_records(struct evbuf *b, uint64_t h0, const char *acct, uint32_t ip, int n,
+                            uint16_t region)
+{
+    int tx = (n + 19) / 20;
+    for (int k = 0; k < tx; k++) {
+        struct ev *e = push(b);
+        e->ts = h0 + (uint64_t)k * (HOUR / (uint64_t)(tx + 1)) + rnd() % SEC;
+        snprintf(e->account, sizeof e->account, "%s", acct);
+        e->ip = ip;
+        e->n_recs = n - 20 * k < 20 ? n - 20 * k : 20;
+        e->rec_base = rec_counter;
+        rec_counter += (uint64_t)e->n_recs;
+        e->cat = RULE_CAT_PHONE;
+        e->region = region;
+        e->endpoint = -1;
+    }
+}
+
+/* A dispatcher whose hours run from a handful to 1,500 records is not
+ * alarmed by a 1,500-record hour at 15x its (geometric) usual: its spread
+ * says that is normal for it. A clerk whose hours run from 2 to 150
+ * records, pulling 550 an hour for a working day from its third day, is
+ * caught by the CUSUM within hours although no single hour is 4 spreads
+ * above its usual (its own baseline has 16 hours, not 24: the peers'
+ * spread is the prior). A clerk of region 31 that starts pulling region
+ * 32's records is out of scope on its third day, judged against its region
+ * mix, and region 32 does not become home while it pulls. A young account
+ * used from a second host while its first is in use is a new source. */
+static void test_spread(void)
+{
+    struct detect_rules *r = rules_from(SPREAD_RULES);
+    CHECK(r && r->n == 3);
+    char path[] = "/tmp/lh_detect_sp_XXXXXX";
+    close(mkstemp(path));
+    char err[256];
+    struct eve *eve = eve_open(path, err, sizeof err);
+    struct detect_config cfg = {.rules = r};
+    struct detect_engine *d = detect_new(&cfg, eve, err, sizeof err);
+    rng = 0x243f6a8885a308d3ull;
+    static const int disp[8] = {5, 600, 1200, 40, 900, 3, 1500, 250};
+    static const int clerk[8] = {2, 40, 5, 150, 10, 2, 60, 5};
+    struct evbuf b = {0};
+    for (int day = 0; day < 3; day++)
+        for (int hour = 0; hour < 8; hour++) {
+            uint64_t h0 = T0 + (uint64_t)day * DAY + (uint64_t)(hour + 1) * HOUR;
+            b.n = 0;
+            for (int k = 0; k < 12; k++) { /* the peers: clerks like the drifting one */
+                char name[16];
+                snprintf(name, sizeof name, "P%02d", k);
+                hour_of_records(&b, h0, name, 0x0a010000u + (uint32_t)k,
+                                clerk[(hour + k) % 8], (uint16_t)(11 + k % 4));
+            }
+            hour_of_records(&b, h0, "DISP", 0x0a020001u, disp[(hour + day) % 8], 31);
+            hour_of_records(&b, h0, "DRIFT", 0x0a020002u, day < 2 ? clerk[hour] : 550, 31);
+            /* LOCAL: 30 records of its region and 20 of anywhere (senders), then
+             * on day 3: 60 of region 32 and its usual few */
+            if (day < 2) {
+                hour_of_records(&b, h0, "LOCAL", 0x0a020003u, 30, 31);
+                hour_of_records(&b, h0, "LOCAL", 0x0a020003u, 20, (uint16_t)(11 + hour % 5));
+            } else {
+                hour_of_records(&b, h0, "LOCAL", 0x0a020003u, 10, 31);
+                hour_of_records(&b, h0, "LOCAL", 0x0a020003u, 60, 32);
+            }
+            qsort(b.e, b.n, sizeof(*b.e), ev_cmp);
+            for (size_t k = 0; k < b.n; k++)
+                send(d, &b.e[k]);
+            detect_tick(d, h0 + HOUR);
+        }
+    /* the dispatcher's heaviest hour again on day 4, and more */
+    b.n = 0;
+    hour_of_records(&b, T0 + 3 * DAY + HOUR, "DISP", 0x0a020001u, 1500, 31);
+    /* young accounts (learning new_source): SHARED is used from a second
+     * host a minute after its first one (concurrent use: alerted); MOVED
+     * changes host after two quiet hours (not alerted) */
+    hour_of_records(&b, T0 + 3 * DAY + 2 * HOUR, "SHARED", 0x0a030001u, 5, 31);
+    hour_of_records(&b, T0 + 3 * DAY + 2 * HOUR + 60 * SEC, "SHARED", 0x0a030002u, 5, 31);
+    hour_of_records(&b, T0 + 3 * DAY + 2 * HOUR, "MOVED", 0x0a030003u, 5, 31);
+    hour_of_records(&b, T0 + 3 * DAY + 4 * HOUR, "MOVED", 0x0a030004u, 5, 31);
+    qsort(b.e, b.n, sizeof(*b.e), ev_cmp);
+    for (size_t k = 0; k < b.n; k++)
+        send(d, &b.e[k]);
+    free(b.e);
+    double usual;
+    CHECK_EQ(detect_account_baseline(d, "LOCAL", "scope", &usual, NULL), 0);
+    CHECK(usual < 0.6); /* the pulled region's hours were not learned */
+    detect_free(d);
+    eve_close(eve);
+    detect_rules_free(r);
+
+    char *text = slurp(path, NULL);
+    static struct seen s[64];
+    size_t n = text ? parse_alerts(text, s, 64) : 0;
+    for (size_t i = 0; i < n; i++)
+        printf("  spread: %s %s: %s\n", s[i].account, s[i].rule,
+               json_string_value(json_object_get(json_object_get(s[i].obj, "alert"),
+                                                 "signature")));
+    CHECK_EQ(has_alert(s, n, "DISP", "rec"), -1);
+    int i_drift = has_alert(s, n, "DRIFT", "rec");
+    CHECK(i_drift >= 0);
+    if (i_drift >= 0) {
+        json_t *bl = json_object_get(json_object_get(s[i_drift].obj, "leak"), "baseline");
+        CHECK_STR(json_string_value(json_object_get(bl, "kind")), "own_sustained");
+        CHECK(json_number_value(json_object_get(bl, "cusum")) >= 5);
+        CHECK(json_number_value(json_object_get(bl, "z")) < 4);
+        /* not in the first hour of the pull (day 3, 01:00): evidence builds up */
+        CHECK(strncmp(json_string_value(json_object_get(s[i_drift].obj, "timestamp")),
+                      "2026-01-03T01:", 14) != 0);
+        CHECK(strncmp(json_string_value(json_object_get(s[i_drift].obj, "timestamp")),
+                      "2026-01-03T", 11) == 0);
+    }
+    int i_shared = has_alert(s, n, "SHARED", "newsrc");
+    CHECK(i_shared >= 0);
+    if (i_shared >= 0) {
+        CHECK_STR(json_string_value(json_object_get(s[i_shared].obj, "src_ip")), "10.3.0.2");
+        CHECK(strstr(json_string_value(json_object_get(json_object_get(s[i_shared].obj, "alert"),
+                                                       "signature")),
+                     "while it was in use from 10.3.0.1") != NULL);
+    }
+    CHECK_EQ(has_alert(s, n, "MOVED", "newsrc"), -1);
+    int i_oos = has_alert(s, n, "LOCAL", "scope");
+    CHECK(i_oos >= 0);
+    if (i_oos >= 0)
+        CHECK(strncmp(json_string_value(json_object_get(s[i_oos].obj, "timestamp")),
+                      "2026-01-03T01:", 14) == 0);
+    int others = 0;
+    for (size_t i = 0; i < n; i++) {
+        others += s[i].account[0] == 'P';
+        json_decref(s[i].obj);
+    }
+    CHECK_EQ(others, 0);
+    free(text);
+    unlink(path);
+}
+
 int main(void)
 {
     struct detect_rules *r = rules_from(RULES);
@@ -967,6 +1125,7 @@ int main(void)
     test_episodes();
     test_memcap();
     test_evidence();
+    test_spread();
     if (r)
         test_fortnight(r);
     detect_rules_free(r);
