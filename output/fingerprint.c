@@ -248,3 +248,21 @@ uint64_t fingerprint_record64(const struct fingerprint_key *k, uint8_t category,
         sip_round(&s);
     return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
+
+uint64_t fingerprint_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    struct sip s = {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
+                    k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8)
+        sip_block(&s, load64(p + i));
+    uint8_t last[8] = {0};
+    memcpy(last, p + i, len - i);
+    last[7] = (uint8_t)len;
+    sip_block(&s, load64(last));
+    s.v2 ^= 0xff;
+    for (int r = 0; r < 4; r++)
+        sip_round(&s);
+    return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}

@@ -37,4 +37,8 @@ void fingerprint_record(const struct fingerprint_key *k, uint8_t category, const
 uint64_t fingerprint_record64(const struct fingerprint_key *k, uint8_t category, const uint8_t *v,
                               size_t len);
 
+/* SipHash-2-4 of data under the 128-bit key (k0, k1): the keyed hash of the
+ * project's hash tables, so traffic cannot choose colliding keys. Can't fail. */
+uint64_t fingerprint_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);
+
 #endif

@@ -10,6 +10,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+
+#include "output/fingerprint.h"
 
 struct account_table {
     struct account_layout lay;
@@ -18,6 +21,7 @@ struct account_table {
     struct account *lru_head, *lru_tail; /* head: most recent */
     uint64_t n, memuse, memcap, evicted;
     size_t bucket_bytes;
+    uint64_t k0, k1; /* hash key, random per table */
 };
 
 size_t account_bucket_size(const struct account_layout *lay)
@@ -42,6 +46,12 @@ struct account_table *account_table_new(const struct account_layout *lay, uint64
     }
     t->memcap = memcap;
     t->bucket_bytes = account_bucket_size(&t->lay);
+    uint64_t k[2] = {0x6c68616363743031ull, 0x6b65796b65793031ull};
+    if (getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k)) {
+        /* no randomness: a fixed key still spreads names, it is just guessable */
+    }
+    t->k0 = k[0];
+    t->k1 = k[1];
     return t;
 }
 
@@ -50,14 +60,11 @@ const struct account_layout *account_table_layout(const struct account_table *t)
     return &t->lay;
 }
 
-static uint64_t name_hash(const char *s)
+/* Keyed (SipHash, a random key per table): account names come from the
+ * traffic, and an unkeyed hash lets a sender put them all in one bucket. */
+static uint64_t name_hash(const struct account_table *t, const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return fingerprint_siphash(t->k0, t->k1, s, strlen(s));
 }
 
 void account_charge(struct account_table *t, struct account *a, int64_t delta)
@@ -121,7 +128,7 @@ static void account_destroy(struct account_table *t, struct account *a)
 
 void account_remove(struct account_table *t, struct account *a)
 {
-    uint64_t h = name_hash(a->name) & (t->nbuckets - 1);
+    uint64_t h = name_hash(t, a->name) & (t->nbuckets - 1);
     for (struct account **pp = &t->buckets[h]; *pp; pp = &(*pp)->hnext)
         if (*pp == a) {
             *pp = a->hnext;
@@ -144,7 +151,7 @@ void account_table_free(struct account_table *t)
 
 struct account *account_find(struct account_table *t, const char *name)
 {
-    uint64_t h = name_hash(name) & (t->nbuckets - 1);
+    uint64_t h = name_hash(t, name) & (t->nbuckets - 1);
     for (struct account *a = t->buckets[h]; a; a = a->hnext)
         if (strcmp(a->name, name) == 0)
             return a;
@@ -161,7 +168,7 @@ static void rehash(struct account_table *t)
         struct account *a = t->buckets[i], *next;
         for (; a; a = next) {
             next = a->hnext;
-            uint64_t h = name_hash(a->name) & (nb - 1);
+            uint64_t h = name_hash(t, a->name) & (nb - 1);
             a->hnext = b[h];
             b[h] = a;
         }
@@ -213,7 +220,7 @@ struct account *account_get(struct account_table *t, const char *name, uint64_t 
     account_charge(t, a,
                    (int64_t)(sizeof(*a) + len + 1 + t->lay.n_det * sizeof(*a->det) +
                              t->lay.hours * sizeof(*a->hr)));
-    uint64_t h = name_hash(a->name) & (t->nbuckets - 1);
+    uint64_t h = name_hash(t, a->name) & (t->nbuckets - 1);
     a->hnext = t->buckets[h];
     t->buckets[h] = a;
     lru_front(t, a);
