@@ -936,6 +936,58 @@ static void test_shipped(void)
     ruleset_free(rs);
 }
 
+/* Each written form of a mobile number (the evasion suite's phone_separators
+ * forms) placed so that its text crosses a 64-byte pre-pass chunk at every
+ * position, in one stream call, after JSON text like a response body's: the
+ * run start carried from one chunk to the next and the prefix byte before
+ * it must still give the record. */
+static void test_shipped_forms_across_chunks(void)
+{
+    struct ruleset *rs = load_shipped();
+    CHECK(rs != NULL);
+    if (!rs) return;
+    struct match_db *db = NULL;
+    char err[512] = "";
+    CHECK_EQ(match_db_build(rs, &db, err, sizeof(err)), 0);
+    struct match_scratch *s = db ? match_scratch_new(db) : NULL;
+    CHECK(s != NULL);
+    int mobile = ruleset_pattern_index(rs, "cn_mobile");
+    static const char *const forms[] = {"177-5550-1234", "177 5550 1234", "+86 177 5550 1234",
+                                        "+8617755501234", "0086-177-5550-1234", "17755501234",
+                                        "86 17755501234"};
+    size_t bad = 0, tried = 0;
+    for (size_t f = 0; s && f < sizeof(forms) / sizeof(forms[0]); f++) {
+        size_t flen = strlen(forms[f]);
+        for (size_t pad = 0; pad < 80; pad++) {
+            char in[256];
+            int n = snprintf(in, sizeof(in), "{\"seq\":4,\"x\":\"%.*s\",\"receiverPhone\":\"%s\","
+                             "\"status\":\"delivered\"}",
+                             (int)pad, "................................................"
+                                       "................................", forms[f]);
+            CHECK(n > 0 && (size_t)n < sizeof(in));
+            const char *at = strstr(in, forms[f]);
+            struct got g = {0};
+            struct match_stream *st = match_stream_open(db, s);
+            CHECK(st != NULL);
+            if (!st) break;
+            CHECK_EQ(match_stream_scan(st, s, (const uint8_t *)in, (size_t)n, on_rec, &g), 0);
+            match_stream_close(st, s, on_rec, &g);
+            int ok = g.n == 1 && g.r[0].pattern == mobile && g.r[0].len == 11 &&
+                     memcmp(g.r[0].value, "17755501234", 11) == 0 &&
+                     g.r[0].end_off == (uint64_t)(at - in) + flen && g.r[0].src_len == flen;
+            tried += (size_t)(at - in) / 64 != (size_t)(at - in + flen - 1) / 64;
+            if (!ok) fprintf(stderr, "  form %zu, text at %zu: %zu records\n", f,
+                             (size_t)(at - in), g.n);
+            bad += !ok;
+        }
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(tried > 0); /* some placements did cross a chunk */
+    match_scratch_free(s);
+    match_db_free(db);
+    ruleset_free(rs);
+}
+
 int main(void)
 {
     struct ruleset *rs = rs_build(main_specs, N_MAIN);
@@ -963,5 +1015,6 @@ int main(void)
     test_address_finder();
     test_normalize();
     test_shipped();
+    test_shipped_forms_across_chunks();
     return check_done();
 }
