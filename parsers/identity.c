@@ -8,10 +8,18 @@
  * JWT, jansson for JWT payloads and JSON bodies (bounded: a payload over
  * IDENT_JSON_MAX bytes is not parsed). Session cookies are remembered only as
  * keyed 64-bit hashes in an open-addressing table with a cap; when full, the
- * least recently used session is evicted (counted). */
+ * least recently used session is evicted (counted).
+ *
+ * The session table is its own object (struct identity_sessions) so that
+ * worker threads can share one: a cookie learned at login on one flow must
+ * resolve on another flow, possibly on another worker (a stolen cookie
+ * replayed from another host is the attack). Its mutex is taken only on
+ * learning and on resolving by a session source, once per transaction at
+ * most; everything else in a context is the calling thread's own. */
 #include "parsers/identity.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -28,34 +36,82 @@ struct sess {
     char account[IDENTITY_MAX];
 };
 
-struct identity_ctx {
-    const struct api_rules *rules;
+struct identity_sessions {
+    pthread_mutex_t mu; /* guards everything below */
     struct sess *sess;
     uint32_t sess_cap;   /* slots, power of two, >= 2 * sessions */
     uint32_t sess_max;   /* sessions kept */
     uint64_t clock;
     uint64_t key;
+    uint64_t learned, evicted, active;
+};
+
+struct identity_ctx {
+    const struct api_rules *rules;
+    struct identity_sessions *ss;
+    int own_ss; /* ss is this context's own (identity_new) */
     struct identity_stats st;
 };
 
-struct identity_ctx *identity_new(const struct api_rules *rules, uint32_t session_cap,
-                                  uint64_t hash_key)
+struct identity_sessions *identity_sessions_new(uint32_t session_cap, uint64_t hash_key)
+{
+    struct identity_sessions *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->key = hash_key | 1;
+    t->sess_max = session_cap ? session_cap : 1;
+    uint32_t cap = 16;
+    while (cap < t->sess_max * 2u)
+        cap <<= 1;
+    t->sess_cap = cap;
+    t->sess = calloc(cap, sizeof(*t->sess));
+    if (!t->sess || pthread_mutex_init(&t->mu, NULL) != 0) {
+        free(t->sess);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void identity_sessions_free(struct identity_sessions *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_destroy(&t->mu);
+    free(t->sess);
+    free(t);
+}
+
+void identity_sessions_stats(struct identity_sessions *t, struct identity_stats *out)
+{
+    pthread_mutex_lock(&t->mu);
+    out->sessions_learned = t->learned;
+    out->sessions_evicted = t->evicted;
+    out->sessions_active = t->active;
+    pthread_mutex_unlock(&t->mu);
+}
+
+struct identity_ctx *identity_new_shared(const struct api_rules *rules,
+                                         struct identity_sessions *sessions)
 {
     struct identity_ctx *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->rules = rules;
-    c->key = hash_key | 1;
-    c->sess_max = session_cap ? session_cap : 1;
-    uint32_t cap = 16;
-    while (cap < c->sess_max * 2u)
-        cap <<= 1;
-    c->sess_cap = cap;
-    c->sess = calloc(cap, sizeof(*c->sess));
-    if (!c->sess) {
-        free(c);
+    c->ss = sessions;
+    return c;
+}
+
+struct identity_ctx *identity_new(const struct api_rules *rules, uint32_t session_cap,
+                                  uint64_t hash_key)
+{
+    struct identity_sessions *t = identity_sessions_new(session_cap, hash_key);
+    struct identity_ctx *c = t ? identity_new_shared(rules, t) : NULL;
+    if (!c) {
+        identity_sessions_free(t);
         return NULL;
     }
+    c->own_ss = 1;
     return c;
 }
 
@@ -63,12 +119,16 @@ void identity_free(struct identity_ctx *c)
 {
     if (!c)
         return;
-    free(c->sess);
+    if (c->own_ss)
+        identity_sessions_free(c->ss);
     free(c);
 }
 
 const struct identity_stats *identity_get_stats(const struct identity_ctx *c)
 {
+    /* the session counters live with the (possibly shared) table */
+    struct identity_ctx *m = (struct identity_ctx *)c;
+    identity_sessions_stats(c->ss, &m->st);
     return &c->st;
 }
 
@@ -313,7 +373,7 @@ static const char *query_of(const struct http_tx *tx, size_t *len)
 
 /* ---- sessions ---------------------------------------------------------------- */
 
-static uint64_t sess_hash(const struct identity_ctx *c, const char *v)
+static uint64_t sess_hash(const struct identity_sessions *c, const char *v)
 {
     /* FNV-1a mixed with the key, finalised with a 64-bit avalanche */
     uint64_t h = 1469598103934665603ull ^ c->key;
@@ -329,7 +389,7 @@ static uint64_t sess_hash(const struct identity_ctx *c, const char *v)
     return h ? h : 1;
 }
 
-static struct sess *sess_find(struct identity_ctx *c, uint64_t h)
+static struct sess *sess_find(struct identity_sessions *c, uint64_t h)
 {
     uint32_t mask = c->sess_cap - 1;
     for (uint32_t i = (uint32_t)h & mask, n = 0; n < c->sess_cap; i = (i + 1) & mask, n++) {
@@ -342,7 +402,7 @@ static struct sess *sess_find(struct identity_ctx *c, uint64_t h)
 }
 
 /* Removes slot i and re-inserts the rest of its cluster (linear probing). */
-static void sess_remove(struct identity_ctx *c, uint32_t i)
+static void sess_remove(struct identity_sessions *c, uint32_t i)
 {
     uint32_t mask = c->sess_cap - 1;
     c->sess[i].h = 0;
@@ -356,11 +416,12 @@ static void sess_remove(struct identity_ctx *c, uint32_t i)
     }
 }
 
-static void sess_put(struct identity_ctx *c, uint64_t h, const char *account)
+/* Caller holds c->mu. */
+static void sess_put(struct identity_sessions *c, uint64_t h, const char *account)
 {
     struct sess *s = sess_find(c, h);
     if (!s) {
-        if (c->st.sessions_active >= c->sess_max) {
+        if (c->active >= c->sess_max) {
             /* evict the least recently used: a scan, but only on learning */
             uint32_t oldest = 0;
             uint64_t best = UINT64_MAX;
@@ -370,19 +431,19 @@ static void sess_put(struct identity_ctx *c, uint64_t h, const char *account)
                     oldest = i;
                 }
             sess_remove(c, oldest);
-            c->st.sessions_active--;
-            c->st.sessions_evicted++;
+            c->active--;
+            c->evicted++;
         }
         uint32_t mask = c->sess_cap - 1, i = (uint32_t)h & mask;
         while (c->sess[i].h)
             i = (i + 1) & mask;
         s = &c->sess[i];
         s->h = h;
-        c->st.sessions_active++;
+        c->active++;
     }
     s->used = ++c->clock;
     snprintf(s->account, sizeof(s->account), "%s", account);
-    c->st.sessions_learned++;
+    c->learned++;
 }
 
 void identity_learn(struct identity_ctx *c, const struct http_tx *tx, int ep, const char *account)
@@ -409,7 +470,9 @@ void identity_learn(struct identity_ctx *c, const struct http_tx *tx, int ep, co
                 continue;
             memcpy(val, v + nlen + 1, n);
             val[n] = 0;
-            sess_put(c, sess_hash(c, val), account);
+            pthread_mutex_lock(&c->ss->mu);
+            sess_put(c->ss, sess_hash(c->ss, val), account);
+            pthread_mutex_unlock(&c->ss->mu);
         }
     }
 }
@@ -458,11 +521,18 @@ static int try_source(struct identity_ctx *c, const struct rule_identity *ri,
         char val[512];
         if (!h || identity_cookie(h, ri->name, val, sizeof(val)) <= 0)
             return -1;
-        struct sess *s = sess_find(c, sess_hash(c, val));
+        /* copied out under the lock: another worker may evict the slot */
+        char acct[IDENTITY_MAX];
+        pthread_mutex_lock(&c->ss->mu);
+        struct sess *s = sess_find(c->ss, sess_hash(c->ss, val));
+        if (s) {
+            s->used = ++c->ss->clock;
+            memcpy(acct, s->account, sizeof(acct));
+        }
+        pthread_mutex_unlock(&c->ss->mu);
         if (!s)
             return -1;
-        s->used = ++c->clock;
-        return (int)clean_copy(out, outlen, s->account, strlen(s->account));
+        return (int)clean_copy(out, outlen, acct, strnlen(acct, sizeof(acct)));
     }
     default:
         return -1;

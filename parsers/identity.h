@@ -38,13 +38,28 @@ struct identity_stats {
 };
 
 struct identity_ctx;
+struct identity_sessions;
 
 /* rules must outlive the context. session_cap: sessions remembered (LRU).
- * NULL on allocation failure. */
+ * The context owns its own session table. NULL on allocation failure. */
 struct identity_ctx *identity_new(const struct api_rules *rules, uint32_t session_cap,
                                   uint64_t hash_key);
-void identity_free(struct identity_ctx *c); /* accepts NULL */
+void identity_free(struct identity_ctx *c); /* accepts NULL; frees an owned table */
+/* The counters of this context; sessions_* are the session table's (shared
+ * by every context using it). Valid until the next call on c. */
 const struct identity_stats *identity_get_stats(const struct identity_ctx *c);
+
+/* A session table several contexts (one per worker thread) can share: a
+ * cookie learned on one worker resolves on every other. Thread-safe (a
+ * mutex, taken once per learning or session lookup). NULL on allocation
+ * failure. Free after every context using it. */
+struct identity_sessions *identity_sessions_new(uint32_t session_cap, uint64_t hash_key);
+void identity_sessions_free(struct identity_sessions *s); /* accepts NULL */
+/* A context (for one thread) using the shared table s; s must outlive it. */
+struct identity_ctx *identity_new_shared(const struct api_rules *rules,
+                                         struct identity_sessions *s);
+/* Fills out's sessions_learned, _evicted and _active (other fields untouched). */
+void identity_sessions_stats(struct identity_sessions *s, struct identity_stats *out);
 
 /* Does any source need the request body (form or JSON field)? */
 int identity_wants_body(const struct identity_ctx *c);

@@ -58,10 +58,14 @@
  * memcap_refused). A memcap of 0 means the default 256 MiB. One allocation
  * per new flow, none per packet.
  *
- * flow_id: a per-table creation counter through a fixed bijection of the
- * 53-bit integers: unique in the table, non-zero, the same on every replay
- * of the same input, and exact in JSON consumers that read numbers as
- * doubles. The hash seed plays no part in it. */
+ * flow_id: the pcap_cnt of the flow's first packet through a fixed
+ * bijection of the 53-bit integers. A packet creates at most one flow, so
+ * the id is unique in the run, non-zero, the same on every replay of the
+ * same input, the same whichever worker thread owns the flow (--threads:
+ * no per-table counter takes part), and exact in JSON consumers that read
+ * numbers as doubles. The hash seed plays no part in it. A packet without a
+ * pcap_cnt (built by hand, not captured) takes 2^52 + a per-table counter
+ * instead, which no capture of fewer than 2^52 packets reaches. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +121,7 @@ struct flow_table {
     uint64_t k0, k1;
     uint64_t memcap;
     uint64_t flow_cost;
-    uint64_t seq; /* flows created: the flow_id source */
+    uint64_t seq; /* flows created without a pcap_cnt: their flow_id source */
     uint16_t community_seed;
     uint8_t ignore_vlan;
     struct flow_stats st;
@@ -660,7 +664,7 @@ static struct flow_node *flow_create(struct flow_table *t, const struct packet *
     f->vlan = vlan;
     f->proto = p->proto;
     f->ip_ver = p->ip_ver;
-    f->flow_id = flow_id_mix(++t->seq);
+    f->flow_id = flow_id_mix(p->pcap_cnt ? p->pcap_cnt : (UINT64_C(1) << 52) + ++t->seq);
     f->first_ts = f->last_ts = p->ts_us;
     f->first_pcap_cnt = p->pcap_cnt;
     f->first_file_idx = p->file_idx;

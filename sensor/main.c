@@ -26,6 +26,7 @@
 #include "rules/ruleset.h"
 #include "sensor/capture.h"
 #include "sensor/config.h"
+#include "sensor/pipeline.h"
 #include "sensor/worker.h"
 
 #define MAX_INPUTS 256
@@ -188,7 +189,7 @@ static const char *default_rules(void)
 }
 
 struct run {
-    struct worker *w;
+    struct pipeline *pl;
     struct eve *eve;
 };
 
@@ -202,17 +203,9 @@ static void service(struct run *r)
     }
     if (g_usr1) {
         g_usr1 = 0;
-        worker_print_summary(r->w, stderr);
+        pipeline_print_summary(r->pl, stderr);
         eve_print_sinks(r->eve, stderr);
     }
-}
-
-static int on_packet(void *ud, struct packet *p)
-{
-    struct run *r = ud;
-    worker_packet(r->w, p);
-    service(r);
-    return 0;
 }
 
 static void on_idle(void *ud)
@@ -317,7 +310,7 @@ int main(int argc, char **argv)
     uint64_t detect_memcap = 512ull << 20;
     struct capture *cap = NULL;
     struct eve *eve = NULL;
-    struct worker *w = NULL;
+    struct pipeline *pl = NULL;
     struct fingerprint_key fpkey;
     struct config cfg;
     config_init(&cfg);
@@ -599,8 +592,8 @@ int main(int argc, char **argv)
             FAIL(2, "%s", err);
     }
     struct worker_shared shared = {db, epdb, &fpkey, eve, cap, detect};
-    w = worker_new(&wcfg, &shared, err, sizeof(err));
-    if (!w)
+    pl = pipeline_new(&wcfg, &shared, cfg.threads ? cfg.threads : 1, err, sizeof(err));
+    if (!pl)
         FAIL(2, "%s", err);
 
     struct sigaction sa;
@@ -614,14 +607,15 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct run run = {w, eve};
-    if (capture_run(cap, on_packet, on_idle, &run, &g_stop, err, sizeof(err)) != 0) {
+    struct run run = {pl, eve};
+    /* the pipeline calls on_idle (signals, output service) between packets */
+    if (pipeline_run(pl, cap, on_idle, &run, &g_stop, err, sizeof(err)) != 0) {
         fprintf(stderr, "leakhound: %s\n", err);
         rc = 2;
     }
-    worker_finish(w);
+    pipeline_finish(pl);
     if (!quiet) {
-        worker_print_summary(w, stderr);
+        pipeline_print_summary(pl, stderr);
         eve_print_sinks(eve, stderr);
     }
     {
@@ -631,7 +625,7 @@ int main(int argc, char **argv)
             rc = 2;
     }
 out:
-    worker_free(w);
+    pipeline_free(pl);
     detect_free(detect); /* after the worker, whose last transactions it observes */
     eve_close(eve);
     capture_close(cap);

@@ -318,6 +318,11 @@ static int decide_mode(struct worker *w, struct session *s, const uint8_t *d, si
 static void raw_scan(struct worker *w, struct session *s, int dir, const uint8_t *data,
                      size_t len)
 {
+    if (!w->db || !w->cfg.match_raw_streams) { /* --no-match: nothing to scan with */
+        s->mode = MODE_SKIP;
+        w->st.streams_skipped++;
+        return;
+    }
     if (!s->ms[dir]) {
         s->ms[dir] = match_stream_open(w->db, w->scratch);
         if (!s->ms[dir]) {
@@ -1031,6 +1036,7 @@ size_t worker_stats_kv(const struct worker_stats_src *src, struct eve_kv *kv, si
     KV("tcp.midstream", rs->midstream);
     KV("tcp.after_close", rs->after_close);
     KV("tcp.out_of_window", rs->out_of_window);
+    KV("tcp.rst_ignored", rs->rst_ignored);
     KV("tcp.memuse", rs->memuse);
     KV("tcp.memuse_peak", rs->memuse_peak);
     const struct dpi_stats *dp = &sn->dpi;

@@ -2,10 +2,17 @@
  *
  * A worker owns, for its thread: the decoder, the flow table, the TCP
  * reassembly context, the nDPI module, the Hyperscan scratch, and the
- * per-flow sessions hung on flow->user. Packets enter by worker_packet() in
- * capture order; events leave through the EVE writer given at creation.
- * Everything runs on packet time: worker_packet() also expires flows and
- * writes periodic stats when packet time passes their deadline. */
+ * per-flow sessions hung on flow->user. Events leave through the EVE writer
+ * given at creation.
+ *
+ * Two ways in:
+ * - worker_packet(): raw packets in capture order, on one thread; the worker
+ *   decodes, ticks on packet time (flow expiry, periodic stats) and hands
+ *   transactions straight to the detection engine.
+ * - the pipeline (pipeline.h): the reader decodes and keeps the clock, and
+ *   calls worker_decoded(), worker_tick() and worker_flush() on the worker's
+ *   thread with a sequence number; transactions go to shared->obs_fn with a
+ *   key that orders them the same whatever the number of workers. */
 #ifndef LH_WORKER_H
 #define LH_WORKER_H
 
@@ -17,12 +24,32 @@
 #include "sensor/flow.h"
 #include "sensor/packet.h"
 #include "sensor/reassembly.h"
+#include "sensor/dpi.h"
+#include "rules/match.h"
+#include "parsers/http.h"
+#include "parsers/identity.h"
 
 struct eve;
+struct eve_kv;
+struct identity_sessions;
+struct detect_obs;
 struct match_db;
 struct endpoint_db;
 struct fingerprint_key;
 struct detect_engine;
+
+/* Orders a transaction for the detection engine: seq is the pipeline's
+ * sequence number of the record (packet, tick, UINT64_MAX for the final
+ * flush) whose processing finished it; then the flow; then the
+ * transaction's index in the flow. Unique, and the same whatever the number
+ * of workers. */
+struct worker_obs_key {
+    uint64_t seq, flow_id, tx;
+};
+/* Receives a finished transaction; o and its strings are borrowed for the
+ * call (copy what you keep). Called on the worker's thread. */
+typedef void (*worker_obs_fn)(void *ud, const struct worker_obs_key *k,
+                              const struct detect_obs *o);
 
 /* Process-wide, read-only objects a worker uses (all must outlive it). */
 struct worker_shared {
@@ -32,7 +59,51 @@ struct worker_shared {
     struct eve *eve;                    /* NULL: no events */
     struct capture *capture;            /* file names and counters, or NULL */
     struct detect_engine *detect;       /* NULL: no detections */
+    /* pipeline only (zero for a lone worker): */
+    worker_obs_fn obs_fn;               /* NULL: transactions go to detect directly */
+    void *obs_ud;
+    void *eve_lock;                     /* pthread_mutex_t taken around event writes, or NULL */
+    struct identity_sessions *sessions; /* shared login sessions, or NULL: the worker's own */
 };
+
+/* Counters of the worker itself (all uint64_t: snapshots are summed). */
+struct worker_counters {
+    uint64_t sessions_failed;   /* session allocation failed */
+    uint64_t streams_skipped;   /* encrypted streams not scanned */
+    uint64_t dedup_overflow;
+    uint64_t match_stream_failed;
+    uint64_t records;           /* distinct per flow direction, all categories */
+    uint64_t stats_events;
+    uint64_t http_flows;
+    uint64_t url_records;   /* records found (and masked) in request targets */
+    uint64_t tx_alloc_failed;
+};
+
+/* A worker's counters at one moment. Every member is made of uint64_t only,
+ * so snapshots of several workers add up member by member. */
+struct worker_snap {
+    struct flow_stats flow;
+    struct reasm_stats tcp;
+    struct dpi_stats dpi;
+    struct match_stats match;
+    struct http_stats http;
+    struct identity_stats ident; /* sessions_*: the session table's, not per worker */
+    struct worker_counters st;
+};
+
+/* Where each part of a stats event comes from. */
+struct worker_stats_src {
+    const struct capture_stats *cap; /* NULL: no capture.* keys */
+    int live;                      /* live capture: kernel counters too */
+    const struct decode_stats *dec; /* decoder.* */
+    uint64_t defrag_memuse;
+    const struct worker_snap *snap; /* one worker's, or the sum over workers */
+    int have_match;                /* match.* keys present */
+    struct detect_engine *detect;  /* NULL: no detect.* keys */
+    struct eve *eve;               /* NULL: no output.* keys */
+};
+
+#define WORKER_STATS_KV_MAX 320
 
 struct worker_config {
     struct decode_config decode;
@@ -57,6 +128,7 @@ struct worker *worker_new(const struct worker_config *cfg, const struct worker_s
 /* Ends every flow (flow events written), writes final stats if asked, frees. */
 void worker_free(struct worker *w);
 
+/* A raw captured packet: decode, tick, process (the one-thread path). */
 void worker_packet(struct worker *w, struct packet *p);
 /* Shutdown: end all flows (reason shutdown), then a final stats event. */
 void worker_finish(struct worker *w);
@@ -64,5 +136,25 @@ void worker_finish(struct worker *w);
 void worker_write_stats(struct worker *w);
 /* A short human summary on the given stream (SIGUSR1, end of run). */
 void worker_print_summary(struct worker *w, void *file);
+
+/* Pipeline entry points. seq orders what each record's processing emits;
+ * now_us is the reader's packet time (the latest seen in the run), the same
+ * on every worker. */
+/* A packet the reader decoded (ip_ver != 0). p's pointers are borrowed. */
+void worker_decoded(struct worker *w, struct packet *p, uint64_t seq, uint64_t now_us);
+/* The reader's tick before packet seq/2: ends idle flows. pcap_cnt and
+ * file_idx name the packet read before the tick. */
+void worker_tick(struct worker *w, uint64_t seq, uint64_t now_us, uint64_t pcap_cnt,
+                 uint32_t file_idx);
+/* End of input: ends every flow (reason shutdown) with seq UINT64_MAX. */
+void worker_flush(struct worker *w, uint64_t now_us, uint64_t pcap_cnt, uint32_t file_idx);
+
+/* The worker's counters now. Call on the worker's thread (or after it ended). */
+void worker_snapshot(struct worker *w, struct worker_snap *out);
+void worker_snap_add(struct worker_snap *sum, const struct worker_snap *s);
+/* The stats event's key/value pairs (keys live as long as the process). */
+size_t worker_stats_kv(const struct worker_stats_src *src, struct eve_kv *kv, size_t max);
+/* A one-line human summary of src on a FILE *. */
+void worker_summary(const struct worker_stats_src *src, void *file);
 
 #endif

@@ -567,6 +567,7 @@ static void test_timeouts(void)
     p.ts_us = T0 + 1060 * SEC; /* exactly the timeout: same flow */
     CHECK(look(t, &p, &d) == u);
     p.ts_us = T0 + 1120 * SEC + 1;
+    p.pcap_cnt += 2; /* a later packet: the id comes from the new flow's first one */
     struct flow *u2 = look(t, &p, &d);
     CHECK(u2->flow_id != uid);
     CHECK_EQ(u2->pkts[0], 1);
@@ -897,6 +898,54 @@ static void test_determinism(void)
     flow_table_free(t2);
 }
 
+/* flow_id comes from the first packet's pcap_cnt, not from the table: two
+ * tables (two worker threads) that see different subsets of a capture, in
+ * different orders, give a flow the same id. */
+static void test_flow_id_source(void)
+{
+    struct flow_config c1, c2;
+    test_cfg(&c1);
+    test_cfg(&c2);
+    c2.seed[0] = c2.seed[1] = 0; /* random: the seed plays no part */
+    struct endlog l1 = {0}, l2 = {0};
+    struct flow_table *t1 = flow_table_new(&c1, on_end, &l1);
+    struct flow_table *t2 = flow_table_new(&c2, on_end, &l2);
+    enum flow_dir d;
+    struct packet a = many_pkt(1, 0, T0), b = many_pkt(2, 0, T0 + 1), x = many_pkt(3, 0, T0 + 2);
+    a.pcap_cnt = 10;
+    b.pcap_cnt = 20;
+    x.pcap_cnt = 5;
+    /* t1 sees a then b; t2 sees x, b, a */
+    struct flow *a1 = look(t1, &a, &d), *b1 = look(t1, &b, &d);
+    struct flow *x2 = look(t2, &x, &d), *b2 = look(t2, &b, &d), *a2 = look(t2, &a, &d);
+    CHECK(a1 && b1 && x2 && b2 && a2);
+    CHECK_EQ(a1->flow_id, a2->flow_id);
+    CHECK_EQ(b1->flow_id, b2->flow_id);
+    CHECK(a1->flow_id != b1->flow_id && a1->flow_id != x2->flow_id && b1->flow_id != x2->flow_id);
+    CHECK(a1->flow_id != 0 && b1->flow_id != 0 && x2->flow_id != 0);
+    CHECK(a1->flow_id < (UINT64_C(1) << 53) && b1->flow_id < (UINT64_C(1) << 53));
+    /* later packets of the flow keep its id */
+    struct packet a_back = many_pkt(1, 1, T0 + 3);
+    a_back.pcap_cnt = 11;
+    CHECK(look(t1, &a_back, &d) == a1);
+    CHECK_EQ(d, FLOW_TOCLIENT);
+    CHECK_EQ(a1->flow_id, a2->flow_id);
+    /* consecutive counts do not give neighbouring ids (the mix spreads them) */
+    struct packet y = many_pkt(4, 0, T0 + 4);
+    y.pcap_cnt = 11;
+    struct flow *y2 = look(t2, &y, &d);
+    CHECK(y2 && y2->flow_id != a1->flow_id && y2->flow_id != a1->flow_id + 1);
+    /* packets without a pcap_cnt (built by hand): still unique and non-zero */
+    struct packet h1 = many_pkt(5, 0, T0 + 5), h2 = many_pkt(6, 0, T0 + 6);
+    h1.pcap_cnt = h2.pcap_cnt = 0;
+    struct flow *f1 = look(t1, &h1, &d), *f2 = look(t1, &h2, &d);
+    CHECK(f1 && f2 && f1->flow_id != 0 && f2->flow_id != 0 && f1->flow_id != f2->flow_id);
+    CHECK(f1->flow_id != a1->flow_id && f1->flow_id != b1->flow_id);
+    CHECK(f1->flow_id < (UINT64_C(1) << 53));
+    flow_table_free(t1);
+    flow_table_free(t2);
+}
+
 /* Keys that differ only in a port spread over the buckets, the hash is
  * keyed (another seed, other values), and a fixed seed repeats itself. */
 static void test_collisions(void)
@@ -963,6 +1012,7 @@ int main(void)
     test_many();
     test_grow();
     test_determinism();
+    test_flow_id_source();
     test_collisions();
     return check_done();
 }

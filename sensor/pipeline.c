@@ -1,0 +1,1080 @@
+/* pipeline.c - one reader, N workers, one detection order (--threads N).
+ *
+ * In: packets from capture_run() on the calling thread (the reader). Out:
+ * flow and http events from the workers, alerts and stats from the reader.
+ *
+ * The reader decodes every packet once with its own decoder (so IP
+ * fragments are reassembled before any worker sees them, and decoder stats
+ * are exact) and keeps the run's clock: now = the latest packet time seen,
+ * and a tick before the first packet of each new second of now. Every
+ * record the reader makes gets a sequence number: 2*pcap_cnt for the tick
+ * before packet pcap_cnt, 2*pcap_cnt+1 for the packet, UINT64_MAX for the
+ * end. A decoded IP packet goes to the worker picked by a keyed symmetric
+ * hash of its two addresses (not ports: fragments, and a client's login and
+ * its later connections to the same server, land on one worker); a tick
+ * goes to every worker. Workers end idle flows only on ticks, so expiry does
+ * not depend on which worker saw which packet, and flow ids come from the
+ * first packet's pcap_cnt (flow.c), not from a per-worker counter.
+ *
+ * Threads > 1: each worker has an input ring (the packet's bytes from l3,
+ * its struct packet, the sequence number and now) and an output ring
+ * (observations: finished HTTP transactions, and counter snapshots taken at
+ * ticks). Both are bounded SPSC rings (ring.h); a full input ring makes the
+ * reader wait (file replay loses nothing; on a live interface the kernel
+ * counts what it drops), a full output ring makes the worker wait until the
+ * reader drains it. Threads = 1: no ring and no thread, the reader calls
+ * the worker directly; everything else below is the same code.
+ *
+ * The aggregator runs on the reader thread (it knows what it sent to each
+ * worker without any extra synchronisation, and the engine's work, one call
+ * per HTTP transaction, is small beside matching). It keeps a min-heap of
+ * items keyed (seq, flow_id, tx index): its own tick (detect_tick) at
+ * (seq, 0, 0), the workers' observations, their snapshots at (seq, MAX,
+ * worker) and the tick's end at (seq, MAX, MAX), where the snapshots are
+ * summed and, when due, the stats event written. A worker's progress is the
+ * seq of the last record it finished (published after everything that
+ * record emitted); a worker with nothing outstanding has progressed to the
+ * reader's position. Items whose seq is at most every worker's progress are
+ * released in key order to the engine: that order is the same for any N,
+ * so alerts and detection counters are too. Only when more than ORDER_CAP
+ * items are pending is the smallest released early (counted as
+ * pipeline.order_forced): memory stays bounded, order is then best effort.
+ *
+ * Event writes are serialised by one mutex (workers around each event, the
+ * reader around each batch of releases and around the caller's service
+ * hook), so the EVE writer need not be thread-safe itself. */
+#include "sensor/pipeline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "output/eve.h"
+#include "output/fingerprint.h"
+#include "rules/detect.h"
+#include "sensor/capture.h"
+#include "sensor/decode.h"
+#include "sensor/ring.h"
+
+#define RING_BYTES (16u << 20)    /* input ring per worker */
+#define OBS_RING_BYTES (4u << 20) /* output ring per worker */
+#define ORDER_CAP 1000000u        /* pending aggregator items before forced release */
+#define POLL_EVERY 32             /* packets between aggregator polls (threads) */
+#define WAIT_US 2000              /* longest sleep before rechecking (missed wake-up) */
+#define SPINS 200                 /* polls of an empty ring before sleeping */
+#define OBS_MAX_STRS 16           /* samples, fingerprints kept per observation */
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() __asm__ __volatile__("" ::: "memory")
+#endif
+
+/* ---- records ----------------------------------------------------------------- */
+
+enum { REC_PACKET = 1, REC_TICK, REC_FINISH };
+enum { PAY_NONE = 0, PAY_INSIDE, PAY_APPENDED };
+
+/* reader -> worker; a packet's l3 bytes (and, rarely, its payload) follow */
+struct wrec {
+    uint32_t type;
+    uint32_t file_idx; /* tick, finish: of the packet read before */
+    uint64_t seq, now_us;
+    uint64_t pcap_cnt; /* tick, finish: of the packet read before */
+    uint32_t pay_mode, pay_off;
+    struct packet p;
+};
+
+enum { OREC_OBS = 1, OREC_SNAP };
+
+/* worker -> reader; an observation blob or a struct worker_snap follows */
+struct orec {
+    uint32_t type, worker;
+    struct worker_obs_key k;
+};
+
+/* ---- observations, flattened ---------------------------------------------- */
+
+/* Strings are copied; endpoint_id and pcap_filename point into the rules
+ * and the capture's file list, which live as long as the run. */
+struct obs_fixed {
+    uint64_t ts_us, waybill_query, flow_id, pcap_cnt;
+    const char *endpoint_id, *pcap_filename;
+    struct lh_addr src;
+    int32_t endpoint, status;
+    uint32_t n_recs, n_samples, n_fps;
+    uint16_t src_port, dest_port;
+    uint8_t ip_ver;
+};
+
+#define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
+
+static size_t str_size(const char *s)
+{
+    return 1 + (s ? strlen(s) + 1 : 0);
+}
+
+static size_t obs_size(const struct detect_obs *o)
+{
+    size_t ns = o->n_samples < OBS_MAX_STRS ? o->n_samples : OBS_MAX_STRS;
+    size_t nf = o->n_fingerprints < OBS_MAX_STRS ? o->n_fingerprints : OBS_MAX_STRS;
+    size_t n = ALIGN8(sizeof(struct obs_fixed)) + o->n_recs * sizeof(struct detect_rec);
+    n += str_size(o->account) + str_size(o->via) + str_size(o->src_ip) + str_size(o->dest_ip) +
+         str_size(o->community_id) + str_size(o->hostname) + str_size(o->url) +
+         str_size(o->http_method);
+    for (size_t i = 0; i < ns; i++)
+        n += str_size(o->samples[i]);
+    for (size_t i = 0; i < nf; i++)
+        n += str_size(o->fingerprints[i]);
+    return n;
+}
+
+static uint8_t *put_str(uint8_t *d, const char *s)
+{
+    *d++ = s != NULL;
+    if (s) {
+        size_t n = strlen(s) + 1;
+        memcpy(d, s, n);
+        d += n;
+    }
+    return d;
+}
+
+static const uint8_t *get_str(const uint8_t *d, const char **s)
+{
+    if (!*d++) {
+        *s = NULL;
+        return d;
+    }
+    *s = (const char *)d;
+    return d + strlen(*s) + 1;
+}
+
+/* dst holds obs_size(o) bytes, 8-aligned. */
+static void obs_pack(const struct detect_obs *o, uint8_t *dst)
+{
+    struct obs_fixed f = {0};
+    f.ts_us = o->ts_us;
+    f.waybill_query = o->waybill_query;
+    f.flow_id = o->flow_id;
+    f.pcap_cnt = o->pcap_cnt;
+    f.endpoint_id = o->endpoint_id;
+    f.pcap_filename = o->pcap_filename;
+    f.src = o->src;
+    f.endpoint = o->endpoint;
+    f.status = o->status;
+    f.n_recs = (uint32_t)o->n_recs;
+    f.n_samples = (uint32_t)(o->n_samples < OBS_MAX_STRS ? o->n_samples : OBS_MAX_STRS);
+    f.n_fps = (uint32_t)(o->n_fingerprints < OBS_MAX_STRS ? o->n_fingerprints : OBS_MAX_STRS);
+    f.src_port = o->src_port;
+    f.dest_port = o->dest_port;
+    f.ip_ver = o->ip_ver;
+    memcpy(dst, &f, sizeof(f));
+    uint8_t *d = dst + ALIGN8(sizeof(f));
+    if (o->n_recs)
+        memcpy(d, o->recs, o->n_recs * sizeof(*o->recs));
+    d += o->n_recs * sizeof(*o->recs);
+    d = put_str(d, o->account);
+    d = put_str(d, o->via);
+    d = put_str(d, o->src_ip);
+    d = put_str(d, o->dest_ip);
+    d = put_str(d, o->community_id);
+    d = put_str(d, o->hostname);
+    d = put_str(d, o->url);
+    d = put_str(d, o->http_method);
+    for (uint32_t i = 0; i < f.n_samples; i++)
+        d = put_str(d, o->samples[i]);
+    for (uint32_t i = 0; i < f.n_fps; i++)
+        d = put_str(d, o->fingerprints[i]);
+}
+
+/* The observation in src (obs_pack's), borrowing src's bytes. */
+static void obs_unpack(const uint8_t *src, struct detect_obs *o, const char **samples,
+                       const char **fps)
+{
+    struct obs_fixed f;
+    memcpy(&f, src, sizeof(f));
+    memset(o, 0, sizeof(*o));
+    o->ts_us = f.ts_us;
+    o->waybill_query = f.waybill_query;
+    o->flow_id = f.flow_id;
+    o->pcap_cnt = f.pcap_cnt;
+    o->endpoint_id = f.endpoint_id;
+    o->pcap_filename = f.pcap_filename;
+    o->src = f.src;
+    o->endpoint = f.endpoint;
+    o->status = f.status;
+    o->src_port = f.src_port;
+    o->dest_port = f.dest_port;
+    o->ip_ver = f.ip_ver;
+    const uint8_t *d = src + ALIGN8(sizeof(f));
+    o->recs = (const struct detect_rec *)d; /* 8-aligned: items and records are */
+    o->n_recs = f.n_recs;
+    d += f.n_recs * sizeof(struct detect_rec);
+    d = get_str(d, &o->account);
+    d = get_str(d, &o->via);
+    d = get_str(d, &o->src_ip);
+    d = get_str(d, &o->dest_ip);
+    d = get_str(d, &o->community_id);
+    d = get_str(d, &o->hostname);
+    d = get_str(d, &o->url);
+    d = get_str(d, &o->http_method);
+    for (uint32_t i = 0; i < f.n_samples; i++)
+        d = get_str(d, &samples[i]);
+    for (uint32_t i = 0; i < f.n_fps; i++)
+        d = get_str(d, &fps[i]);
+    o->samples = samples;
+    o->n_samples = f.n_samples;
+    o->fingerprints = fps;
+    o->n_fingerprints = f.n_fps;
+    if (!o->account)
+        o->account = "";
+}
+
+/* ---- aggregator items ------------------------------------------------------ */
+
+enum { IT_TICK = 1, IT_OBS, IT_SNAP, IT_TICKEND };
+
+/* What the reader knew at a tick, for the stats event written at its end. */
+struct tickend {
+    int stats_due;
+    int have_cap;
+    struct capture_stats cap;
+    struct decode_stats dec;
+    uint64_t defrag_memuse;
+};
+
+struct item {
+    struct worker_obs_key k;
+    uint32_t type, worker;
+    uint64_t now_us;
+    _Alignas(8) uint8_t data[]; /* obs blob, struct worker_snap or struct tickend */
+};
+
+/* ---- the pipeline ----------------------------------------------------------- */
+
+struct wslot {
+    struct pipeline *pl;
+    uint32_t idx;
+    struct worker *w;
+    struct ring *in, *out;
+    struct ring_event ev;         /* the worker sleeps here: input empty, output full */
+    _Alignas(64) uint64_t done;   /* seq of the last record finished (atomic) */
+    _Alignas(64) uint64_t sent;   /* reader's own: seq of the last record sent */
+    int unsignalled;              /* reader's own: records sent since the last wake-up */
+    pthread_t th;
+    int started;
+};
+
+struct pipeline_counters {
+    uint64_t ring_waits;      /* times the reader found an input ring full */
+    uint64_t order_forced;    /* items released before their turn (ORDER_CAP) */
+    uint64_t pending_peak;    /* most items waiting in the aggregator */
+    uint64_t item_nomem;      /* observations lost: no memory for the item */
+    uint64_t oversize;        /* packets too big for a ring record, not processed */
+};
+
+struct pipeline {
+    uint32_t n;
+    struct wslot *ws;
+    struct decoder *dec;
+    struct identity_sessions *sessions;
+    pthread_mutex_t eve_mu;
+    struct eve *eve;
+    struct capture *cap;
+    struct detect_engine *detect;
+    int have_match;
+    uint32_t stats_interval_s;
+    uint64_t k0, k1; /* dispatch hash key */
+
+    /* reader: clock and position */
+    uint64_t now_us, tick_sec;
+    int ticked;
+    uint64_t last_cnt;
+    uint32_t last_file;
+    uint64_t pos; /* seq of the last record the reader has finished sending */
+    uint64_t next_stats_us;
+    uint32_t since_poll;
+    void (*service)(void *ud);
+    void *service_ud;
+    int running, finished;
+    struct ring_event ev; /* the reader sleeps here: input ring full, end */
+
+    /* aggregator */
+    struct item **heap;
+    size_t heap_n, heap_cap;
+    struct worker_snap *snaps; /* latest per worker */
+    struct worker_snap sum;    /* over workers, at the last tick end (or the end) */
+    struct pipeline_counters st;
+};
+
+/* ---- heap ------------------------------------------------------------------- */
+
+static int key_lt(const struct worker_obs_key *a, const struct worker_obs_key *b)
+{
+    if (a->seq != b->seq)
+        return a->seq < b->seq;
+    if (a->flow_id != b->flow_id)
+        return a->flow_id < b->flow_id;
+    return a->tx < b->tx;
+}
+
+static void heap_push(struct pipeline *pl, struct item *it)
+{
+    if (pl->heap_n == pl->heap_cap) {
+        size_t ncap = pl->heap_cap ? pl->heap_cap * 2 : 1024;
+        struct item **n = realloc(pl->heap, ncap * sizeof(*n));
+        if (!n) {
+            pl->st.item_nomem++;
+            free(it);
+            return;
+        }
+        pl->heap = n;
+        pl->heap_cap = ncap;
+    }
+    size_t i = pl->heap_n++;
+    while (i > 0) {
+        size_t up = (i - 1) / 2;
+        if (!key_lt(&it->k, &pl->heap[up]->k))
+            break;
+        pl->heap[i] = pl->heap[up];
+        i = up;
+    }
+    pl->heap[i] = it;
+    if (pl->heap_n > pl->st.pending_peak)
+        pl->st.pending_peak = pl->heap_n;
+}
+
+static struct item *heap_pop(struct pipeline *pl)
+{
+    struct item *top = pl->heap[0];
+    struct item *last = pl->heap[--pl->heap_n];
+    size_t i = 0, n = pl->heap_n;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && key_lt(&pl->heap[c + 1]->k, &pl->heap[c]->k))
+            c++;
+        if (!key_lt(&pl->heap[c]->k, &last->k))
+            break;
+        pl->heap[i] = pl->heap[c];
+        i = c;
+    }
+    if (n)
+        pl->heap[i] = last;
+    return top;
+}
+
+static struct item *item_new(struct pipeline *pl, uint32_t type, const struct worker_obs_key *k,
+                             uint32_t worker, uint64_t now_us, size_t len)
+{
+    struct item *it = malloc(sizeof(*it) + len);
+    if (!it) {
+        pl->st.item_nomem++;
+        return NULL;
+    }
+    it->k = *k;
+    it->type = type;
+    it->worker = worker;
+    it->now_us = now_us;
+    return it;
+}
+
+/* ---- stats ------------------------------------------------------------------ */
+
+static void sum_snaps(struct pipeline *pl)
+{
+    memset(&pl->sum, 0, sizeof(pl->sum));
+    for (uint32_t i = 0; i < pl->n; i++)
+        worker_snap_add(&pl->sum, &pl->snaps[i]);
+    /* the session table is shared: its counters once, not once per worker */
+    identity_sessions_stats(pl->sessions, &pl->sum.ident);
+}
+
+#define PIPE_KV 6
+
+/* Caller holds eve_mu. */
+static void write_stats(struct pipeline *pl, uint64_t ts_us, const struct tickend *te)
+{
+    if (!pl->eve)
+        return;
+    struct worker_stats_src src = {te->have_cap ? &te->cap : NULL,
+                                   pl->cap && capture_is_live(pl->cap),
+                                   &te->dec,
+                                   te->defrag_memuse,
+                                   &pl->sum,
+                                   pl->have_match,
+                                   pl->detect,
+                                   pl->eve};
+    struct eve_kv kv[WORKER_STATS_KV_MAX + PIPE_KV];
+    size_t n = worker_stats_kv(&src, kv, WORKER_STATS_KV_MAX);
+    kv[n++] = (struct eve_kv){"pipeline.threads", pl->n};
+    kv[n++] = (struct eve_kv){"pipeline.ring_waits", pl->st.ring_waits};
+    kv[n++] = (struct eve_kv){"pipeline.order_forced", pl->st.order_forced};
+    kv[n++] = (struct eve_kv){"pipeline.pending_peak", pl->st.pending_peak};
+    kv[n++] = (struct eve_kv){"pipeline.item_nomem", pl->st.item_nomem};
+    kv[n++] = (struct eve_kv){"pipeline.oversize", pl->st.oversize};
+    eve_write_stats(pl->eve, ts_us, kv, n);
+}
+
+static void reader_view(struct pipeline *pl, struct tickend *te)
+{
+    memset(te, 0, sizeof(*te));
+    if (pl->cap) {
+        capture_get_stats(pl->cap, &te->cap);
+        te->have_cap = 1;
+    }
+    te->dec = *decoder_stats(pl->dec);
+    te->defrag_memuse = decoder_memuse(pl->dec);
+}
+
+/* ---- aggregator: release in key order ---------------------------------------- */
+
+static void apply(struct pipeline *pl, struct item *it)
+{
+    switch (it->type) {
+    case IT_TICK:
+        detect_tick(pl->detect, it->now_us);
+        break;
+    case IT_OBS: {
+        struct detect_obs o;
+        const char *samples[OBS_MAX_STRS], *fps[OBS_MAX_STRS];
+        obs_unpack(it->data, &o, samples, fps);
+        if (pl->detect)
+            detect_observe(pl->detect, &o);
+        break;
+    }
+    case IT_SNAP:
+        memcpy(&pl->snaps[it->worker], it->data, sizeof(struct worker_snap));
+        break;
+    case IT_TICKEND: {
+        struct tickend te;
+        memcpy(&te, it->data, sizeof(te));
+        sum_snaps(pl);
+        if (te.stats_due)
+            write_stats(pl, it->now_us, &te);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* Releases every item with seq <= bound, in key order. */
+static void release(struct pipeline *pl, uint64_t bound)
+{
+    if (!pl->heap_n || (pl->heap[0]->k.seq > bound && pl->heap_n <= ORDER_CAP))
+        return;
+    pthread_mutex_lock(&pl->eve_mu);
+    while (pl->heap_n) {
+        if (pl->heap[0]->k.seq > bound) {
+            if (pl->heap_n <= ORDER_CAP)
+                break;
+            pl->st.order_forced++;
+        }
+        struct item *it = heap_pop(pl);
+        apply(pl, it);
+        free(it);
+    }
+    pthread_mutex_unlock(&pl->eve_mu);
+}
+
+/* Moves what worker ws emitted into the heap. */
+static void drain(struct pipeline *pl, struct wslot *ws)
+{
+    uint32_t len;
+    const uint8_t *r;
+    int any = 0;
+    while ((r = ring_peek(ws->out, &len))) {
+        struct orec h;
+        memcpy(&h, r, sizeof(h));
+        size_t blen = len - sizeof(h);
+        struct item *it = item_new(pl, h.type == OREC_OBS ? IT_OBS : IT_SNAP, &h.k, h.worker, 0,
+                                   blen);
+        if (it) {
+            memcpy(it->data, r + sizeof(h), blen);
+            heap_push(pl, it);
+        }
+        ring_release(ws->out);
+        any = 1;
+    }
+    if (any)
+        ring_event_signal(&ws->ev);
+}
+
+/* Drains the workers' output and releases what every worker has passed. */
+static void agg_poll(struct pipeline *pl)
+{
+    uint64_t bound = pl->pos;
+    if (pl->n > 1) {
+        for (uint32_t i = 0; i < pl->n; i++) {
+            struct wslot *ws = &pl->ws[i];
+            if (ws->unsignalled) {
+                ws->unsignalled = 0;
+                ring_event_signal(&ws->ev);
+            }
+            /* progress first, then drain: what it emitted up to done is in the ring */
+            uint64_t done = __atomic_load_n(&ws->done, __ATOMIC_ACQUIRE);
+            drain(pl, ws);
+            uint64_t eff = done == ws->sent ? pl->pos : done;
+            if (eff < bound)
+                bound = eff;
+        }
+    }
+    release(pl, bound);
+}
+
+/* ---- workers ----------------------------------------------------------------- */
+
+/* Worker thread: a finished transaction into the output ring. */
+static void *out_reserve(struct wslot *ws, uint32_t len)
+{
+    for (;;) {
+        void *d = ring_reserve(ws->out, len);
+        if (d)
+            return d;
+        ring_event_signal(&ws->pl->ev); /* the reader drains when it wakes */
+        ring_event_prepare(&ws->ev);
+        d = ring_reserve(ws->out, len);
+        if (d) {
+            ring_event_cancel(&ws->ev);
+            return d;
+        }
+        ring_event_sleep(&ws->ev, WAIT_US);
+    }
+}
+
+static void obs_to_ring(void *ud, const struct worker_obs_key *k, const struct detect_obs *o)
+{
+    struct wslot *ws = ud;
+    size_t blen = obs_size(o);
+    size_t len = sizeof(struct orec) + blen;
+    if (len > ring_max_record(ws->out))
+        return; /* cannot happen: DETECT_MAX_TX_RECORDS bounds it far below */
+    uint8_t *d = out_reserve(ws, (uint32_t)len);
+    struct orec h = {OREC_OBS, ws->idx, *k};
+    memcpy(d, &h, sizeof(h));
+    obs_pack(o, d + sizeof(h));
+    ring_commit(ws->out);
+}
+
+static void snap_to_ring(struct wslot *ws, uint64_t seq)
+{
+    size_t len = sizeof(struct orec) + sizeof(struct worker_snap);
+    uint8_t *d = out_reserve(ws, (uint32_t)len);
+    struct orec h = {OREC_SNAP, ws->idx, {seq, UINT64_MAX, ws->idx}};
+    memcpy(d, &h, sizeof(h));
+    worker_snapshot(ws->w, (struct worker_snap *)(void *)(d + sizeof(h)));
+    ring_commit(ws->out);
+}
+
+/* Reader thread, one worker: straight into the heap. */
+static void obs_to_heap(void *ud, const struct worker_obs_key *k, const struct detect_obs *o)
+{
+    struct wslot *ws = ud;
+    size_t blen = obs_size(o);
+    struct item *it = item_new(ws->pl, IT_OBS, k, ws->idx, 0, blen);
+    if (!it)
+        return;
+    obs_pack(o, it->data);
+    heap_push(ws->pl, it);
+}
+
+static void snap_to_heap(struct wslot *ws, uint64_t seq)
+{
+    struct worker_obs_key k = {seq, UINT64_MAX, ws->idx};
+    struct item *it = item_new(ws->pl, IT_SNAP, &k, ws->idx, 0, sizeof(struct worker_snap));
+    if (!it)
+        return;
+    worker_snapshot(ws->w, (struct worker_snap *)(void *)it->data);
+    heap_push(ws->pl, it);
+}
+
+static const struct wrec *wait_input(struct wslot *ws, uint32_t *len)
+{
+    for (;;) {
+        for (int i = 0; i < SPINS; i++) {
+            const struct wrec *r = ring_peek(ws->in, len);
+            if (r)
+                return r;
+            cpu_relax();
+        }
+        ring_event_prepare(&ws->ev);
+        const struct wrec *r = ring_peek(ws->in, len);
+        if (r) {
+            ring_event_cancel(&ws->ev);
+            return r;
+        }
+        ring_event_sleep(&ws->ev, WAIT_US);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct wslot *ws = arg;
+    for (;;) {
+        uint32_t len;
+        const struct wrec *r = ring_peek(ws->in, &len);
+        if (!r)
+            r = wait_input(ws, &len);
+        uint32_t type = r->type;
+        uint64_t seq = r->seq;
+        if (type == REC_PACKET) {
+            struct packet pk = r->p;
+            const uint8_t *b = (const uint8_t *)(r + 1);
+            pk.data = NULL; /* the link layer stays with the reader */
+            pk.caplen = 0;
+            pk.l3 = b;
+            pk.payload = r->pay_mode == PAY_INSIDE     ? b + r->pay_off
+                         : r->pay_mode == PAY_APPENDED ? b + pk.l3_len
+                                                       : NULL;
+            worker_decoded(ws->w, &pk, seq, r->now_us);
+        } else if (type == REC_TICK) {
+            worker_tick(ws->w, seq, r->now_us, r->pcap_cnt, r->file_idx);
+            snap_to_ring(ws, seq);
+        } else if (type == REC_FINISH) {
+            worker_flush(ws->w, r->now_us, r->pcap_cnt, r->file_idx);
+        }
+        ring_release(ws->in);
+        __atomic_store_n(&ws->done, seq, __ATOMIC_SEQ_CST);
+        /* the reader waits for room (or for the end): wake it once there is
+         * plenty, not for every record, so the two do not ping-pong */
+        if (type == REC_FINISH || ring_used(ws->in) <= ring_capacity(ws->in) / 2)
+            ring_event_signal(&ws->pl->ev);
+        if (type == REC_FINISH)
+            break;
+    }
+    return NULL;
+}
+
+/* ---- reader ------------------------------------------------------------------ */
+
+static uint64_t rotl(uint64_t x, int b)
+{
+    return (x << b) | (x >> (64 - b));
+}
+
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);                                  \
+        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;                                                     \
+        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;                                                     \
+        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);                                  \
+    } while (0)
+
+/* SipHash-2-4 of the two addresses, smaller first: the same both ways, and
+ * keyed so crafted addresses cannot pile every flow onto one worker. */
+static uint32_t pick_worker(const struct pipeline *pl, const struct packet *pk)
+{
+    const struct lh_addr *a = &pk->src, *b = &pk->dst;
+    if (memcmp(a, b, sizeof(*a)) > 0) {
+        const struct lh_addr *t = a;
+        a = b;
+        b = t;
+    }
+    uint64_t m[5];
+    memcpy(&m[0], a->a, 16);
+    memcpy(&m[2], b->a, 16);
+    m[4] = UINT64_C(32) << 56;
+    uint64_t v0 = pl->k0 ^ UINT64_C(0x736f6d6570736575), v1 = pl->k1 ^ UINT64_C(0x646f72616e646f6d);
+    uint64_t v2 = pl->k0 ^ UINT64_C(0x6c7967656e657261), v3 = pl->k1 ^ UINT64_C(0x7465646279746573);
+    for (int i = 0; i < 5; i++) {
+        v3 ^= m[i];
+        SIPROUND;
+        SIPROUND;
+        v0 ^= m[i];
+    }
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return (uint32_t)((v0 ^ v1 ^ v2 ^ v3) % pl->n);
+}
+
+/* Space for a record in a worker's input ring; waits (draining the
+ * workers' output meanwhile, so a worker blocked on it can go on). */
+static void *in_reserve(struct pipeline *pl, struct wslot *ws, uint32_t len)
+{
+    void *d = ring_reserve(ws->in, len);
+    if (d)
+        return d;
+    pl->st.ring_waits++;
+    for (;;) {
+        agg_poll(pl);
+        ring_event_signal(&ws->ev); /* it must not sleep on a full ring */
+        ring_event_prepare(&pl->ev);
+        d = ring_reserve(ws->in, len);
+        if (d) {
+            ring_event_cancel(&pl->ev);
+            return d;
+        }
+        ring_event_sleep(&pl->ev, WAIT_US);
+        d = ring_reserve(ws->in, len);
+        if (d)
+            return d;
+    }
+}
+
+static void send_ctl(struct pipeline *pl, struct wslot *ws, uint32_t type, uint64_t seq)
+{
+    struct wrec *r = in_reserve(pl, ws, sizeof(*r));
+    memset(r, 0, sizeof(*r));
+    r->type = type;
+    r->seq = seq;
+    r->now_us = pl->now_us;
+    r->pcap_cnt = pl->last_cnt;
+    r->file_idx = pl->last_file;
+    ring_commit(ws->in);
+    ring_event_signal(&ws->ev);
+    ws->sent = seq;
+}
+
+static void send_packet(struct pipeline *pl, struct packet *pk, uint64_t seq)
+{
+    struct wslot *ws = &pl->ws[pick_worker(pl, pk)];
+    uintptr_t l3 = (uintptr_t)pk->l3, pay = (uintptr_t)pk->payload;
+    uint32_t mode = PAY_NONE, extra = 0;
+    if (pk->payload && pay >= l3 && pay + pk->payload_len <= l3 + pk->l3_len)
+        mode = PAY_INSIDE;
+    else if (pk->payload && pk->payload_len) {
+        mode = PAY_APPENDED;
+        extra = pk->payload_len;
+    }
+    size_t len = sizeof(struct wrec) + (size_t)pk->l3_len + extra;
+    if (len > ring_max_record(ws->in)) {
+        pl->st.oversize++;
+        return;
+    }
+    struct wrec *r = in_reserve(pl, ws, (uint32_t)len);
+    r->type = REC_PACKET;
+    r->file_idx = pk->file_idx;
+    r->seq = seq;
+    r->now_us = pl->now_us;
+    r->pcap_cnt = pk->pcap_cnt;
+    r->pay_mode = mode;
+    r->pay_off = mode == PAY_INSIDE ? (uint32_t)(pay - l3) : 0;
+    r->p = *pk;
+    uint8_t *b = (uint8_t *)(r + 1);
+    if (pk->l3_len)
+        memcpy(b, pk->l3, pk->l3_len);
+    if (mode == PAY_APPENDED)
+        memcpy(b + pk->l3_len, pk->payload, extra);
+    ring_commit(ws->in);
+    ws->unsignalled = 1; /* woken at the next poll: a sleeping worker gets a batch */
+    ws->sent = seq;
+}
+
+/* The tick before packet seq/2: the same place whatever the number of workers. */
+static void reader_tick(struct pipeline *pl, uint64_t seq)
+{
+    uint64_t now = pl->now_us;
+    decoder_expire(pl->dec, now);
+    int due = 0;
+    if (pl->stats_interval_s) {
+        uint64_t iv = (uint64_t)pl->stats_interval_s * 1000000u;
+        if (!pl->next_stats_us)
+            pl->next_stats_us = now + iv;
+        else if (now >= pl->next_stats_us) {
+            due = 1;
+            pl->next_stats_us = now + iv;
+        }
+    }
+    struct worker_obs_key k0 = {seq, 0, 0}, kend = {seq, UINT64_MAX, UINT64_MAX};
+    struct item *it = item_new(pl, IT_TICK, &k0, 0, now, 0);
+    if (it)
+        heap_push(pl, it);
+    it = item_new(pl, IT_TICKEND, &kend, 0, now, sizeof(struct tickend));
+    if (it) {
+        struct tickend te;
+        reader_view(pl, &te);
+        te.stats_due = due;
+        memcpy(it->data, &te, sizeof(te));
+        heap_push(pl, it);
+    }
+    for (uint32_t i = 0; i < pl->n; i++) {
+        struct wslot *ws = &pl->ws[i];
+        if (pl->n == 1) {
+            worker_tick(ws->w, seq, now, pl->last_cnt, pl->last_file);
+            snap_to_heap(ws, seq);
+        } else {
+            send_ctl(pl, ws, REC_TICK, seq);
+        }
+    }
+}
+
+static void call_service(struct pipeline *pl)
+{
+    if (!pl->service)
+        return;
+    pthread_mutex_lock(&pl->eve_mu);
+    pl->service(pl->service_ud);
+    pthread_mutex_unlock(&pl->eve_mu);
+}
+
+static int reader_packet(void *ud, struct packet *pk)
+{
+    struct pipeline *pl = ud;
+    if (pk->ts_us > pl->now_us)
+        pl->now_us = pk->ts_us;
+    uint64_t sec = pl->now_us / 1000000u;
+    uint64_t seq = 2 * pk->pcap_cnt;
+    if (!pl->ticked || sec != pl->tick_sec) {
+        pl->ticked = 1;
+        pl->tick_sec = sec;
+        reader_tick(pl, seq);
+        pl->pos = seq;
+    }
+    pl->last_cnt = pk->pcap_cnt;
+    pl->last_file = pk->file_idx;
+    if (decode_packet(pl->dec, pk) == DECODE_OK && pk->ip_ver) {
+        if (pl->n == 1)
+            worker_decoded(pl->ws[0].w, pk, seq + 1, pl->now_us);
+        else
+            send_packet(pl, pk, seq + 1);
+    }
+    pl->pos = seq + 1;
+    if (pl->n == 1 || ++pl->since_poll >= POLL_EVERY) {
+        pl->since_poll = 0;
+        agg_poll(pl);
+    }
+    /* every packet, as before threads: the sinks' queues and reconnects run
+     * from here, and the lock is rarely contended (workers take it per event) */
+    call_service(pl);
+    return 0;
+}
+
+static void reader_idle(void *ud)
+{
+    struct pipeline *pl = ud;
+    agg_poll(pl);
+    call_service(pl);
+}
+
+/* ---- life cycle ------------------------------------------------------------- */
+
+static void *zalloc_aligned(size_t size)
+{
+    size = (size + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, size);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+struct pipeline *pipeline_new(const struct worker_config *cfg, const struct worker_shared *sh,
+                              uint32_t threads, char *err, size_t errlen)
+{
+    if (threads < 1 || threads > PIPELINE_MAX_THREADS) {
+        snprintf(err, errlen, "--threads %u: give a number from 1 to %d", threads,
+                 PIPELINE_MAX_THREADS);
+        return NULL;
+    }
+    /* aligned: the pipeline and the worker slots hold cache-line aligned members */
+    struct pipeline *pl = zalloc_aligned(sizeof(*pl));
+    if (!pl) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pl->n = threads;
+    pl->eve = sh->eve;
+    pl->cap = sh->capture;
+    pl->detect = sh->detect;
+    pl->have_match = sh->db != NULL;
+    pl->stats_interval_s = cfg->stats_interval_s;
+    pthread_mutex_init(&pl->eve_mu, NULL);
+    ring_event_init(&pl->ev);
+    if (getrandom(&pl->k0, sizeof(pl->k0), 0) != sizeof(pl->k0) ||
+        getrandom(&pl->k1, sizeof(pl->k1), 0) != sizeof(pl->k1)) {
+        /* the key only spreads load; the clock will do */
+        pl->k0 = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+        pl->k1 = (uint64_t)(uintptr_t)pl;
+    }
+    uint64_t idkey = 0;
+    if (sh->fpkey)
+        idkey = fingerprint_record64(sh->fpkey, 0xff, (const uint8_t *)"identity", 8);
+    pl->dec = decoder_new(&cfg->decode);
+    pl->sessions = identity_sessions_new(cfg->session_cap, idkey);
+    pl->ws = zalloc_aligned((size_t)threads * sizeof(*pl->ws));
+    pl->snaps = calloc(threads, sizeof(*pl->snaps));
+    if (!pl->dec || !pl->sessions || !pl->ws || !pl->snaps) {
+        snprintf(err, errlen, "out of memory creating the pipeline");
+        goto error;
+    }
+    struct worker_config wc = *cfg;
+    uint64_t fmem = cfg->flow.memcap ? cfg->flow.memcap : 256ull << 20;
+    wc.flow.memcap = fmem / threads;
+    wc.reasm.memcap = cfg->reasm.memcap / threads;
+    wc.stats_interval_s = 0; /* the reader writes stats */
+    for (uint32_t i = 0; i < threads; i++) {
+        struct wslot *ws = &pl->ws[i];
+        ws->pl = pl;
+        ws->idx = i;
+        ring_event_init(&ws->ev);
+        struct worker_shared wsh = *sh;
+        wsh.obs_fn = threads == 1 ? obs_to_heap : obs_to_ring;
+        wsh.obs_ud = ws;
+        wsh.eve_lock = &pl->eve_mu;
+        wsh.sessions = pl->sessions;
+        ws->w = worker_new(&wc, &wsh, err, errlen);
+        if (!ws->w)
+            goto error;
+        if (threads > 1) {
+            ws->in = ring_new(RING_BYTES);
+            ws->out = ring_new(OBS_RING_BYTES);
+            if (!ws->in || !ws->out) {
+                snprintf(err, errlen, "out of memory allocating the worker rings");
+                goto error;
+            }
+        }
+    }
+    return pl;
+error:
+    pipeline_free(pl);
+    return NULL;
+}
+
+static int start_workers(struct pipeline *pl, char *err, size_t errlen)
+{
+    if (pl->n == 1)
+        return 0;
+    /* signals are the reader's: workers block them */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = 0;
+    for (uint32_t i = 0; i < pl->n; i++) {
+        int e = pthread_create(&pl->ws[i].th, NULL, worker_main, &pl->ws[i]);
+        if (e) {
+            snprintf(err, errlen, "cannot start worker thread %u: %s", i, strerror(e));
+            rc = -1;
+            break;
+        }
+        pl->ws[i].started = 1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* Sends the end to every worker, waits for them (draining their output),
+ * joins them. */
+static void stop_workers(struct pipeline *pl)
+{
+    if (pl->n == 1) {
+        worker_flush(pl->ws[0].w, pl->now_us, pl->last_cnt, pl->last_file);
+        return;
+    }
+    for (uint32_t i = 0; i < pl->n; i++)
+        if (pl->ws[i].started)
+            send_ctl(pl, &pl->ws[i], REC_FINISH, UINT64_MAX);
+    for (;;) {
+        agg_poll(pl); /* a worker may be waiting for its output to drain */
+        ring_event_prepare(&pl->ev);
+        int all = 1;
+        for (uint32_t i = 0; i < pl->n; i++)
+            if (pl->ws[i].started &&
+                __atomic_load_n(&pl->ws[i].done, __ATOMIC_SEQ_CST) != UINT64_MAX)
+                all = 0;
+        if (all) {
+            ring_event_cancel(&pl->ev);
+            break;
+        }
+        ring_event_sleep(&pl->ev, WAIT_US);
+    }
+    for (uint32_t i = 0; i < pl->n; i++)
+        if (pl->ws[i].started) {
+            pthread_join(pl->ws[i].th, NULL);
+            pl->ws[i].started = 0;
+        }
+    for (uint32_t i = 0; i < pl->n; i++)
+        drain(pl, &pl->ws[i]);
+}
+
+int pipeline_run(struct pipeline *pl, struct capture *cap, void (*service)(void *ud), void *ud,
+                 volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+    pl->service = service;
+    pl->service_ud = ud;
+    if (start_workers(pl, err, errlen) != 0) {
+        stop_workers(pl);
+        return -1;
+    }
+    pl->running = 1;
+    int rc = capture_run(cap, reader_packet, reader_idle, pl, stop, err, errlen);
+    call_service(pl);
+    return rc;
+}
+
+void pipeline_finish(struct pipeline *pl)
+{
+    if (pl->finished)
+        return;
+    pl->finished = 1;
+    stop_workers(pl);
+    pl->running = 0;
+    pl->pos = UINT64_MAX;
+    release(pl, UINT64_MAX);
+    /* exact totals: the workers are done */
+    for (uint32_t i = 0; i < pl->n; i++)
+        worker_snapshot(pl->ws[i].w, &pl->snaps[i]);
+    sum_snaps(pl);
+    struct tickend te;
+    reader_view(pl, &te);
+    pthread_mutex_lock(&pl->eve_mu);
+    write_stats(pl, pl->now_us, &te);
+    if (pl->eve)
+        eve_flush(pl->eve);
+    pthread_mutex_unlock(&pl->eve_mu);
+}
+
+void pipeline_print_summary(struct pipeline *pl, void *file)
+{
+    struct tickend te;
+    reader_view(pl, &te);
+    struct worker_snap one;
+    const struct worker_snap *s = &pl->sum;
+    if (pl->n == 1 && !pl->finished) {
+        worker_snapshot(pl->ws[0].w, &one); /* the reader's own thread: exact */
+        s = &one;
+    }
+    struct worker_stats_src src = {te.have_cap ? &te.cap : NULL,
+                                   pl->cap && capture_is_live(pl->cap),
+                                   &te.dec,
+                                   te.defrag_memuse,
+                                   s,
+                                   pl->have_match,
+                                   pl->detect,
+                                   pl->eve};
+    worker_summary(&src, file);
+}
+
+void pipeline_free(struct pipeline *pl)
+{
+    if (!pl)
+        return;
+    if (pl->ws && pl->running)
+        pipeline_finish(pl);
+    for (uint32_t i = 0; pl->ws && i < pl->n; i++) {
+        worker_free(pl->ws[i].w); /* ends flows left (none after finish) */
+        ring_free(pl->ws[i].in);
+        ring_free(pl->ws[i].out);
+    }
+    /* observations of flows ended by worker_free, if finish never ran */
+    release(pl, UINT64_MAX);
+    for (size_t i = 0; i < pl->heap_n; i++)
+        free(pl->heap[i]);
+    free(pl->heap);
+    free(pl->ws);
+    free(pl->snaps);
+    identity_sessions_free(pl->sessions);
+    decoder_free(pl->dec);
+    pthread_mutex_destroy(&pl->eve_mu);
+    free(pl);
+}

@@ -1,0 +1,56 @@
+/* pipeline.h - the run: one reader, N workers, one detection order.
+ *
+ * The reader (the calling thread) reads the capture, decodes each packet
+ * once (IP defragmentation included) and keeps the run's packet-time clock;
+ * it hands each decoded packet to the worker picked by a keyed symmetric
+ * hash of the two IP addresses, and a tick to every worker before the first
+ * packet of each new second of packet time (flow expiry). With threads > 1
+ * each worker is a thread fed through a bounded lock-free ring; with 1, the
+ * reader calls the one worker directly. Finished HTTP transactions come
+ * back as observations, which the reader hands to the detection engine in
+ * one order that does not depend on the number of workers, so events
+ * (sorted by time and flow), alerts and detection counts are the same for
+ * every N. See docs/architecture.md, "Threads".
+ *
+ * Lifetimes: the pipeline owns the reader's decoder, the workers, the rings,
+ * the shared login-session table and the lock serialising event writes; the
+ * caller owns everything in struct worker_shared, which must outlive it. */
+#ifndef LH_PIPELINE_H
+#define LH_PIPELINE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sensor/worker.h"
+
+#define PIPELINE_MAX_THREADS 256
+
+struct pipeline;
+
+/* threads: worker threads, 1 .. PIPELINE_MAX_THREADS. The flow and
+ * reassembly memory caps of cfg are for the whole run: each worker gets an
+ * equal share. NULL with err (one line) on failure. Starts no thread yet. */
+struct pipeline *pipeline_new(const struct worker_config *cfg, const struct worker_shared *sh,
+                              uint32_t threads, char *err, size_t errlen);
+
+/* Reads the capture to its end (or until *stop), as capture_run. service(ud)
+ * is called after every packet and when idle, holding the event lock (so it
+ * may call eve_tick, eve_reopen, pipeline_print_summary; not other pipeline
+ * calls). Returns 0, or -1 with err when the capture or a thread fails. */
+int pipeline_run(struct pipeline *p, struct capture *cap, void (*service)(void *ud), void *ud,
+                 volatile sig_atomic_t *stop, char *err, size_t errlen);
+
+/* End of input: every flow ends (reason shutdown), the workers stop, the
+ * last observations reach the engine, a final stats event (exact totals)
+ * is written and the events flushed. Call once, after pipeline_run. */
+void pipeline_finish(struct pipeline *p);
+
+/* One summary line on a FILE *: exact after pipeline_finish; during the run
+ * with threads, the totals as of the last tick the aggregator passed. */
+void pipeline_print_summary(struct pipeline *p, void *file);
+
+/* Stops and joins the workers if still running, frees. Accepts NULL. */
+void pipeline_free(struct pipeline *p);
+
+#endif

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""threads.py EXE SRC LH_GEN - the same events whatever --threads N.
+
+Runs the sensor with --threads 1, 2 and 4 on committed captures (demo,
+impaired: retransmissions, overlaps, loss, midstream; identity-cookie: a
+session learned at login and used on later connections) and on a capture
+generated here with lh-gen (two hours, 60 accounts, bulk/enum/hijack
+scenarios, cookie sessions, every impairment, a third of hosts on IPv6),
+and checks, against N = 1:
+  - every non-stats event, sorted by (timestamp, event_type, flow_id, line),
+    is byte-identical (flow ids do not depend on N);
+  - alerts are identical (the engine saw one order whatever N);
+  - the final stats agree on decoder.pkts, flow.total, records.* and detect.*;
+  - the periodic stats agree too on every counter that is not memory
+    (memuse sums N tables), output or pipeline bookkeeping, or the shared
+    session table (its counters are read when the aggregator passes);
+  - pipeline.threads reports N, and the generated capture raised alerts (so
+    the alert comparison is not empty).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+SITE_KEY = "golden-test-site-key-0123456789"
+THREADS = (1, 2, 4)
+
+
+def run(exe, src, pcap, threads, out):
+    cmd = [exe, "-q", "-R", os.path.join(src, "rules"), "-o", out, "-r", pcap,
+           "--stats-interval", "60", "--threads", str(threads)]
+    p = subprocess.run(cmd, capture_output=True, text=True,
+                       env=dict(os.environ, LEAKHOUND_SITE_KEY=SITE_KEY))
+    if p.returncode != 0:
+        sys.exit(f"FAIL: {' '.join(cmd)} exited {p.returncode}: {p.stderr}")
+    with open(os.path.join(out, "eve.json"), encoding="utf-8") as f:
+        return f.read().splitlines()
+
+
+def sort_key(line):
+    e = json.loads(line)
+    return (e.get("timestamp", ""), e.get("event_type", ""), e.get("flow_id", 0), line)
+
+
+def flat(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flat(v, prefix + k + "."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def stable_stats(s):
+    """Counters that must not depend on N (see the module comment)."""
+    return {k: v for k, v in flat(s).items()
+            if not k.startswith(("output.", "pipeline.")) and "memuse" not in k
+            and not k.startswith("identity.sessions_")}
+
+
+def final_keys(s):
+    f = flat(s)
+    return {k: v for k, v in f.items()
+            if k in ("decoder.pkts", "flow.total") or k.startswith(("records.", "detect."))}
+
+
+def check(exe, src, pcap, tmp):
+    name = os.path.basename(pcap)
+    results = {}
+    for n in THREADS:
+        out = os.path.join(tmp, f"{name}-{n}")
+        t0 = time.monotonic()
+        lines = run(exe, src, pcap, n, out)
+        dt = time.monotonic() - t0
+        events = [l for l in lines if '"event_type":"stats"' not in l]
+        stats = [json.loads(l) for l in lines if '"event_type":"stats"' in l]
+        results[n] = {
+            "events": sorted(events, key=sort_key),
+            "alerts": sorted(l for l in events if '"event_type":"alert"' in l),
+            "final": stats[-1]["stats"] if stats else {},
+            "periodic": [(e["timestamp"], stable_stats(e["stats"])) for e in stats[:-1]],
+            "time": dt,
+        }
+    bad = 0
+    ref = results[1]
+    if not ref["events"] or not ref["final"]:
+        print(f"FAIL: {name}: no events or no final stats with --threads 1")
+        return 1, 0
+    for n in THREADS:
+        r = results[n]
+        if r["final"].get("pipeline", {}).get("threads") != n:
+            print(f"FAIL: {name}: --threads {n}: stats say pipeline.threads "
+                  f"{r['final'].get('pipeline', {}).get('threads')}")
+            bad += 1
+        if n == 1:
+            continue
+        if r["events"] != ref["events"]:
+            bad += 1
+            a, b = set(ref["events"]), set(r["events"])
+            print(f"FAIL: {name}: --threads {n}: {len(r['events'])} events vs {len(ref['events'])}"
+                  f" with 1; {len(a - b)} only with 1, {len(b - a)} only with {n}")
+            for l in sorted(a - b)[:2]:
+                print(f"  only with 1: {l[:300]}")
+            for l in sorted(b - a)[:2]:
+                print(f"  only with {n}: {l[:300]}")
+        if r["alerts"] != ref["alerts"]:
+            bad += 1
+            print(f"FAIL: {name}: --threads {n}: {len(r['alerts'])} alerts vs {len(ref['alerts'])}")
+        fa, fb = final_keys(ref["final"]), final_keys(r["final"])
+        if fa != fb or not fa:
+            bad += 1
+            diff = {k: (fa.get(k), fb.get(k)) for k in set(fa) | set(fb) if fa.get(k) != fb.get(k)}
+            print(f"FAIL: {name}: --threads {n}: final stats differ: {diff}")
+        if r["periodic"] != ref["periodic"]:
+            bad += 1
+            print(f"FAIL: {name}: --threads {n}: periodic stats differ "
+                  f"({len(r['periodic'])} vs {len(ref['periodic'])} events)")
+            for (ta, sa), (tb, sb) in zip(ref["periodic"], r["periodic"]):
+                if (ta, sa) != (tb, sb):
+                    diff = {k: (sa.get(k), sb.get(k)) for k in set(sa) | set(sb)
+                            if sa.get(k) != sb.get(k)}
+                    print(f"  first at {ta} / {tb}: {dict(list(diff.items())[:5])}")
+                    break
+    times = ", ".join(f"N={n} {results[n]['time']:.2f}s" for n in THREADS)
+    print(f"{name}: {len(ref['events'])} events, {len(ref['alerts'])} alerts, "
+          f"{len(ref['periodic'])} periodic stats, {bad} mismatches ({times})")
+    return bad, len(ref["alerts"])
+
+
+def main():
+    exe, src, gen = sys.argv[1:4]
+    bad = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for cap in ("demo", "impaired", "identity-cookie"):
+            b, _ = check(exe, src, os.path.join(src, "pcaps", cap + ".pcap"), tmp)
+            bad += b
+        pcap = os.path.join(tmp, "threads.pcap")
+        subprocess.run([gen, "-q", "-o", pcap, "--seed", "7", "--duration", "2h",
+                        "--accounts", "60", "--scenario", "bulk", "--scenario", "enum",
+                        "--scenario", "hijack", "--identity", "cookie", "--impair", "all",
+                        "--ipv6", "0.3"], check=True)
+        b, alerts = check(exe, src, pcap, tmp)
+        bad += b
+        if alerts == 0:
+            print("FAIL: the generated capture raised no alert: the alert comparison is empty")
+            bad += 1
+    print("OK" if not bad else f"FAIL: {bad} mismatches")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
