@@ -105,6 +105,7 @@ struct flow_node {
     uint8_t one_way;   /* ICMP one-way type: matches its own direction only */
     uint8_t fins;      /* bit per direction that sent FIN */
     uint8_t acks;      /* bit per direction that sent ACK without SYN */
+    uint8_t pre_rst;   /* tcp_state before the last RST, for flow_rst_rejected */
 };
 
 struct flow_lru {
@@ -559,6 +560,7 @@ static void tcp_update(struct flow_node *n, enum flow_dir dir, uint8_t flags, in
 
     if (f->tcp_state == FLOW_TCP_CLOSED) return;
     if (flags & TCP_RST) {
+        n->pre_rst = f->tcp_state;
         f->tcp_state = FLOW_TCP_CLOSED;
         return;
     }
@@ -618,6 +620,17 @@ static void flow_update(struct flow_table *t, struct flow_node *n, const struct 
         n->cls = cls;
         lru_append(t, n);
     }
+}
+
+void flow_rst_rejected(struct flow_table *t, struct flow *f)
+{
+    struct flow_node *n = (struct flow_node *)f; /* f is the node's first member */
+    if (f->proto != PROTO_TCP || f->tcp_state != FLOW_TCP_CLOSED || n->fins == 3)
+        return;
+    f->tcp_state = n->pre_rst;
+    lru_unlink(t, n);
+    n->cls = (uint8_t)class_of(f);
+    lru_append(t, n);
 }
 
 static struct flow_node *flow_create(struct flow_table *t, const struct packet *p,

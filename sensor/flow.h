@@ -114,6 +114,12 @@ void flow_table_free(struct flow_table *t);
  * creating, may end other flows through the end callback (eviction). */
 struct flow *flow_lookup(struct flow_table *t, const struct packet *p, enum flow_dir *dir);
 
+/* The RST the last packet of f carried was not believed (its sequence number
+ * was implausible, see reassembly.h): f goes back to its state before it,
+ * with that state's timeout. Does nothing unless that RST closed f. A forged
+ * RST must not end a flow early any more than it may end its stream. */
+void flow_rst_rejected(struct flow_table *t, struct flow *f);
+
 /* Ends flows idle past their timeout at packet time now_us. Cheap when
  * called often: it walks the LRU list from the oldest end only. */
 void flow_table_expire(struct flow_table *t, uint64_t now_us);

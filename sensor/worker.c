@@ -1206,8 +1206,15 @@ static void process(struct worker *w, struct packet *p)
     }
     if (!s->dres.done)
         dpi_packet(w->dpi, &s->dpi, &s->dres, p->l3, p->l3_len, p->ts_us, dir == FLOW_TOSERVER);
-    if (p->proto == 6 && !p->csum_bad)
-        reasm_segment(w->reasm, &s->rs[dir], p->seq, p->tcp_flags, p->payload, p->payload_len);
+    if (p->proto == 6) {
+        if (!p->csum_bad)
+            reasm_segment(w->reasm, &s->rs[dir], p->seq, p->tcp_flags, p->payload,
+                          p->payload_len);
+        /* a RST the stream did not believe (or with a bad checksum) does not
+         * end the flow either */
+        if ((p->tcp_flags & TCP_RST) && (p->csum_bad || !s->rs[dir].closed))
+            flow_rst_rejected(w->ft, f);
+    }
 }
 
 /* worker_packet's own clock: the same rule as the pipeline's reader (a tick

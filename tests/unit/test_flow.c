@@ -999,8 +999,45 @@ static void test_collisions(void)
     flow_table_free(other);
 }
 
+/* A RST the stream did not believe: the flow goes back to its state and its
+ * timeout, so a forged RST and a pause do not end the flow at the closed
+ * timeout. */
+static void test_rst_rejected(void)
+{
+    struct flow_config c;
+    test_cfg(&c);
+    struct endlog log = {0};
+    struct flow_table *t = flow_table_new(&c, on_end, &log);
+    enum flow_dir d;
+    struct lh_addr a = v4("10.1.1.1"), b = v4("10.2.2.2");
+    struct packet p = pkt(4, a, 2000, b, 80, 6, TCP_SYN, T0);
+    struct flow *f = look(t, &p, &d);
+    p = pkt(4, b, 80, a, 2000, 6, TCP_SYN | TCP_ACK, T0 + 1);
+    look(t, &p, &d);
+    p = pkt(4, a, 2000, b, 80, 6, TCP_ACK, T0 + 2);
+    look(t, &p, &d);
+    CHECK_EQ(f->tcp_state, FLOW_TCP_ESTABLISHED);
+    p = pkt(4, b, 80, a, 2000, 6, TCP_RST, T0 + 3);
+    look(t, &p, &d);
+    CHECK_EQ(f->tcp_state, FLOW_TCP_CLOSED);
+    flow_rst_rejected(t, f);
+    CHECK_EQ(f->tcp_state, FLOW_TCP_ESTABLISHED);
+    /* past the closed timeout (10 s) but within the established one: alive */
+    flow_table_expire(t, T0 + 3 + 15 * SEC);
+    CHECK_EQ(log.n, 0);
+    CHECK_EQ(flow_table_stats(t)->active, 1);
+    /* a believed RST closes it for good, and then it ends at the closed timeout */
+    p = pkt(4, b, 80, a, 2000, 6, TCP_RST, T0 + 16 * SEC);
+    look(t, &p, &d);
+    CHECK_EQ(f->tcp_state, FLOW_TCP_CLOSED);
+    flow_table_expire(t, T0 + 16 * SEC + 11 * SEC);
+    CHECK_EQ(log.n, 1);
+    flow_table_free(t);
+}
+
 int main(void)
 {
+    test_rst_rejected();
     test_defaults_and_names();
     test_symmetry();
     test_orientation();
