@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <pcap.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +31,16 @@ struct ev_file {
 };
 
 struct evidence {
-    struct evidence_config cfg;
+    struct evidence_config cfg; /* cfg.dir points at dir below */
+    char dir[512];
     pcap_t *dead;
     struct ev_file *f;
     size_t n;
     uint64_t clock, total;
     struct evidence_stats st;
     char ret[600];
+    pthread_mutex_t lock; /* alerts start files on one thread, workers write on others */
+    uint64_t gen;         /* bumped at every start: workers re-check their account */
 };
 
 struct evidence *evidence_new(const struct evidence_config *cfg, char *err, size_t errlen)
@@ -54,6 +58,10 @@ struct evidence *evidence_new(const struct evidence_config *cfg, char *err, size
         return NULL;
     }
     e->cfg = *cfg;
+    snprintf(e->dir, sizeof(e->dir), "%s", cfg->dir); /* the caller's string may not live on */
+    e->cfg.dir = e->dir;
+    pthread_mutex_init(&e->lock, NULL);
+    e->gen = 1;
     if (!e->cfg.max_bytes)
         e->cfg.max_bytes = 1ull << 30;
     if (!e->cfg.max_file_bytes)
@@ -82,7 +90,13 @@ void evidence_free(struct evidence *e)
     free(e->f);
     if (e->dead)
         pcap_close(e->dead);
+    pthread_mutex_destroy(&e->lock);
     free(e);
+}
+
+uint64_t evidence_generation(const struct evidence *e)
+{
+    return e ? __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) : 0;
 }
 
 const struct evidence_stats *evidence_get_stats(const struct evidence *e)
@@ -98,9 +112,14 @@ static struct ev_file *find(const struct evidence *e, const char *account)
     return NULL;
 }
 
-int evidence_active(const struct evidence *e, const char *account)
+int evidence_active(struct evidence *e, const char *account)
 {
-    return e && find(e, account) != NULL;
+    if (!e)
+        return 0;
+    pthread_mutex_lock(&e->lock);
+    int on = find(e, account) != NULL;
+    pthread_mutex_unlock(&e->lock);
+    return on;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -153,12 +172,8 @@ static void retention(struct evidence *e)
     free(names);
 }
 
-const char *evidence_start(struct evidence *e, const char *account, const char *rule,
-                           uint64_t ts_us)
+static const char *start_locked(struct evidence *e, const char *account, uint64_t ts_us)
 {
-    (void)rule;
-    if (!e)
-        return NULL;
     struct ev_file *f = find(e, account);
     if (!f) {
         if (e->n == EV_MAX_ACCOUNTS) {
@@ -185,9 +200,22 @@ const char *evidence_start(struct evidence *e, const char *account, const char *
         snprintf(f->path, sizeof(f->path), "%s/%s-%s.pcap", e->cfg.dir, when, safe);
         e->st.files++;
         retention(e);
+        __atomic_add_fetch(&e->gen, 1, __ATOMIC_RELEASE);
     }
     snprintf(e->ret, sizeof(e->ret), "%s", f->path);
     return e->ret;
+}
+
+const char *evidence_start(struct evidence *e, const char *account, const char *rule,
+                           uint64_t ts_us)
+{
+    (void)rule;
+    if (!e)
+        return NULL;
+    pthread_mutex_lock(&e->lock);
+    const char *r = start_locked(e, account, ts_us);
+    pthread_mutex_unlock(&e->lock);
+    return r;
 }
 
 static int open_file(struct evidence *e, struct ev_file *f)
@@ -214,11 +242,9 @@ static int open_file(struct evidence *e, struct ev_file *f)
     return 0;
 }
 
-void evidence_packet(struct evidence *e, const char *account, uint64_t ts_us, const uint8_t *l3,
-                     uint32_t len, uint32_t wirelen)
+static void packet_locked(struct evidence *e, const char *account, uint64_t ts_us,
+                          const uint8_t *l3, uint32_t len, uint32_t wirelen)
 {
-    if (!e)
-        return;
     struct ev_file *f = find(e, account);
     if (!f || f->full)
         return;
@@ -251,4 +277,14 @@ void evidence_packet(struct evidence *e, const char *account, uint64_t ts_us, co
     f->last_use = ++e->clock;
     e->st.packets++;
     e->st.bytes += len;
+}
+
+void evidence_packet(struct evidence *e, const char *account, uint64_t ts_us, const uint8_t *l3,
+                     uint32_t len, uint32_t wirelen)
+{
+    if (!e)
+        return;
+    pthread_mutex_lock(&e->lock);
+    packet_locked(e, account, ts_us, l3, len, wirelen);
+    pthread_mutex_unlock(&e->lock);
 }

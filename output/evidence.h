@@ -32,7 +32,7 @@ struct evidence_stats {
 
 struct evidence;
 
-/* Creates the directory (0700). NULL with err. */
+/* Creates the directory (0700); cfg is copied. NULL with err. */
 struct evidence *evidence_new(const struct evidence_config *cfg, char *err, size_t errlen);
 void evidence_free(struct evidence *e); /* closes every file; accepts NULL */
 const struct evidence_stats *evidence_get_stats(const struct evidence *e);
@@ -44,8 +44,13 @@ const struct evidence_stats *evidence_get_stats(const struct evidence *e);
 const char *evidence_start(struct evidence *e, const char *account, const char *rule,
                            uint64_t ts_us);
 
-/* Is evidence being kept for account? */
-int evidence_active(const struct evidence *e, const char *account);
+/* Is evidence being kept for account? Thread-safe, like every call here. */
+int evidence_active(struct evidence *e, const char *account);
+
+/* A number that changes whenever an account starts being kept: a worker
+ * caches evidence_active() per flow and asks again only when it changed.
+ * 0 for NULL. */
+uint64_t evidence_generation(const struct evidence *e);
 
 /* Writes one IP datagram of account's traffic. Can't fail: caps and errors
  * are counted. */

@@ -18,6 +18,7 @@
 
 #include "lh_config.h"
 #include "output/eve.h"
+#include "output/evidence.h"
 #include "output/fingerprint.h"
 #include "output/sink.h"
 #include "rules/detect.h"
@@ -181,6 +182,15 @@ static int drop_privileges(const char *user, char *err, size_t errlen)
 
 /* The rules directory beside the working directory (a source checkout), else
  * the installed one: patterns, the example API and the detections. */
+/* The detection engine's evidence hook: an alert starts (or continues) the
+ * account's evidence capture; the alert names the file. */
+static const char *on_evidence(void *ud, const char *account, uint64_t flow_id, uint64_t ts_us,
+                               const char *rule)
+{
+    (void)flow_id;
+    return evidence_start(ud, account, rule, ts_us);
+}
+
 static const char *default_rules(void)
 {
     if (access("rules/pii-cn.yaml", R_OK) == 0)
@@ -306,6 +316,7 @@ int main(int argc, char **argv)
     struct match_db *db = NULL;
     struct endpoint_db *epdb = NULL;
     struct detect_engine *detect = NULL;
+    struct evidence *evidence = NULL;
     const char *state_file = NULL;
     uint64_t detect_memcap = 512ull << 20;
     struct capture *cap = NULL;
@@ -582,16 +593,36 @@ int main(int argc, char **argv)
         }
     }
 
+    if (cfg.evidence_dir && rs && rs->detect) {
+        /* a relative evidence directory goes under the output directory */
+        char evdir[4096];
+        if (cfg.evidence_dir[0] == '/' || strcmp(outdir, "-") == 0)
+            snprintf(evdir, sizeof(evdir), "%s", cfg.evidence_dir);
+        else {
+            if (mkdir(outdir, 0750) != 0 && errno != EEXIST)
+                FAIL(2, "%s: cannot create the output directory: %s (give -o DIR)", outdir,
+                     strerror(errno));
+            snprintf(evdir, sizeof(evdir), "%s/%s", outdir, cfg.evidence_dir);
+        }
+        struct evidence_config ecfg = {evdir, cfg.evidence_max_bytes,
+                                       cfg.evidence_max_file_bytes, cfg.evidence_max_files, 0};
+        evidence = evidence_new(&ecfg, err, sizeof(err));
+        if (!evidence)
+            FAIL(2, "%s", err);
+    }
+
     if (user && drop_privileges(user, err, sizeof(err)) != 0)
         FAIL(2, "%s", err);
 
     if (rs && rs->detect) {
-        struct detect_config dcfg = {rs->detect, detect_memcap, state_file, 300, NULL, NULL};
+        struct detect_config dcfg = {rs->detect,  detect_memcap,       state_file, 300,
+                                     evidence ? on_evidence : NULL, evidence};
         detect = detect_new(&dcfg, eve, err, sizeof(err));
         if (!detect)
             FAIL(2, "%s", err);
     }
     struct worker_shared shared = {db, epdb, &fpkey, eve, cap, detect};
+    shared.evidence = evidence;
     pl = pipeline_new(&wcfg, &shared, cfg.threads ? cfg.threads : 1, err, sizeof(err));
     if (!pl)
         FAIL(2, "%s", err);
@@ -627,6 +658,7 @@ int main(int argc, char **argv)
 out:
     pipeline_free(pl);
     detect_free(detect); /* after the worker, whose last transactions it observes */
+    evidence_free(evidence);
     eve_close(eve);
     capture_close(cap);
     endpoint_db_free(epdb);

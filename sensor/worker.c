@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "output/eve.h"
+#include "output/evidence.h"
 #include "parsers/http.h"
 #include "parsers/identity.h"
 #include "rules/detect.h"
@@ -108,6 +109,11 @@ struct session {
     struct dirctx dctx[2];
     struct match_stream *ms[2];
     struct recset rec[2];
+    /* evidence: the account the flow's last transaction named, and whether
+     * its packets are being kept (re-checked when the generation changes) */
+    char account[IDENTITY_MAX * 2];
+    uint64_t ev_gen;
+    uint8_t ev_on;
 };
 
 struct worker {
@@ -118,6 +124,7 @@ struct worker {
     struct eve *eve;
     struct capture *capture;
     const struct endpoint_db *epdb;
+    struct evidence *evidence;
     struct endpoint_scratch *epscratch;
     struct detect_engine *detect;
     struct identity_ctx *ident;
@@ -757,6 +764,10 @@ static void tx_done(void *ud, struct http_tx *tx)
         }
     struct tx_who who;
     tx_identify(w, s, tx, t, &who);
+    if (w->evidence && strcmp(s->account, who.account) != 0) {
+        snprintf(s->account, sizeof(s->account), "%s", who.account);
+        s->ev_gen = 0; /* ask again for the new account */
+    }
     if (w->eve)
         tx_event(w, s, tx, t, &who);
     if (w->detect)
@@ -879,6 +890,7 @@ struct worker *worker_new(const struct worker_config *cfg, const struct worker_s
     w->eve = sh->eve;
     w->capture = sh->capture;
     w->epdb = sh->endpoints;
+    w->evidence = sh->evidence;
     w->detect = sh->detect;
     w->obs_fn = sh->obs_fn;
     w->obs_ud = sh->obs_ud;
@@ -1214,6 +1226,15 @@ static void process(struct worker *w, struct packet *p)
          * end the flow either */
         if ((p->tcp_flags & TCP_RST) && (p->csum_bad || !s->rs[dir].closed))
             flow_rst_rejected(w->ft, f);
+    }
+    if (w->evidence && s->account[0]) {
+        uint64_t gen = evidence_generation(w->evidence);
+        if (gen != s->ev_gen) {
+            s->ev_on = (uint8_t)evidence_active(w->evidence, s->account);
+            s->ev_gen = gen;
+        }
+        if (s->ev_on)
+            evidence_packet(w->evidence, s->account, p->ts_us, p->l3, p->l3_len, p->wirelen);
     }
 }
 

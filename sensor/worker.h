@@ -37,6 +37,7 @@ struct match_db;
 struct endpoint_db;
 struct fingerprint_key;
 struct detect_engine;
+struct evidence;
 
 /* Orders a transaction for the detection engine: seq is the pipeline's
  * sequence number of the record (packet, tick, UINT64_MAX for the final
@@ -64,6 +65,7 @@ struct worker_shared {
     void *obs_ud;
     void *eve_lock;                     /* pthread_mutex_t taken around event writes, or NULL */
     struct identity_sessions *sessions; /* shared login sessions, or NULL: the worker's own */
+    struct evidence *evidence;          /* keep alerted accounts' packets, or NULL */
 };
 
 /* Counters of the worker itself (all uint64_t: snapshots are summed). */
