@@ -82,6 +82,7 @@ struct tx_node {
     struct tx_node *wnext;       /* waiting queue */
     bool req_cb, resp_cb;        /* request()/response() called */
     bool req_done, resp_done;
+    size_t mem;                  /* bytes of target and heads, charged to stats->held_bytes */
 };
 
 struct half {
@@ -143,6 +144,7 @@ void http_config_default(struct http_config *cfg)
     cfg->max_decoded = UINT64_C(64) * 1024 * 1024;
     cfg->max_ratio = 1000;
     cfg->max_pipeline = 64;
+    cfg->max_held_bytes = 64ull << 20;
 }
 
 /* RFC 9110 5.6.2 tchar */
@@ -199,7 +201,14 @@ static void tx_free(struct http_parser *p, struct tx_node *n)
     free(n->tx.uri);
     free(n->tx.req_headers);
     free(n->tx.resp_headers);
+    p->stats->held_bytes -= n->mem;
     free(n);
+}
+
+static void charge(struct http_parser *p, struct tx_node *n, size_t bytes)
+{
+    n->mem += bytes;
+    p->stats->held_bytes += bytes;
 }
 
 /* The only place a transaction ends: both sides finished. */
@@ -478,13 +487,14 @@ static int hdr_finish(struct http_parser *p, struct half *h)
     return hdr_framing(h);
 }
 
-static struct http_header *headers_build(struct half *h, size_t *count)
+static struct http_header *headers_build(struct half *h, size_t *count, size_t *bytes)
 {
     *count = 0;
     if (!h->n_hdrs) return NULL;
     size_t arr = h->n_hdrs * sizeof(struct http_header);
     struct http_header *hs = malloc(arr + h->committed);
     if (!hs) return NULL;
+    *bytes = arr + h->committed;
     char *s = (char *)hs + arr;
     memcpy(s, h->buf, h->committed);
     for (uint32_t i = 0; i < h->n_hdrs; i++) {
@@ -534,12 +544,23 @@ static void fire_request(struct http_parser *p, struct half *h)
         h->hdr_pending = false;
         hdr_store(p, h);
     }
-    n->tx.req_headers = headers_build(h, &n->tx.n_req_headers);
+    size_t bytes = 0;
+    n->tx.req_headers = headers_build(h, &n->tx.n_req_headers, &bytes);
+    charge(p, n, bytes);
     n->tx.flags |= h->mflags;
     n->req_cb = true;
     p->stats->requests++;
     if (p->cb.request) p->cb.request(p->ud, &n->tx);
     wait_push(p, n);
+    /* what waiting requests keep answers to one budget for the worker:
+     * past it, this flow's oldest waiting requests are given up */
+    while (p->stats->held_bytes > p->cfg.max_held_bytes && p->n_wait > 1) {
+        struct tx_node *old = wait_pop(p);
+        if (!old) break;
+        p->stats->held_cap_hit++;
+        p->orphans++; /* its response, if it comes, is not the next one's */
+        no_response(p, old);
+    }
 }
 
 static void fire_response(struct http_parser *p, struct half *h)
@@ -550,7 +571,9 @@ static void fire_response(struct http_parser *p, struct half *h)
         h->hdr_pending = false;
         hdr_store(p, h);
     }
-    n->tx.resp_headers = headers_build(h, &n->tx.n_resp_headers);
+    size_t bytes = 0;
+    n->tx.resp_headers = headers_build(h, &n->tx.n_resp_headers, &bytes);
+    charge(p, n, bytes);
     n->tx.status = h->status;
     memcpy(n->tx.protocol_resp, h->proto, sizeof(n->tx.protocol_resp));
     n->tx.flags |= h->mflags;
@@ -763,6 +786,7 @@ static void req_line_done(struct http_parser *p, struct half *h)
         } else {
             if (ulen) memcpy(n->tx.uri, h->buf + h->uri_off, ulen);
             n->tx.uri[ulen] = 0;
+            charge(p, n, (size_t)ulen + 1);
             memcpy(n->tx.method, h->method, sizeof(n->tx.method));
             memcpy(n->tx.protocol, h->proto, sizeof(n->tx.protocol));
             n->tx.req_ts_us = h->msg_ts;
@@ -1342,6 +1366,7 @@ struct http_parser *http_parser_new(const struct http_config *cfg, struct http_s
     if (!p->cfg.max_decoded) p->cfg.max_decoded = def.max_decoded;
     if (!p->cfg.max_ratio) p->cfg.max_ratio = def.max_ratio;
     if (!p->cfg.max_pipeline) p->cfg.max_pipeline = def.max_pipeline;
+    if (!p->cfg.max_held_bytes) p->cfg.max_held_bytes = def.max_held_bytes;
     if (p->cfg.max_header_bytes > UINT32_MAX / 4) p->cfg.max_header_bytes = UINT32_MAX / 4;
     p->stats = stats ? stats : &p->own_stats;
     if (cb) p->cb = *cb;

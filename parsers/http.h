@@ -74,6 +74,9 @@ struct http_config {
     uint64_t max_decoded;        /* decoded body bytes per message, default 64 MiB */
     uint32_t max_ratio;          /* decoded/encoded, default 1000 */
     uint32_t max_pipeline;       /* requests waiting for responses, default 64 */
+    uint64_t max_held_bytes;     /* heads and targets kept by all the parsers sharing one
+                                    struct http_stats (a worker), default 64 MiB; past it a
+                                    flow's oldest waiting requests are given up */
 };
 
 void http_config_default(struct http_config *cfg);
@@ -86,6 +89,8 @@ struct http_stats {
     uint64_t decode_gzip, decode_deflate, decode_failed;
     uint64_t decode_cap_hit, ratio_cap_hit;
     uint64_t chunked, upgraded, no_response;
+    uint64_t held_bytes;   /* gauge: heads and targets kept now (all parsers on these stats) */
+    uint64_t held_cap_hit; /* waiting requests given up because max_held_bytes was reached */
     uint64_t upgraded_bytes; /* bytes seen after CONNECT/Upgrade, not parsed */
 };
 

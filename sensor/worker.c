@@ -179,6 +179,24 @@ void worker_config_default(struct worker_config *cfg)
 
 /* Adds v to the set; returns 1 when it was new. The set doubles up to the
  * cap; past it every record counts as new (overflow is counted). */
+/* What sessions grow after they are created answers to one budget per
+ * worker (session_memcap): every growth takes from it first, every free
+ * gives back. Returns 1 when the bytes were granted. */
+static int budget_take(struct worker *w, uint64_t bytes)
+{
+    if (w->st.session_memuse + bytes > w->cfg.session_memcap) {
+        w->st.session_memcap_hit++;
+        return 0;
+    }
+    w->st.session_memuse += bytes;
+    return 1;
+}
+
+static void budget_give(struct worker *w, uint64_t bytes)
+{
+    w->st.session_memuse -= bytes;
+}
+
 static int recset_add(struct worker *w, struct recset *r, uint64_t h)
 {
     if (h == 0)
@@ -189,8 +207,13 @@ static int recset_add(struct worker *w, struct recset *r, uint64_t h)
             w->st.dedup_overflow++;
             return 1;
         }
+        if (!budget_take(w, (uint64_t)ncap * sizeof(uint64_t))) {
+            w->st.dedup_overflow++;
+            return 1;
+        }
         uint64_t *n = calloc(ncap, sizeof(*n));
         if (!n) {
+            budget_give(w, (uint64_t)ncap * sizeof(uint64_t));
             w->st.dedup_overflow++;
             return 1;
         }
@@ -203,6 +226,7 @@ static int recset_add(struct worker *w, struct recset *r, uint64_t h)
             n[j] = r->seen[i];
         }
         free(r->seen);
+        budget_give(w, (uint64_t)r->seen_cap * sizeof(uint64_t));
         r->seen = n;
         r->seen_cap = ncap;
     }
@@ -233,9 +257,13 @@ static void recset_record(struct worker *w, struct recset *r, const struct recor
     if (r->n_fps < w->cfg.max_fingerprints) {
         if (r->n_fps == r->cap_fps) {
             uint32_t ncap = r->cap_fps ? r->cap_fps * 2 : 4;
-            struct fpent *n = realloc(r->fps, ncap * sizeof(*n));
-            if (!n)
+            if (!budget_take(w, (uint64_t)(ncap - r->cap_fps) * sizeof(*r->fps)))
                 return;
+            struct fpent *n = realloc(r->fps, ncap * sizeof(*n));
+            if (!n) {
+                budget_give(w, (uint64_t)(ncap - r->cap_fps) * sizeof(*r->fps));
+                return;
+            }
             r->fps = n;
             r->cap_fps = ncap;
         }
@@ -262,9 +290,13 @@ static void on_record(void *ud, const struct record *rec)
     if (w->detect && rc->tx->seen_n != txbefore && t->n_drec < DETECT_MAX_TX_RECORDS) {
         if (t->n_drec == t->cap_drec) {
             uint32_t ncap = t->cap_drec ? t->cap_drec * 2 : 16;
-            struct detect_rec *n = realloc(t->drec, ncap * sizeof(*n));
-            if (!n)
+            if (!budget_take(w, (uint64_t)(ncap - t->cap_drec) * sizeof(*t->drec)))
                 return;
+            struct detect_rec *n = realloc(t->drec, ncap * sizeof(*n));
+            if (!n) {
+                budget_give(w, (uint64_t)(ncap - t->cap_drec) * sizeof(*t->drec));
+                return;
+            }
             t->drec = n;
             t->cap_drec = ncap;
         }
@@ -274,12 +306,15 @@ static void on_record(void *ud, const struct record *rec)
     }
 }
 
-static void recset_free(struct recset *r)
+static void recset_free(struct worker *w, struct recset *r)
 {
+    budget_give(w, (uint64_t)r->seen_cap * sizeof(uint64_t) +
+                       (uint64_t)r->cap_fps * sizeof(*r->fps));
     free(r->seen);
     free(r->fps);
     r->seen = NULL;
     r->fps = NULL;
+    r->seen_cap = r->cap_fps = 0;
 }
 
 /* ---- stream consumers ---------------------------------------------------- */
@@ -583,8 +618,11 @@ static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8
     if (!t)
         return;
     if (dir == HTTP_REQUEST && w->ident_body && t->reqbody_len < w->cfg.identity_body_max) {
-        if (!t->reqbody)
+        if (!t->reqbody && budget_take(w, w->cfg.identity_body_max)) {
             t->reqbody = malloc(w->cfg.identity_body_max);
+            if (!t->reqbody)
+                budget_give(w, w->cfg.identity_body_max);
+        }
         if (t->reqbody) {
             size_t n = w->cfg.identity_body_max - t->reqbody_len;
             if (n > len)
@@ -772,7 +810,9 @@ static void tx_done(void *ud, struct http_tx *tx)
         tx_event(w, s, tx, t, &who);
     if (w->detect)
         tx_observe(w, s, tx, t, &who);
-    recset_free(&t->rec);
+    recset_free(w, &t->rec);
+    budget_give(w, (uint64_t)t->cap_drec * sizeof(*t->drec) +
+                       (t->reqbody ? w->cfg.identity_body_max : 0));
     free(t->drec);
     free(t->reqbody);
     free(t);
@@ -865,8 +905,8 @@ static void on_flow_end(struct flow *f, void *ud)
         }
     }
     if (s) {
-        recset_free(&s->rec[0]);
-        recset_free(&s->rec[1]);
+        recset_free(w, &s->rec[0]);
+        recset_free(w, &s->rec[1]);
         free(s);
         f->user = NULL;
     }
@@ -905,6 +945,9 @@ struct worker *worker_new(const struct worker_config *cfg, const struct worker_s
         goto error;
     }
     http_config_default(&w->http_cfg);
+    if (!w->cfg.session_memcap)
+        w->cfg.session_memcap = (w->cfg.flow.memcap ? w->cfg.flow.memcap : 256ull << 20) / 4;
+    w->http_cfg.max_held_bytes = w->cfg.session_memcap;
     if (!(w->dpi = dpi_new(err, errlen)))
         goto error;
     if (db && !(w->scratch = match_scratch_new(db))) {
@@ -1083,6 +1126,8 @@ size_t worker_stats_kv(const struct worker_stats_src *src, struct eve_kv *kv, si
     KV("http.chunked", sn->http.chunked);
     KV("http.upgraded", sn->http.upgraded);
     KV("http.no_response", sn->http.no_response);
+    KV("http.held_bytes", sn->http.held_bytes);
+    KV("http.held_cap_hit", sn->http.held_cap_hit);
     KV("http.tx_alloc_failed", sn->st.tx_alloc_failed);
     KV("http.url_records", sn->st.url_records);
     const struct identity_stats *is = &sn->ident;
@@ -1117,6 +1162,8 @@ size_t worker_stats_kv(const struct worker_stats_src *src, struct eve_kv *kv, si
     }
     KV("records.distinct_per_flow", sn->st.records);
     KV("records.dedup_overflow", sn->st.dedup_overflow);
+    KV("session.memuse", sn->st.session_memuse);
+    KV("session.memcap_hit", sn->st.session_memcap_hit);
     KV("worker.sessions_failed", sn->st.sessions_failed);
     KV("worker.streams_skipped", sn->st.streams_skipped);
     KV("worker.match_stream_failed", sn->st.match_stream_failed);

@@ -79,6 +79,8 @@ struct worker_counters {
     uint64_t http_flows;
     uint64_t url_records;   /* records found (and masked) in request targets */
     uint64_t tx_alloc_failed;
+    uint64_t session_memuse;     /* gauge: bytes of record sets and kept bodies now */
+    uint64_t session_memcap_hit; /* growth refused: the session budget was reached */
 };
 
 /* A worker's counters at one moment. Every member is made of uint64_t only,
@@ -118,6 +120,9 @@ struct worker_config {
     int match_raw_streams;      /* scan non-HTTP TCP streams (default 1) */
     uint32_t session_cap;       /* login sessions remembered for identity (default 100000) */
     uint32_t identity_body_max; /* request body bytes kept for form/JSON identity (16 KiB) */
+    uint64_t session_memcap;    /* what sessions grow after creation (record sets, kept
+                                   bodies), and again for waiting HTTP heads; 0: a quarter
+                                   of the flow memcap */
 };
 
 void worker_config_default(struct worker_config *cfg);

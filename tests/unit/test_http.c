@@ -1073,6 +1073,37 @@ static void test_bomb(void)
     free(z);
 }
 
+/* Waiting requests' heads answer to one budget shared by the parsers of a
+ * worker (one struct http_stats): past it a flow's oldest waiting requests
+ * are given up, counted, and what is held goes back to zero at the end. */
+static void test_held_budget(void)
+{
+    struct http_config cfg;
+    http_config_default(&cfg);
+    cfg.max_held_bytes = 4096;
+    memset(&S, 0, sizeof(S));
+    R.n = 0;
+    R.errors = 0;
+    R.log[0] = 0;
+    struct http_parser *a = http_parser_new(&cfg, &S, &CB, &R);
+    struct http_parser *b = http_parser_new(&cfg, &S, &CB, &R);
+    char req[1200];
+    int n = snprintf(req, sizeof(req), "GET /x HTTP/1.1\r\nHost: h\r\nX-Pad: %01000d\r\n\r\n", 0);
+    for (int i = 0; i < 10; i++) {
+        http_feed(a, HTTP_REQUEST, (const uint8_t *)req, (size_t)n, 1);
+        http_feed(b, HTTP_REQUEST, (const uint8_t *)req, (size_t)n, 1);
+        CHECK(S.held_bytes <= cfg.max_held_bytes + 2u * 1100u);
+    }
+    CHECK(S.held_cap_hit > 0);
+    CHECK(S.held_cap_hit < 20); /* each flow keeps its newest request */
+    CHECK_EQ(S.requests, 20);
+    CHECK(S.no_response >= S.held_cap_hit); /* given up: ended as no response */
+    http_parser_free(a);
+    http_parser_free(b);
+    CHECK_EQ(S.held_bytes, 0);
+    CHECK_EQ(R.n, 20);
+}
+
 static void test_resync_garbage(void)
 {
     const struct ev evs[] = {
@@ -1334,6 +1365,7 @@ int main(void)
     zl_len = zc(Z_ZLIB, TEXT, strlen(TEXT), zl_text, sizeof(zl_text));
     raw_len = zc(Z_RAW, TEXT, strlen(TEXT), raw_text, sizeof(raw_text));
     CHECK(gz_len > 0 && zl_len > 0 && raw_len > 0);
+    test_held_budget();
     /* memory tests first, while the peak RSS is still low */
     test_header_flood_memory();
     test_bomb();
