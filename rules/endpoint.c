@@ -197,3 +197,58 @@ uint64_t endpoint_waybill(const struct api_rules *rules, int idx, const char *ur
     }
     return 0;
 }
+
+static int memchr_digit(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (isdigit((unsigned char)s[i]))
+            return 1;
+    return 0;
+}
+
+/* Where the value of one waybill place lies in uri: [*start, *start + *len). */
+static int span_at(const char *place, size_t plen, const char *uri, size_t *start, size_t *len)
+{
+    size_t qpos = strcspn(uri, "?#");
+    if (plen == 4 && strncmp(place, "path", 4) == 0) {
+        size_t b = qpos;
+        while (b > 0 && uri[b - 1] != '/')
+            b--;
+        *start = b;
+        *len = qpos - b;
+        return *len > 0;
+    }
+    if (uri[qpos] != '?')
+        return 0;
+    const char *q = uri + qpos + 1;
+    size_t qlen = strcspn(q, "#");
+    for (size_t i = 0; i < qlen;) {
+        size_t e = i;
+        while (e < qlen && q[e] != '&' && q[e] != ';')
+            e++;
+        const char *eq = memchr(q + i, '=', e - i);
+        if (eq && (size_t)(eq - (q + i)) == plen && memcmp(q + i, place, plen) == 0) {
+            *start = (size_t)(eq + 1 - uri);
+            *len = (size_t)(q + e - (eq + 1));
+            return *len > 0;
+        }
+        i = e + 1;
+    }
+    return 0;
+}
+
+int endpoint_waybill_span(const struct api_rules *rules, int idx, const char *uri, size_t *start,
+                          size_t *len)
+{
+    if (!rules || idx < 0 || (size_t)idx >= rules->n_endpoints || !uri)
+        return 0;
+    const char *p = rules->endpoints[idx].waybill_param;
+    while (p && *p) {
+        size_t n = strcspn(p, ",");
+        /* as endpoint_waybill: a place counts when its value has a digit */
+        if (span_at(p, n, uri, start, len) && memchr_digit(uri + *start, *len))
+            return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}

@@ -32,4 +32,10 @@ int endpoint_match(const struct endpoint_db *db, struct endpoint_scratch *s, con
  * parameter, or "path" for the last path segment), for enumeration; 0 none. */
 uint64_t endpoint_waybill(const struct api_rules *rules, int idx, const char *uri);
 
+/* Where in uri the waybill number of a request to endpoint idx is written
+ * (the first of the endpoint's waybill places present), so a logged URL can
+ * mask it. Returns 1 and the byte span, or 0. */
+int endpoint_waybill_span(const struct api_rules *rules, int idx, const char *uri, size_t *start,
+                          size_t *len);
+
 #endif

@@ -89,6 +89,7 @@ struct txstate {
     struct match_stream *ms[2];
     uint64_t pcap_cnt;   /* packet that completed the request head */
     uint32_t file_idx;
+    int endpoint;        /* the request's endpoint index, -1 none */
     uint8_t *reqbody;    /* first bytes of the request body, for form/JSON identity */
     uint32_t reqbody_len;
     struct detect_rec *drec; /* distinct records for the detection engine */
@@ -599,7 +600,21 @@ static void tx_request(void *ud, struct http_tx *tx)
     for (int d = 0; d < 2; d++)
         t->rc[d] = (struct recctx){w, &t->rec, &s->rec[d], t};
     uint64_t before = t->rec.seen_n;
-    redact(w, &t->rc[0], tx->uri ? tx->uri : "", t->url, sizeof(t->url));
+    const char *uri = tx->uri ? tx->uri : "";
+    t->endpoint = endpoint_match(w->epdb, w->epscratch, tx->method,
+                                 http_tx_header(tx, HTTP_REQUEST, "Host"), uri);
+    /* the waybill number an endpoint is queried by is the key to a person's
+     * record: masked in the logged URL like a sample (keep 2 first, 3 last) */
+    size_t ws, wl;
+    char masked[sizeof(t->url)];
+    if (t->endpoint >= 0 && strlen(uri) < sizeof(masked) &&
+        endpoint_waybill_span(&w->rs->api, t->endpoint, uri, &ws, &wl)) {
+        memcpy(masked, uri, strlen(uri) + 1);
+        mask_value(MASK_KEEP, 2, 3, (const uint8_t *)uri + ws, wl, masked + ws, wl + 1);
+        memcpy(masked + ws + strlen(masked + ws), uri + ws + wl, strlen(uri + ws + wl) + 1);
+        uri = masked;
+    }
+    redact(w, &t->rc[0], uri, t->url, sizeof(t->url));
     w->st.url_records += t->rec.seen_n - before;
 }
 
@@ -669,8 +684,7 @@ struct tx_who {
 static void tx_identify(struct worker *w, struct session *s, struct http_tx *tx,
                         struct txstate *t, struct tx_who *who)
 {
-    who->endpoint = endpoint_match(w->epdb, w->epscratch, tx->method,
-                                   http_tx_header(tx, HTTP_REQUEST, "Host"), tx->uri);
+    who->endpoint = t->endpoint;
     if (identity_resolve(w->ident, tx, t->reqbody, t->reqbody_len, &who->id)) {
         identity_learn(w->ident, tx, who->endpoint, who->id.account);
         /* an account name may itself be a phone number: mask it like any record */

@@ -81,6 +81,15 @@ int main(void)
         CHECK_EQ(endpoint_waybill(a, 0, "/api/v1/waybill/78123456789012?p=2"), 78123456789012ull);
         CHECK_EQ(endpoint_waybill(a, 0, "/api/v1/waybill?no=JT0012345678901&x"), 12345678901ull);
         CHECK_EQ(endpoint_waybill(a, 1, "/api/v1/login"), 0);
+        size_t ws = 0, wl = 0;
+        CHECK_EQ(endpoint_waybill_span(a, 0, "/api/v1/waybill/YT1234567890123?x=1", &ws, &wl), 1);
+        CHECK_EQ(ws, 16);
+        CHECK_EQ(wl, 15);
+        CHECK_EQ(endpoint_waybill_span(a, 0, "/api/v1/waybill?a=1&no=JT001&b", &ws, &wl), 1);
+        CHECK_EQ(ws, 23);
+        CHECK_EQ(wl, 5);
+        CHECK_EQ(endpoint_waybill_span(a, 0, "/api/v1/waybill?a=1", &ws, &wl), 0);
+        CHECK_EQ(endpoint_waybill_span(a, 1, "/api/v1/login", &ws, &wl), 0);
         endpoint_scratch_free(s);
         endpoint_db_free(db);
         ruleset_free(rs);
