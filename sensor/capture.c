@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pcap.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,13 @@ static int open_live(struct capture *c, char *err, size_t errlen)
             return -1;
         }
         pcap_freecode(&prog);
+    }
+    /* non-blocking, waited for with poll() and a timeout: a quiet interface
+     * must not keep a signal (stop, stats) waiting for the next packet */
+    if (pcap_setnonblock(p, 1, ebuf) != 0) {
+        snprintf(err, errlen, "%s: cannot set non-blocking mode: %s", c->cfg.iface, ebuf);
+        pcap_close(p);
+        return -1;
     }
     c->live = p;
     return 0;
@@ -371,7 +379,15 @@ static int run_live(struct capture *c, capture_fn fn, void (*idle)(void *ud), vo
             if (fn(ud, &pkt) != 0)
                 return 0;
         } else if (rc == 0) {
-            /* timeout: nothing arrived */
+            /* nothing now: wait for the interface, at most 100 ms */
+            int fd = pcap_get_selectable_fd(c->live);
+            if (fd >= 0) {
+                struct pollfd pfd = {fd, POLLIN, 0};
+                poll(&pfd, 1, 100);
+            } else {
+                struct timespec ts = {0, 10 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
         } else if (rc == PCAP_ERROR_BREAK) {
             return 0;
         } else {
