@@ -14,6 +14,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -132,6 +133,20 @@ int fingerprint_key_random(struct fingerprint_key *k)
  * keying it cost far more than hashing a record, so each thread keeps one
  * keyed context per key and re-initialises it with the same key (OpenSSL
  * keeps the keyed pads) for every record. */
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+static pthread_key_t ctx_key_tls;
+
+/* a worker thread's keyed context goes with the thread */
+static void ctx_free_at_exit(void *ctx)
+{
+    EVP_MAC_CTX_free(ctx);
+}
+
+static void ctx_key_init(void)
+{
+    pthread_key_create(&ctx_key_tls, ctx_free_at_exit);
+}
+
 static int hmac_record(const struct fingerprint_key *k, uint8_t category, const uint8_t *v,
                        size_t len, uint8_t out[32])
 {
@@ -143,6 +158,8 @@ static int hmac_record(const struct fingerprint_key *k, uint8_t category, const 
         memcmp(ctx_key_bytes, k->key, k->len) != 0) {
         EVP_MAC_CTX_free(ctx);
         ctx = NULL;
+        if (ctx_key)
+            pthread_setspecific(ctx_key_tls, NULL);
         EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
         if (mac) {
             ctx = EVP_MAC_CTX_new(mac);
@@ -159,6 +176,8 @@ static int hmac_record(const struct fingerprint_key *k, uint8_t category, const 
         ctx_key = k;
         memcpy(ctx_key_bytes, k->key, k->len);
         ctx_key_len = k->len;
+        pthread_once(&ctx_once, ctx_key_init);
+        pthread_setspecific(ctx_key_tls, ctx);
     } else if (!EVP_MAC_init(ctx, NULL, 0, NULL)) {
         return hmac_sha256(k->key, k->len, &category, 1, v, len, out);
     }

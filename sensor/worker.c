@@ -607,15 +607,17 @@ static void tx_request(void *ud, struct http_tx *tx)
      * record: masked in the logged URL like a sample (keep 2 first, 3 last) */
     size_t ws, wl;
     char masked[sizeof(t->url)];
+    /* records in the target count as they are written ... */
+    redact(w, &t->rc[0], uri, t->url, sizeof(t->url));
+    w->st.url_records += t->rec.seen_n - before;
     if (t->endpoint >= 0 && strlen(uri) < sizeof(masked) &&
         endpoint_waybill_span(&w->rs->api, t->endpoint, uri, &ws, &wl)) {
+        /* ... and the logged URL also hides the queried waybill number */
         memcpy(masked, uri, strlen(uri) + 1);
         mask_value(MASK_KEEP, 2, 3, (const uint8_t *)uri + ws, wl, masked + ws, wl + 1);
         memcpy(masked + ws + strlen(masked + ws), uri + ws + wl, strlen(uri + ws + wl) + 1);
-        uri = masked;
+        redact(w, NULL, masked, t->url, sizeof(t->url));
     }
-    redact(w, &t->rc[0], uri, t->url, sizeof(t->url));
-    w->st.url_records += t->rec.seen_n - before;
 }
 
 static void tx_response(void *ud, struct http_tx *tx)
