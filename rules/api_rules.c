@@ -138,12 +138,16 @@ static void parse_identity(struct pctx *c, yaml_node_t *n, struct api_rules *r)
             const char *key = scalar(c, k2, "jwt key"), *val = scalar(c, v2, "jwt value");
             if (!key || !val)
                 continue;
-            if (strcmp(key, "header") == 0)
+            /* a key given twice: the last one counts, the first is freed */
+            if (strcmp(key, "header") == 0) {
+                free(id.name);
                 id.name = dup(val);
-            else if (strcmp(key, "claim") == 0)
+            } else if (strcmp(key, "claim") == 0) {
+                free(id.claim);
                 id.claim = dup(val);
-            else
+            } else {
                 perr(c, k2, "unknown key '%s' in jwt; use header and claim", key);
+            }
         }
     } else if (kind == IDENT_SESSION) {
         if (vn->type != YAML_MAPPING_NODE) {
@@ -157,12 +161,15 @@ static void parse_identity(struct pctx *c, yaml_node_t *n, struct api_rules *r)
             const char *key = scalar(c, k2, "session key"), *val = scalar(c, v2, "session value");
             if (!key || !val)
                 continue;
-            if (strcmp(key, "cookie") == 0)
+            if (strcmp(key, "cookie") == 0) {
+                free(id.name);
                 id.name = dup(val);
-            else if (strcmp(key, "login") == 0)
+            } else if (strcmp(key, "login") == 0) {
+                free(id.login);
                 id.login = dup(val);
-            else
+            } else {
                 perr(c, k2, "unknown key '%s' in session; use cookie and login", key);
+            }
         }
         if (!id.name || !id.login) {
             perr(c, vn, "session needs both cookie: and login:");
