@@ -1463,6 +1463,34 @@ static void collect_dropped(struct match_stream *st, struct match_scratch *s)
     st->dropped = 0;
 }
 
+/* Hyperscan 5.4's AVX-512 VBMI literal matcher reads up to 64 bytes past the
+ * end of the buffer it is given (Vectorscan issue #322); found here by
+ * fuzzing, as a SEGV when a buffer ended just before an unmapped page. When
+ * the block ends within 64 bytes of a page boundary, its last bytes are
+ * scanned from a padded copy: stream mode makes the two calls one scan, and
+ * the match callback reads values from the original block by offset. */
+#define HS_OVERREAD 64
+
+static int hs_scan_guarded(struct match_stream *st, struct match_scratch *s, const uint8_t *data,
+                           size_t k, void *ctx)
+{
+    size_t rem = 4096 - ((uintptr_t)(data + k) & 4095);
+    size_t head = k;
+    if (rem < HS_OVERREAD || rem == 4096)
+        head = k > HS_OVERREAD ? k - HS_OVERREAD : 0;
+    if (head && hs_scan_stream(st->hs, (const char *)data, (unsigned)head, 0, s->hs, on_match,
+                               ctx) != HS_SUCCESS)
+        return -1;
+    if (head < k) {
+        uint8_t pad[2 * HS_OVERREAD] __attribute__((aligned(64)));
+        memcpy(pad, data + head, k - head);
+        if (hs_scan_stream(st->hs, (const char *)pad, (unsigned)(k - head), 0, s->hs, on_match,
+                           ctx) != HS_SUCCESS)
+            return -1;
+    }
+    return 0;
+}
+
 /* Scans n normalised bytes (raw: their source lengths, NULL for one each,
  * src: how many source bytes they are). Returns 0 or -1. */
 static int scan_norm(struct match_stream *st, struct match_scratch *s, const uint8_t *data,
@@ -1484,9 +1512,7 @@ static int scan_norm(struct match_stream *st, struct match_scratch *s, const uin
         c.blk_len = k;
         s->q_len = s->q_next = 0;
         if (pre) prepass(&c);
-        if (st->hs && !(s->flags & MATCH_NO_HS) &&
-            hs_scan_stream(st->hs, (const char *)data, (unsigned)k, 0, s->hs, on_match, &c) !=
-                HS_SUCCESS) {
+        if (st->hs && !(s->flags & MATCH_NO_HS) && hs_scan_guarded(st, s, data, k, &c) != 0) {
             s->st.scan_errors++;
             st->broken = 1;
             return -1;
