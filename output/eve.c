@@ -225,7 +225,7 @@ void eve_format_ts(uint64_t ts_us, char *out, size_t outlen)
 
 static char *dump(json_t *o)
 {
-    return json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_ENSURE_ASCII |
+    return json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT |
                              JSON_REAL_PRECISION(12));
 }
 

@@ -120,7 +120,7 @@ char *eve_alert_format(const struct eve_alert *a)
         json_object_set_new(ep, "alert", json_integer(a->episode_alert));
         json_object_set_new(o, "episode", ep);
     }
-    char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_ENSURE_ASCII |
+    char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT |
                                 JSON_REAL_PRECISION(12));
     json_decref(o);
     return s;
