@@ -198,6 +198,25 @@ static void budget_give(struct worker *w, uint64_t bytes)
     w->st.session_memuse -= bytes;
 }
 
+/* Doubles the array *arr of *cap elements (first: the first capacity),
+ * charged to the session budget. Returns 1, or 0 (nothing changed) when the
+ * budget or memory says no. */
+static int budget_grow(struct worker *w, void **arr, uint32_t *cap, size_t elem, uint32_t first)
+{
+    uint32_t ncap = *cap ? *cap * 2 : first;
+    uint64_t more = (uint64_t)(ncap - *cap) * elem;
+    if (!budget_take(w, more))
+        return 0;
+    void *n = realloc(*arr, (size_t)ncap * elem);
+    if (!n) {
+        budget_give(w, more);
+        return 0;
+    }
+    *arr = n;
+    *cap = ncap;
+    return 1;
+}
+
 static int recset_add(struct worker *w, struct recset *r, uint64_t h)
 {
     if (h == 0)
@@ -256,18 +275,9 @@ static void recset_record(struct worker *w, struct recset *r, const struct recor
         r->n_samples++;
     }
     if (r->n_fps < w->cfg.max_fingerprints) {
-        if (r->n_fps == r->cap_fps) {
-            uint32_t ncap = r->cap_fps ? r->cap_fps * 2 : 4;
-            if (!budget_take(w, (uint64_t)(ncap - r->cap_fps) * sizeof(*r->fps)))
-                return;
-            struct fpent *n = realloc(r->fps, ncap * sizeof(*n));
-            if (!n) {
-                budget_give(w, (uint64_t)(ncap - r->cap_fps) * sizeof(*r->fps));
-                return;
-            }
-            r->fps = n;
-            r->cap_fps = ncap;
-        }
+        if (r->n_fps == r->cap_fps &&
+            !budget_grow(w, (void **)&r->fps, &r->cap_fps, sizeof(*r->fps), 4))
+            return;
         r->fps[r->n_fps].category = rec->category;
         fingerprint_record(w->fpkey, rec->category, rec->value, rec->len, r->fps[r->n_fps].s);
         r->n_fps++;
@@ -289,18 +299,9 @@ static void on_record(void *ud, const struct record *rec)
     recset_record(w, rc->tx, rec, h);
     struct txstate *t = rc->t;
     if (w->detect && rc->tx->seen_n != txbefore && t->n_drec < DETECT_MAX_TX_RECORDS) {
-        if (t->n_drec == t->cap_drec) {
-            uint32_t ncap = t->cap_drec ? t->cap_drec * 2 : 16;
-            if (!budget_take(w, (uint64_t)(ncap - t->cap_drec) * sizeof(*t->drec)))
-                return;
-            struct detect_rec *n = realloc(t->drec, ncap * sizeof(*n));
-            if (!n) {
-                budget_give(w, (uint64_t)(ncap - t->cap_drec) * sizeof(*t->drec));
-                return;
-            }
-            t->drec = n;
-            t->cap_drec = ncap;
-        }
+        if (t->n_drec == t->cap_drec &&
+            !budget_grow(w, (void **)&t->drec, &t->cap_drec, sizeof(*t->drec), 16))
+            return;
         t->drec[t->n_drec++] = (struct detect_rec){
             h, rec->category,
             region_of_record((enum rule_category)rec->category, rec->value, rec->len)};
