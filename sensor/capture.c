@@ -33,6 +33,7 @@ struct capture {
     int show_progress;
     uint64_t bytes_done_files; /* sizes of files finished */
     double start_wall, last_progress;
+    int progress_drawn; /* a line was drawn: the final one ends it */
     /* pacing */
     int paced;
     double pace_wall0;
@@ -45,6 +46,7 @@ void capture_config_default(struct capture_config *cfg)
     cfg->snaplen = 262144;
     cfg->promisc = 1;
     cfg->buffer_mb = 64;
+    cfg->progress = 1; /* drawn only when stderr is a terminal */
 }
 
 static double wall_now(void)
@@ -250,8 +252,13 @@ void capture_get_stats(struct capture *c, struct capture_stats *s)
 static void progress(struct capture *c, uint64_t file_off, int final)
 {
     double now = wall_now();
+    if (final && !c->progress_drawn)
+        return; /* a replay too short to need one */
+    if (!final && now - c->start_wall < 1.0)
+        return; /* only long replays get a progress line */
     if (!final && now - c->last_progress < 0.5)
         return;
+    c->progress_drawn = 1;
     c->last_progress = now;
     uint64_t done = c->bytes_done_files + file_off;
     double el = now - c->start_wall;

@@ -25,7 +25,8 @@ struct capture_config {
     int promisc;               /* live: default 1 */
     int buffer_mb;             /* live: kernel buffer, default 64 */
     double replay_speed;       /* 0: as fast as possible; 1: real time; 2: twice ... */
-    int progress;              /* 1: progress line on stderr (only if a terminal) */
+    int progress;              /* 1 (default): a progress line on stderr for replays that
+                                  last over a second, only if stderr is a terminal */
 };
 
 void capture_config_default(struct capture_config *cfg);

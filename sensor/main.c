@@ -82,7 +82,8 @@ static void usage(FILE *fp)
 "      --promisc            live: promiscuous mode (the default; overrides the file)\n"
 "      --buffer-size MB     live: kernel capture buffer (default 64)\n"
 "      --replay-speed X     pace replay by packet time, X times real time (default: full speed)\n"
-"      --progress           progress line on stderr during replay (only on a terminal)\n"
+"      --no-progress        no progress line on stderr during long replays (drawn by\n"
+"                           default, only when stderr is a terminal; -q also stops it)\n"
 "      --user USER          drop privileges to USER after opening the capture and outputs\n"
 "\n"
 "Rules:\n"
@@ -228,6 +229,7 @@ enum {
     OPT_BUFFER_SIZE,
     OPT_REPLAY_SPEED,
     OPT_PROGRESS,
+    OPT_NO_PROGRESS,
     OPT_USER,
     OPT_CHECK_RULES,
     OPT_SITE_KEY,
@@ -261,6 +263,7 @@ static const struct option long_opts[] = {
     {"buffer-size", required_argument, NULL, OPT_BUFFER_SIZE},
     {"replay-speed", required_argument, NULL, OPT_REPLAY_SPEED},
     {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"user", required_argument, NULL, OPT_USER},
     {"rules", required_argument, NULL, 'R'},
     {"check-rules", no_argument, NULL, OPT_CHECK_RULES},
@@ -401,6 +404,7 @@ int main(int argc, char **argv)
                 FAIL(1, "--replay-speed %s: give a positive factor (1 = real time)", optarg);
             break;
         case OPT_PROGRESS: ccfg.progress = 1; break;
+        case OPT_NO_PROGRESS: ccfg.progress = 0; break;
         case OPT_USER: user = optarg; break;
         case 'R':
             if (!cli_rules++)
@@ -418,7 +422,7 @@ int main(int argc, char **argv)
             if (*end)
                 FAIL(1, "--stats-interval %s: give whole seconds", optarg);
             break;
-        case 'q': quiet = 1; break;
+        case 'q': quiet = 1; ccfg.progress = 0; break;
         case OPT_FLOW_MEMCAP:
             if (parse_size(optarg, &v) || v < (1u << 20))
                 FAIL(1, "--flow-memcap %s: give bytes (K/M/G suffix), at least 1M", optarg);
