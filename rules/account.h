@@ -72,6 +72,7 @@ struct account_episode {
 struct account_det {
     struct account_episode ep;
     struct baseline bl;    /* anomaly: count baseline; out_of_scope: usual share */
+    struct baseline_tod tod; /* anomaly: time-of-day shape of bl */
     uint64_t cache_us;     /* when cache_val was computed */
     uint64_t cache_val;
     uint32_t run;          /* cadence: consecutive regular evaluations */

@@ -150,3 +150,35 @@ double baseline_pop_prior_sd(const struct baseline_pop *p)
 {
     return p->n_sd >= BASELINE_PEER_MIN && p->sd > 0 ? p->sd : -1;
 }
+
+unsigned baseline_tod_slot(uint32_t hour_since_epoch)
+{
+    return (unsigned)(((uint64_t)hour_since_epoch + BASELINE_TOD_OFFSET_S / 3600) %
+                      BASELINE_TOD_SLOTS);
+}
+
+void baseline_tod_learn(struct baseline_tod *t, unsigned slot, double count)
+{
+    if (slot >= BASELINE_TOD_SLOTS)
+        return;
+    double x = log1p(count < 0 ? 0 : count);
+    double m = t->n[slot] ? t->mu[slot] / BASELINE_TOD_ONE : x;
+    if (t->n[slot])
+        m += BASELINE_LAMBDA * (x - m);
+    m = m * BASELINE_TOD_ONE + 0.5; /* log1p of a 64-bit count < 45: fits */
+    t->mu[slot] = (uint16_t)(m < UINT16_MAX ? m : UINT16_MAX);
+    if (t->n[slot] < UINT8_MAX)
+        t->n[slot]++;
+}
+
+struct baseline baseline_tod_apply(const struct baseline *b, const struct baseline_tod *t,
+                                   unsigned slot)
+{
+    struct baseline e = *b;
+    /* only upward: a quiet hour is scored against the all-hours level, as
+     * without a shape, so the shape cannot add false positives */
+    if (slot < BASELINE_TOD_SLOTS && t->n[slot] >= BASELINE_TOD_MIN && b->n > 0 &&
+        t->mu[slot] / BASELINE_TOD_ONE > e.mu)
+        e.mu = t->mu[slot] / BASELINE_TOD_ONE;
+    return e;
+}

@@ -91,4 +91,35 @@ int baseline_pop_ready(const struct baseline_pop *p);
 /* The peers' spread as a prior, or -1 with fewer than BASELINE_PEER_MIN accounts. */
 double baseline_pop_prior_sd(const struct baseline_pop *p);
 
+/* Time-of-day shape: per hour of the (local) day, an EWMA (same lambda)
+ * of log1p(count) of the active hours that fell in that hour of the day,
+ * learned from the same hours as the baseline. Once a slot has
+ * BASELINE_TOD_MIN observations, the account's level at that hour of the
+ * day is max(mu, slot): the shape only raises the usual at the account's
+ * busy hours, never lowers it below the all-hours level, so it can remove
+ * alerts at habitual peaks but never create one at a quiet hour. Levels
+ * are kept in fixed point (1/1024 of a log unit: 0.1 % of a count) to keep
+ * the shape at 72 bytes. */
+#define BASELINE_TOD_SLOTS 24
+#define BASELINE_TOD_MIN 5 /* observations of a slot before it counts */
+/* Hours are the couriers' local time: a fixed UTC+8 (China Standard Time,
+ * no daylight saving). A constant until the offset becomes configurable. */
+#define BASELINE_TOD_OFFSET_S (8 * 3600)
+
+#define BASELINE_TOD_ONE 1024.0 /* fixed-point unit of mu[] */
+
+struct baseline_tod {
+    uint16_t mu[BASELINE_TOD_SLOTS]; /* log1p(count) in that local hour x BASELINE_TOD_ONE */
+    uint8_t n[BASELINE_TOD_SLOTS]; /* observations, saturating at 255 */
+};
+
+/* The local hour of the day (0..23) of an hour number since the epoch (UTC). */
+unsigned baseline_tod_slot(uint32_t hour_since_epoch);
+/* Learns one active hour's count into its slot. */
+void baseline_tod_learn(struct baseline_tod *t, unsigned slot, double count);
+/* b with its mu raised to the slot's level when the slot is ready (a copy
+ * to score with; b itself is untouched). */
+struct baseline baseline_tod_apply(const struct baseline *b, const struct baseline_tod *t,
+                                   unsigned slot);
+
 #endif

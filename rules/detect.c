@@ -400,10 +400,18 @@ static void fold_hour(struct detect_engine *d, struct account *a)
             /* the CUSUM scores every active hour, alerted or not, so a
              * shift in progress keeps it up */
             double sd = baseline_sd(&st->bl, baseline_pop_prior_sd(&rt->pop));
-            if (sd > 0 && age_s >= rt->d->learn_s)
-                baseline_cusum_fold(&st->bl, (double)x, sd);
-            if (learn)
+            unsigned slot = baseline_tod_slot(h);
+            if (sd > 0 && age_s >= rt->d->learn_s) {
+                /* residuals against the usual of this hour of the day, as
+                 * eval_anomaly() scores them */
+                struct baseline eb = baseline_tod_apply(&st->bl, &st->tod, slot);
+                baseline_cusum_fold(&eb, (double)x, sd);
+                st->bl.cusum = eb.cusum;
+            }
+            if (learn) {
                 baseline_learn(&st->bl, (double)x);
+                baseline_tod_learn(&st->tod, slot, (double)x);
+            }
         } else if (rt->d->type == DETECT_OUT_OF_SCOPE) {
             struct sum_ctx c = {.d = d};
             hour_minutes(a, h, sum_regions, &c);
@@ -705,17 +713,20 @@ static int eval_anomaly(struct detect_engine *d, struct account *a, size_t i,
 {
     struct det_rt *rt = &d->rt[i];
     const struct detection *det = rt->d;
-    struct account_det *st = &a->det[i];
+    const struct account_det *st = &a->det[i];
+    /* the usual at this hour of the (local) day: the shape can only raise it */
+    struct baseline eb =
+        baseline_tod_apply(&st->bl, &st->tod, baseline_tod_slot(hour_of(o->ts_us)));
     double scale = det->window_s / 3600.0;
     double gate = INFINITY, thr_own = INFINITY, thr_peer = INFINITY, own = 0, peer = 0;
     double sd = -1, hour_need = INFINITY;
     if (det->ratio > 0 && (o->ts_us - a->first_us) / US >= det->learn_s) {
-        sd = baseline_sd(&st->bl, baseline_pop_prior_sd(&rt->pop));
+        sd = baseline_sd(&eb, baseline_pop_prior_sd(&rt->pop));
         if (sd > 0) {
-            own = baseline_level(&st->bl) * scale;
+            own = baseline_level(&eb) * scale;
             gate = fmax((double)det->min, det->ratio * fmax(own, 1.0));
-            thr_own = fmax(gate, expm1(st->bl.mu + BASELINE_K * sd) * scale);
-            hour_need = baseline_cusum_alarm_count(&st->bl, sd);
+            thr_own = fmax(gate, expm1(eb.mu + BASELINE_K * sd) * scale);
+            hour_need = baseline_cusum_alarm_count(&eb, sd);
         }
     }
     if (det->peer_ratio > 0 && baseline_pop_ready(&rt->pop)) {
@@ -729,7 +740,7 @@ static int eval_anomaly(struct detect_engine *d, struct account *a, size_t i,
     if ((double)v < thr)
         return 0;
     const char *kind = NULL;
-    double cusum = st->bl.cusum;
+    double cusum = eb.cusum;
     if ((double)v >= thr_own) {
         kind = "own";
     } else if ((double)v >= gate) {
@@ -738,7 +749,7 @@ static int eval_anomaly(struct detect_engine *d, struct account *a, size_t i,
             uint64_t hv = hour_count(d, a, rt, hr);
             if ((double)hv >= hour_need) {
                 kind = "own_sustained";
-                cusum = baseline_cusum_next(&st->bl, (double)hv, sd);
+                cusum = baseline_cusum_next(&eb, (double)hv, sd);
             }
         }
     }
@@ -746,10 +757,10 @@ static int eval_anomaly(struct detect_engine *d, struct account *a, size_t i,
         /* far above everyone, and rising for the account itself: a
          * population fence alone would flag every account of a busier role */
         uint32_t hr = hour_of(o->ts_us);
-        double c2 = st->bl.cusum;
+        double c2 = eb.cusum;
         if (c2 < BASELINE_CUSUM_H) {
             double hv = (double)hour_count(d, a, rt, hr);
-            double nx = baseline_cusum_next(&st->bl, hv, sd);
+            double nx = baseline_cusum_next(&eb, hv, sd);
             c2 = nx > c2 ? nx : c2;
         }
         if (c2 >= BASELINE_CUSUM_H) {
@@ -766,7 +777,7 @@ static int eval_anomaly(struct detect_engine *d, struct account *a, size_t i,
     h->ratio = (double)v / fmax(h->base, 1.0);
     if (by_own) {
         h->has_spread = 1;
-        h->z = (log1p((double)v / scale) - st->bl.mu) / sd;
+        h->z = (log1p((double)v / scale) - eb.mu) / sd;
         h->cusum = cusum;
     }
     char cnt[32], win[32], what[64], ratio[32], why[96];
@@ -1328,6 +1339,10 @@ static void save_account(struct account *a, void *ud)
         state_put_f64(b, s->bl.var);
         state_put_u32(b, s->bl.n);
         state_put_f64(b, s->bl.cusum);
+        for (int k = 0; k < BASELINE_TOD_SLOTS; k++) {
+            state_put_u16(b, s->tod.mu[k]);
+            state_put_u8(b, s->tod.n[k]);
+        }
     }
     uint8_t nm = 0;
     for (int k = 0; k < ACCOUNT_MINUTES; k++)
@@ -1531,6 +1546,10 @@ static int load_payload(struct detect_engine *d, const uint8_t *p, size_t len,
             s.bl.var = state_get_f64(&r);
             s.bl.n = state_get_u32(&r);
             s.bl.cusum = state_get_f64(&r);
+            for (int k = 0; k < BASELINE_TOD_SLOTS; k++) {
+                s.tod.mu[k] = state_get_u16(&r);
+                s.tod.n[k] = state_get_u8(&r);
+            }
             if (!isfinite(s.bl.mu) || !isfinite(s.bl.var) || !isfinite(s.bl.cusum) ||
                 s.ep.open > 1) {
                 r.bad = 1;

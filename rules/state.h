@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATE_VERSION 1
+#define STATE_VERSION 2 /* 2: anomaly time-of-day shape */
 #define STATE_MAX_FILE (1ull << 34) /* 16 GiB: refuse anything larger */
 
 struct state_buf {

@@ -1118,6 +1118,91 @@ static void test_spread(void)
     unlink(path);
 }
 
+/* ---- time-of-day shape ------------------------------------------------------------- */
+
+static const char *const TOD_RULES = "detections:\n"
+                                    "  - id: rec\n"
+                                    "    type: anomaly\n"
+                                    "    count: {records: [phone]}\n"
+                                    "    window: 1h\n"
+                                    "    baseline: {ratio: 5, min: 100, learn: 7d}\n";
+
+/* Local hour (UTC+8) `hour` of day `day`, in UTC packet time. */
+static uint64_t local_hour(int day, int hour)
+{
+    return T0 + (uint64_t)day * DAY + (uint64_t)hour * HOUR - 8 * HOUR;
+}
+
+static void tod_hours(struct detect_engine *d, int day0, int hour0, int day1, int hour1)
+{
+    struct evbuf b = {0};
+    for (int day = day0; day <= day1; day++)
+        for (int hour = day == day0 ? hour0 : 0; hour < 24 && (day < day1 || hour < hour1);
+             hour++) {
+            b.n = 0;
+            int n = hour == 10 ? 200 : 20; /* the morning round: 10x every day */
+            if (day == 11 && hour == 3)
+                n = 160; /* 8x the usual at a quiet hour */
+            hour_of_records(&b, local_hour(day, hour), "TOD", 0x0a040001u, n, 31);
+            qsort(b.e, b.n, sizeof(*b.e), ev_cmp);
+            for (size_t k = 0; k < b.n; k++)
+                send(d, &b.e[k]);
+            detect_tick(d, local_hour(day, hour) + HOUR);
+        }
+    free(b.e);
+}
+
+/* An account whose 10:00 (local) hour is 10x its others, every day, is
+ * not alerted at 10:00 once the learning week is over: its shape says
+ * 10:00 is busy. An 8x pull at 03:00, where the shape is no higher than
+ * the all-hours level, still is. The engine is restarted from its state
+ * file on day 9, so the shape must have been saved and loaded (an engine
+ * starting with empty slots would alert at 10:00 on day 10). */
+static void test_tod_shape(void)
+{
+    struct detect_rules *r = rules_from(TOD_RULES);
+    CHECK(r && r->n == 1);
+    char path[] = "/tmp/lh_detect_tod_XXXXXX", state[] = "/tmp/lh_detect_tods_XXXXXX";
+    close(mkstemp(path));
+    close(mkstemp(state));
+    unlink(state);
+    char err[256];
+    struct eve *eve = eve_open(path, err, sizeof err);
+    struct detect_config cfg = {.rules = r, .state_file = state, .save_interval_s = 3600};
+    rng = 0x13198a2e03707344ull;
+    struct detect_engine *d = detect_new(&cfg, eve, err, sizeof err);
+    CHECK(d != NULL);
+    tod_hours(d, 0, 8, 9, 12); /* from 08:00 on day 0 to 12:00 on day 9 */
+    detect_free(d); /* saves */
+    d = detect_new(&cfg, eve, err, sizeof err);
+    CHECK(d != NULL);
+    CHECK_EQ(detect_get_stats(d)->state_load_errors, 0);
+    tod_hours(d, 9, 12, 11, 4); /* ... to 04:00 on day 11 */
+    detect_free(d);
+    eve_close(eve);
+    detect_rules_free(r);
+    unlink(state);
+
+    char *text = slurp(path, NULL);
+    static struct seen s[64];
+    size_t n = text ? parse_alerts(text, s, 64) : 0;
+    int at_ten = 0, at_three = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *ts = json_string_value(json_object_get(s[i].obj, "timestamp"));
+        printf("  tod: %s %s %s\n", s[i].account, s[i].rule, ts ? ts : "?");
+        if (ts && strlen(ts) > 13 && !strcmp(s[i].account, "TOD")) {
+            at_ten += !strncmp(ts + 11, "02:", 3); /* 10:00 local */
+            at_three += !strncmp(ts, "2026-01-11T19:", 14); /* 03:00 local, day 11 */
+        }
+        json_decref(s[i].obj);
+    }
+    CHECK_EQ(at_ten, 0);
+    CHECK_EQ(at_three, 1);
+    CHECK_EQ(n, 1);
+    free(text);
+    unlink(path);
+}
+
 int main(void)
 {
     struct detect_rules *r = rules_from(RULES);
@@ -1126,6 +1211,7 @@ int main(void)
     test_memcap();
     test_evidence();
     test_spread();
+    test_tod_shape();
     if (r)
         test_fortnight(r);
     detect_rules_free(r);
