@@ -75,6 +75,8 @@
 
 #include "sensor/flow.h"
 
+#include "output/fingerprint.h"
+
 enum {
     PROTO_ICMP = 1,
     PROTO_TCP = 6,
@@ -166,52 +168,6 @@ const char *flow_end_reason_name(enum flow_end_reason r)
 
 /* ---- hashing ---------------------------------------------------------------- */
 
-#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                   \
-    do {                                                                                           \
-        v0 += v1;                                                                                  \
-        v1 = ROTL64(v1, 13);                                                                       \
-        v1 ^= v0;                                                                                  \
-        v0 = ROTL64(v0, 32);                                                                       \
-        v2 += v3;                                                                                  \
-        v3 = ROTL64(v3, 16);                                                                       \
-        v3 ^= v2;                                                                                  \
-        v0 += v3;                                                                                  \
-        v3 = ROTL64(v3, 21);                                                                       \
-        v3 ^= v0;                                                                                  \
-        v2 += v1;                                                                                  \
-        v1 = ROTL64(v1, 17);                                                                       \
-        v1 ^= v2;                                                                                  \
-        v2 = ROTL64(v2, 32);                                                                       \
-    } while (0)
-
-/* SipHash-2-4 of nw little-endian 64-bit words (8*nw bytes, no tail). */
-static uint64_t siphash24_words(uint64_t k0, uint64_t k1, const uint64_t *w, size_t nw)
-{
-    uint64_t v0 = UINT64_C(0x736f6d6570736575) ^ k0;
-    uint64_t v1 = UINT64_C(0x646f72616e646f6d) ^ k1;
-    uint64_t v2 = UINT64_C(0x6c7967656e657261) ^ k0;
-    uint64_t v3 = UINT64_C(0x7465646279746573) ^ k1;
-    for (size_t i = 0; i < nw; i++) {
-        uint64_t m = w[i];
-        v3 ^= m;
-        SIPROUND;
-        SIPROUND;
-        v0 ^= m;
-    }
-    uint64_t b = (uint64_t)(nw * 8) << 56;
-    v3 ^= b;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
-
 static uint64_t key_hash(const struct flow_table *t, const struct lh_addr *a0, uint16_t p0,
                          const struct lh_addr *a1, uint16_t p1, uint8_t proto, uint8_t ver,
                          uint16_t vlan)
@@ -225,8 +181,7 @@ static uint64_t key_hash(const struct flow_table *t, const struct lh_addr *a0, u
         p0 = p1;
         p1 = tp;
     }
-    uint64_t w[5];
-    uint8_t *b = (uint8_t *)w;
+    uint8_t b[40];
     memcpy(b, a0->a, 16);
     memcpy(b + 16, a1->a, 16);
     b[32] = (uint8_t)(p0 >> 8);
@@ -237,7 +192,7 @@ static uint64_t key_hash(const struct flow_table *t, const struct lh_addr *a0, u
     b[37] = ver;
     b[38] = (uint8_t)(vlan >> 8);
     b[39] = (uint8_t)vlan;
-    return siphash24_words(t->k0, t->k1, w, 5);
+    return fingerprint_siphash(t->k0, t->k1, b, sizeof(b));
 }
 
 /* A bijection of [0, 2^53): xor-shifts and odd multipliers, each invertible

@@ -656,19 +656,6 @@ static void *worker_main(void *arg)
 
 /* ---- reader ------------------------------------------------------------------ */
 
-static uint64_t rotl(uint64_t x, int b)
-{
-    return (x << b) | (x >> (64 - b));
-}
-
-#define SIPROUND                                                                                   \
-    do {                                                                                           \
-        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);                                  \
-        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;                                                     \
-        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;                                                     \
-        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);                                  \
-    } while (0)
-
 /* SipHash-2-4 of the two addresses, smaller first: the same both ways, and
  * keyed so crafted addresses cannot pile every flow onto one worker. */
 static uint32_t pick_worker(const struct pipeline *pl, const struct packet *pk)
@@ -679,24 +666,10 @@ static uint32_t pick_worker(const struct pipeline *pl, const struct packet *pk)
         a = b;
         b = t;
     }
-    uint64_t m[5];
-    memcpy(&m[0], a->a, 16);
-    memcpy(&m[2], b->a, 16);
-    m[4] = UINT64_C(32) << 56;
-    uint64_t v0 = pl->k0 ^ UINT64_C(0x736f6d6570736575), v1 = pl->k1 ^ UINT64_C(0x646f72616e646f6d);
-    uint64_t v2 = pl->k0 ^ UINT64_C(0x6c7967656e657261), v3 = pl->k1 ^ UINT64_C(0x7465646279746573);
-    for (int i = 0; i < 5; i++) {
-        v3 ^= m[i];
-        SIPROUND;
-        SIPROUND;
-        v0 ^= m[i];
-    }
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return (uint32_t)((v0 ^ v1 ^ v2 ^ v3) % pl->n);
+    uint8_t m[32];
+    memcpy(m, a->a, 16);
+    memcpy(m + 16, b->a, 16);
+    return (uint32_t)(fingerprint_siphash(pl->k0, pl->k1, m, sizeof(m)) % pl->n);
 }
 
 /* Space for a record in a worker's input ring; waits (draining the

@@ -240,8 +240,28 @@ static void test_fingerprint(void)
     CHECK(memcmp(k.k64, k2.k64, 16) != 0);
 }
 
+/* The keyed hash of the tables (flow, accounts, worker choice): SipHash-2-4's
+ * published vectors, key 00..0f, messages 00..(n-1). */
+static void test_siphash_vectors(void)
+{
+    uint8_t key[16], msg[64];
+    for (int i = 0; i < 16; i++)
+        key[i] = (uint8_t)i;
+    for (int i = 0; i < 64; i++)
+        msg[i] = (uint8_t)i;
+    uint64_t k0 = 0, k1 = 0;
+    for (int i = 7; i >= 0; i--) {
+        k0 = k0 << 8 | key[i];
+        k1 = k1 << 8 | key[8 + i];
+    }
+    CHECK_EQ(fingerprint_siphash(k0, k1, msg, 0), 0x726fdb47dd0e0e31ull);
+    CHECK_EQ(fingerprint_siphash(k0, k1, msg, 15), 0xa129ca6149be45e5ull);
+    CHECK_EQ(fingerprint_siphash(k0, k1, msg, 8), 0x93f5f5799a932462ull);
+}
+
 int main(void)
 {
+    test_siphash_vectors();
     test_keep();
     test_name_address_full();
     test_hostile();
