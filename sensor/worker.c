@@ -678,6 +678,8 @@ static const struct {
 /* Who asked and what for: the account (masked, or the client IP) and the
  * endpoint of a finished transaction. */
 struct tx_who {
+    char src[48], dst[48]; /* the flow's client and server, as text */
+    char host[256];        /* the Host header, masked */
     char account[IDENTITY_MAX * 2];
     const char *via;
     struct identity_result id;
@@ -687,6 +689,11 @@ struct tx_who {
 static void tx_identify(struct worker *w, struct session *s, struct http_tx *tx,
                         struct txstate *t, struct tx_who *who)
 {
+    struct flow *f = s->flow;
+    flow_addr_str(&f->addr[0], f->ip_ver, who->src, sizeof(who->src));
+    flow_addr_str(&f->addr[1], f->ip_ver, who->dst, sizeof(who->dst));
+    const char *hh = http_tx_header(tx, HTTP_REQUEST, "Host");
+    redact(w, NULL, hh ? hh : "", who->host, sizeof(who->host));
     who->endpoint = t->endpoint;
     if (identity_resolve(w->ident, tx, t->reqbody, t->reqbody_len, &who->id)) {
         identity_learn(w->ident, tx, who->endpoint, who->id.account);
@@ -694,7 +701,7 @@ static void tx_identify(struct worker *w, struct session *s, struct http_tx *tx,
         redact(w, NULL, who->id.account, who->account, sizeof(who->account));
         who->via = who->id.via;
     } else {
-        flow_addr_str(&s->flow->addr[0], s->flow->ip_ver, who->account, sizeof(who->account));
+        snprintf(who->account, sizeof(who->account), "%s", who->src);
         who->via = "src_ip";
     }
 }
@@ -703,12 +710,8 @@ static void tx_event(struct worker *w, struct session *s, struct http_tx *tx, st
                      const struct tx_who *who)
 {
     struct flow *f = s->flow;
-    char src[48], dst[48], host[256], ua[512], ct[256], ref[1024], pbuf[8];
-    flow_addr_str(&f->addr[0], f->ip_ver, src, sizeof(src));
-    flow_addr_str(&f->addr[1], f->ip_ver, dst, sizeof(dst));
-    const char *h = http_tx_header(tx, HTTP_REQUEST, "Host");
-    redact(w, NULL, h ? h : "", host, sizeof(host));
-    h = http_tx_header(tx, HTTP_REQUEST, "User-Agent");
+    char ua[512], ct[256], ref[1024], pbuf[8];
+    const char *h = http_tx_header(tx, HTTP_REQUEST, "User-Agent");
     redact(w, NULL, h ? h : "", ua, sizeof(ua));
     h = http_tx_header(tx, HTTP_RESPONSE, "Content-Type");
     redact(w, NULL, h ? h : "", ct, sizeof(ct));
@@ -722,8 +725,8 @@ static void tx_event(struct worker *w, struct session *s, struct http_tx *tx, st
     struct eve_http ev = {0};
     ev.c.ts_us = tx->resp_ts_us ? tx->resp_ts_us : tx->req_ts_us;
     ev.c.flow_id = f->flow_id;
-    ev.c.src_ip = src;
-    ev.c.dest_ip = dst;
+    ev.c.src_ip = who->src;
+    ev.c.dest_ip = who->dst;
     ev.c.src_port = f->port[0];
     ev.c.dest_port = f->port[1];
     ev.c.proto = proto_name(f->proto, pbuf, sizeof(pbuf));
@@ -732,7 +735,7 @@ static void tx_event(struct worker *w, struct session *s, struct http_tx *tx, st
     ev.c.vlan = f->vlan;
     ev.c.pcap_filename = w->capture ? capture_file_name(w->capture, t->file_idx) : NULL;
     ev.c.pcap_cnt = t->pcap_cnt;
-    ev.hostname = host;
+    ev.hostname = who->host;
     ev.url = t->url;
     ev.http_method = tx->method;
     ev.protocol = tx->protocol;
@@ -759,11 +762,6 @@ static void tx_observe(struct worker *w, struct session *s, struct http_tx *tx,
                        struct txstate *t, const struct tx_who *who)
 {
     struct flow *f = s->flow;
-    char src[48], dst[48], host[256];
-    flow_addr_str(&f->addr[0], f->ip_ver, src, sizeof(src));
-    flow_addr_str(&f->addr[1], f->ip_ver, dst, sizeof(dst));
-    const char *h = http_tx_header(tx, HTTP_REQUEST, "Host");
-    redact(w, NULL, h ? h : "", host, sizeof(host));
     const char *samples[MAX_SAMPLES_CAP], *fps[MAX_SAMPLES_CAP];
     size_t ns = 0, nf = 0;
     for (; ns < t->rec.n_samples; ns++)
@@ -782,12 +780,12 @@ static void tx_observe(struct worker *w, struct session *s, struct http_tx *tx,
     o.recs = t->drec;
     o.n_recs = t->n_drec;
     o.flow_id = f->flow_id;
-    o.src_ip = src;
-    o.dest_ip = dst;
+    o.src_ip = who->src;
+    o.dest_ip = who->dst;
     o.src_port = f->port[0];
     o.dest_port = f->port[1];
     o.community_id = f->community_id;
-    o.hostname = host;
+    o.hostname = who->host;
     o.url = t->url;
     o.http_method = tx->method;
     o.status = tx->status;
