@@ -18,6 +18,8 @@
  * most; everything else in a context is the calling thread's own. */
 #include "parsers/identity.h"
 
+#include "output/fingerprint.h"
+
 #include <ctype.h>
 #include <pthread.h>
 #include <jansson.h>
@@ -373,19 +375,11 @@ static const char *query_of(const struct http_tx *tx, size_t *len)
 
 /* ---- sessions ---------------------------------------------------------------- */
 
+/* The cookie value, as the table keeps it: a keyed SipHash (the value is
+ * chosen by the sender, and the hash is what identifies the session). */
 static uint64_t sess_hash(const struct identity_sessions *c, const char *v)
 {
-    /* FNV-1a mixed with the key, finalised with a 64-bit avalanche */
-    uint64_t h = 1469598103934665603ull ^ c->key;
-    for (; *v; v++) {
-        h ^= (uint8_t)*v;
-        h *= 1099511628211ull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
+    uint64_t h = fingerprint_siphash(c->key, c->key * 0x9e3779b97f4a7c15ull, v, strlen(v));
     return h ? h : 1;
 }
 

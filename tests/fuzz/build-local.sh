@@ -69,7 +69,7 @@ for t in $TARGETS; do
     fuzz_decode) build $t "$decode_src" ;;
     fuzz_reasm) build $t "$reasm_src" ;;
     fuzz_http) build $t "$http_src" $(pc zlib) ;;
-    fuzz_identity) build $t "$identity_src $http_src rules/api_rules.c" $(pc zlib jansson libcrypto yaml-0.1) ;;
+    fuzz_identity) build $t "$identity_src $http_src rules/api_rules.c output/fingerprint.c" $(pc zlib jansson libcrypto yaml-0.1) ;;
     fuzz_rules) build $t "$ruleset_src $validate_src" $(pc yaml-0.1 libhs libcrypto) ;;
     fuzz_match) build $t "$ruleset_src $validate_src $match_src $mask_src" $(pc yaml-0.1 libhs libcrypto) ;;
     fuzz_pcap) build $t "$all_src" $(pc libpcap libndpi zlib jansson libcrypto yaml-0.1 libhs) -lpthread ;;
