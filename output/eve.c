@@ -6,7 +6,10 @@
  * takes its event type, in the form each sink asks for: EVE as built, or
  * the ECS document ecs.c makes of it (made once per event, and only when a
  * sink wants it). Keys are emitted in a fixed order (JSON_PRESERVE_ORDER)
- * so the same capture gives byte-identical lines. The sinks own the I/O and
+ * so the same capture gives byte-identical lines. Flow and http events, the
+ * hot ones, are written as text with output/jsonw.c into a per-thread
+ * buffer (no tree, no malloc); the jansson tree is their fallback for an
+ * event that does not fit, and the way stats events are built. The sinks own the I/O and
  * its failures (output/sink.h); nothing here can stop the sensor. */
 #include "output/eve.h"
 
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include "output/ecs.h"
+#include "output/jsonw.h"
 #include "output/sink.h"
 
 #define EVE_MAX_SINKS 16
@@ -419,7 +423,8 @@ static json_t *records_json(const struct eve_records *r)
             json_t *a = json_object_get(fo, r->fp_categories[i]);
             if (!a) {
                 a = json_array();
-                json_object_set_new(fo, r->fp_categories[i], a);
+                if (json_object_set_new(fo, r->fp_categories[i], a) != 0)
+                    continue; /* a key jansson refuses (not UTF-8); a was freed */
             }
             json_array_append_new(a, jstr(r->fingerprints[i]));
         }
@@ -428,7 +433,7 @@ static json_t *records_json(const struct eve_records *r)
     return o;
 }
 
-void eve_write_flow(struct eve *e, const struct eve_flow *f)
+static void tree_flow(struct eve *e, const struct eve_flow *f)
 {
     json_t *o = common(&f->c, "flow");
     json_t *fl = json_object();
@@ -463,7 +468,7 @@ void eve_write_flow(struct eve *e, const struct eve_flow *f)
     emit(e, o);
 }
 
-void eve_write_http(struct eve *e, const struct eve_http *h)
+static void tree_http(struct eve *e, const struct eve_http *h)
 {
     json_t *o = common(&h->c, "http");
     if (h->account.id && h->account.id[0]) {
@@ -495,6 +500,228 @@ void eve_write_http(struct eve *e, const struct eve_http *h)
     if (h->records)
         json_object_set_new(o, "records", records_json(h->records));
     emit(e, o);
+}
+
+/* The fast path: flow and http events are written with jsonw straight
+ * into a per-thread buffer, in exactly the bytes json_dumps() gives for the
+ * tree above (test_jsonw.c checks the writer against jansson; the golden
+ * tests check the events). An event that does not fit, or carries something
+ * the writer cannot render as jansson would (a duplicate or non-UTF-8 count
+ * key), goes through the tree instead, so nothing is lost. */
+#define EVE_LINE_CAP (64 * 1024)
+static __thread char eve_line[EVE_LINE_CAP];
+
+/* eve_format_ts() with the date and time of day kept per thread: events
+ * come in packet-time order, so most share the second of the one before. */
+static void w_ts(struct jsonw *w, uint64_t ts_us)
+{
+    static __thread uint64_t last_s = UINT64_MAX;
+    static __thread char last[20];
+    char b[40];
+    uint64_t s = ts_us / 1000000u;
+    if (s >= 253402300800u) { /* year 10000 on: whatever the slow path does */
+        eve_format_ts(ts_us, b, sizeof(b));
+        jsonw_str(w, b);
+        return;
+    }
+    if (s != last_s) {
+        time_t t = (time_t)s;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%S", &tm);
+        last_s = s;
+    }
+    unsigned us = (unsigned)(ts_us % 1000000u);
+    memcpy(b, last, 19);
+    b[19] = '.';
+    for (int i = 25; i >= 20; i--, us /= 10)
+        b[i] = (char)('0' + us % 10);
+    memcpy(b + 26, "+0000", 6);
+    jsonw_strn(w, b, 31);
+}
+
+static void w_str(struct jsonw *w, const char *k, const char *v)
+{
+    if (v && v[0]) {
+        jsonw_key(w, k);
+        jsonw_str(w, v);
+    }
+}
+
+static void w_common(struct jsonw *w, const struct eve_common *c, const char *type)
+{
+    jsonw_obj_begin(w);
+    jsonw_key(w, "timestamp");
+    w_ts(w, c->ts_us);
+    jsonw_key(w, "flow_id");
+    jsonw_i64(w, (int64_t)(c->flow_id & INT64_MAX));
+    w_str(w, "pcap_filename", c->pcap_filename);
+    if (c->pcap_cnt) {
+        jsonw_key(w, "pcap_cnt");
+        jsonw_i64(w, (int64_t)c->pcap_cnt);
+    }
+    jsonw_key(w, "event_type");
+    jsonw_str(w, type);
+    if (c->vlan) {
+        jsonw_key(w, "vlan");
+        jsonw_arr_begin(w);
+        jsonw_i64(w, c->vlan);
+        jsonw_arr_end(w);
+    }
+    w_str(w, "src_ip", c->src_ip);
+    jsonw_key(w, "src_port");
+    jsonw_i64(w, c->src_port);
+    w_str(w, "dest_ip", c->dest_ip);
+    jsonw_key(w, "dest_port");
+    jsonw_i64(w, c->dest_port);
+    w_str(w, "proto", c->proto);
+    w_str(w, "app_proto", c->app_proto);
+    w_str(w, "community_id", c->community_id);
+}
+
+static void w_records(struct jsonw *w, const struct eve_records *r)
+{
+    jsonw_obj_begin(w);
+    jsonw_key(w, "counts");
+    jsonw_obj_begin(w);
+    for (size_t i = 0; i < r->n_counts; i++) {
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(r->counts[j].key, r->counts[i].key) == 0)
+                w->invalid = 1; /* jansson keeps one of them: the tree decides */
+        jsonw_key(w, r->counts[i].key);
+        jsonw_i64(w, (int64_t)r->counts[i].val);
+    }
+    jsonw_obj_end(w);
+    if (r->n_samples) {
+        jsonw_key(w, "samples");
+        jsonw_arr_begin(w);
+        for (size_t i = 0; i < r->n_samples; i++)
+            jsonw_str(w, r->samples[i]);
+        jsonw_arr_end(w);
+    }
+    if (r->n_fingerprints) {
+        /* grouped by category, categories in first-seen order */
+        const char *const *cat = r->fp_categories;
+        jsonw_key(w, "fingerprints");
+        jsonw_obj_begin(w);
+        for (size_t i = 0; i < r->n_fingerprints; i++) {
+            size_t j = 0;
+            while (j < i && cat[j] != cat[i] && strcmp(cat[j], cat[i]) != 0)
+                j++;
+            if (j < i)
+                continue; /* written with the first of its category */
+            jsonw_key(w, cat[i]);
+            jsonw_arr_begin(w);
+            for (size_t k = i; k < r->n_fingerprints; k++)
+                if (cat[k] == cat[i] || strcmp(cat[k], cat[i]) == 0)
+                    jsonw_str(w, r->fingerprints[k]);
+            jsonw_arr_end(w);
+        }
+        jsonw_obj_end(w);
+    }
+    jsonw_obj_end(w);
+}
+
+void eve_write_flow(struct eve *e, const struct eve_flow *f)
+{
+    struct jsonw w;
+    jsonw_init(&w, eve_line, sizeof(eve_line));
+    w_common(&w, &f->c, "flow");
+    jsonw_key(&w, "flow");
+    jsonw_obj_begin(&w);
+    jsonw_key(&w, "pkts_toserver");
+    jsonw_i64(&w, (int64_t)f->pkts_toserver);
+    jsonw_key(&w, "pkts_toclient");
+    jsonw_i64(&w, (int64_t)f->pkts_toclient);
+    jsonw_key(&w, "bytes_toserver");
+    jsonw_i64(&w, (int64_t)f->bytes_toserver);
+    jsonw_key(&w, "bytes_toclient");
+    jsonw_i64(&w, (int64_t)f->bytes_toclient);
+    jsonw_key(&w, "start");
+    w_ts(&w, f->start_us);
+    jsonw_key(&w, "end");
+    w_ts(&w, f->end_us);
+    jsonw_key(&w, "age");
+    jsonw_i64(&w, (int64_t)((f->end_us - f->start_us) / 1000000u));
+    w_str(&w, "state", f->state);
+    w_str(&w, "reason", f->reason);
+    jsonw_obj_end(&w);
+    if ((f->ndpi_proto && f->ndpi_proto[0]) || (f->host && f->host[0])) {
+        jsonw_key(&w, "ndpi");
+        jsonw_obj_begin(&w);
+        w_str(&w, "proto", f->ndpi_proto);
+        w_str(&w, "category", f->ndpi_category);
+        w_str(&w, "host", f->host);
+        jsonw_obj_end(&w);
+    }
+    if (f->records[0] || f->records[1]) {
+        jsonw_key(&w, "records");
+        jsonw_obj_begin(&w);
+        if (f->records[0]) {
+            jsonw_key(&w, "toserver");
+            w_records(&w, f->records[0]);
+        }
+        if (f->records[1]) {
+            jsonw_key(&w, "toclient");
+            w_records(&w, f->records[1]);
+        }
+        jsonw_obj_end(&w);
+    }
+    jsonw_obj_end(&w);
+    if (jsonw_ok(&w))
+        dispatch(e, "flow", 4, w.buf, w.len, NULL);
+    else
+        tree_flow(e, f);
+}
+
+void eve_write_http(struct eve *e, const struct eve_http *h)
+{
+    struct jsonw w;
+    jsonw_init(&w, eve_line, sizeof(eve_line));
+    w_common(&w, &h->c, "http");
+    if (h->account.id && h->account.id[0]) {
+        jsonw_key(&w, "account");
+        jsonw_obj_begin(&w);
+        jsonw_key(&w, "id");
+        jsonw_str(&w, h->account.id);
+        w_str(&w, "via", h->account.via);
+        jsonw_obj_end(&w);
+    }
+    jsonw_key(&w, "http");
+    jsonw_obj_begin(&w);
+    w_str(&w, "hostname", h->hostname);
+    w_str(&w, "url", h->url);
+    w_str(&w, "http_user_agent", h->http_user_agent);
+    w_str(&w, "http_content_type", h->http_content_type);
+    w_str(&w, "http_refer", h->http_refer);
+    w_str(&w, "http_method", h->http_method);
+    w_str(&w, "protocol", h->protocol);
+    if (h->status) {
+        jsonw_key(&w, "status");
+        jsonw_i64(&w, h->status);
+    }
+    jsonw_key(&w, "length");
+    jsonw_i64(&w, (int64_t)h->length);
+    jsonw_key(&w, "request_length");
+    jsonw_i64(&w, (int64_t)h->request_length);
+    w_str(&w, "endpoint", h->endpoint);
+    if (h->n_flags) {
+        jsonw_key(&w, "flags");
+        jsonw_arr_begin(&w);
+        for (size_t i = 0; i < h->n_flags; i++)
+            jsonw_str(&w, h->flags[i]);
+        jsonw_arr_end(&w);
+    }
+    jsonw_obj_end(&w);
+    if (h->records) {
+        jsonw_key(&w, "records");
+        w_records(&w, h->records);
+    }
+    jsonw_obj_end(&w);
+    if (jsonw_ok(&w))
+        dispatch(e, "http", 4, w.buf, w.len, NULL);
+    else
+        tree_http(e, h);
 }
 
 /* Finds or creates the object at the dotted path's parent; returns it and
