@@ -1041,8 +1041,10 @@ void detect_observe(struct detect_engine *d, const struct detect_obs *o)
         d->st.obs_nomem++;
     } else {
         int ep = -1;
-        for (unsigned k = 0; k < d->lay.n_ep; k++)
-            if (d->ep_index[k] == o->endpoint)
+        /* by id, not index: a transaction begun before a rule reload names
+         * its endpoint in the old rules' numbering */
+        for (unsigned k = 0; k < d->lay.n_ep && o->endpoint_id; k++)
+            if (d->ep_id[k] && strcmp(d->ep_id[k], o->endpoint_id) == 0)
                 ep = (int)k;
         b->requests++;
         if (hb)
@@ -1360,12 +1362,10 @@ static void save_account(struct account *a, void *ud)
             put_bucket(d, b, a->hr[k]);
 }
 
-int detect_save(struct detect_engine *d)
+/* The state file's payload: the population baselines and every account. */
+static void serialize(struct detect_engine *d, struct state_buf *bp)
 {
-    if (!d || !d->state_path)
-        return 0;
-    struct state_buf b;
-    state_buf_init(&b);
+    struct state_buf b = *bp;
     state_put_u32(&b, STATE_MAGIC2);
     state_put_u64(&b, d->now_us);
     state_put_u16(&b, (uint16_t)d->n_det);
@@ -1380,6 +1380,16 @@ int detect_save(struct detect_engine *d)
     state_put_u64(&b, account_table_count(d->t));
     struct save_ctx c = {d, &b};
     account_foreach(d->t, save_account, &c);
+    *bp = b;
+}
+
+int detect_save(struct detect_engine *d)
+{
+    if (!d || !d->state_path)
+        return 0;
+    struct state_buf b;
+    state_buf_init(&b);
+    serialize(d, &b);
     char err[512];
     int r = state_save(d->state_path, &b, err, sizeof err);
     state_buf_free(&b);
@@ -1723,6 +1733,54 @@ struct detect_engine *detect_new(const struct detect_config *cfg, struct eve *ev
         account_foreach(d->t, count_open, d);
     }
     return d;
+}
+
+int detect_reload(struct detect_engine *d, const struct detect_rules *rules, char *err,
+                  size_t errlen)
+{
+    if (!d)
+        return 0;
+    /* a fresh engine for the new list, then every account carried over the
+     * way a state file is read back: by detection id, so what stayed keeps
+     * its baselines and open episodes, what is new starts learning, what
+     * went is dropped, and the windows' buckets are rebuilt to the new
+     * layout. Nothing is written to disk. */
+    struct detect_config cfg = {rules, d->memcap, NULL, d->save_interval_s, d->evidence,
+                                d->evidence_ud};
+    struct detect_engine *n = detect_new(&cfg, d->eve, err, errlen);
+    if (!n)
+        return -1;
+    struct state_buf b;
+    state_buf_init(&b);
+    serialize(d, &b);
+    struct account_table *t = NULL;
+    char why[128];
+    if (b.oom || load_payload(n, b.p, b.len, &t, why, sizeof why) < 0) {
+        snprintf(err, errlen, "cannot carry the accounts over: %s",
+                 b.oom ? "out of memory" : why);
+        state_buf_free(&b);
+        detect_free(n);
+        return -1;
+    }
+    state_buf_free(&b);
+    account_table_free(n->t);
+    n->t = t;
+    n->st = d->st;
+    n->st.accounts_evicted += account_evict(n->t, NULL);
+    n->st.episodes_open = 0;
+    account_foreach(n->t, count_open, n);
+    n->now_us = d->now_us > n->now_us ? d->now_us : n->now_us;
+    n->last_save_us = d->last_save_us;
+    n->last_sweep_min = d->last_sweep_min;
+    n->last_pop_hour = d->last_pop_hour;
+    n->save_failing = d->save_failing;
+    n->state_path = d->state_path; /* moves over: the old engine must not save */
+    d->state_path = NULL;
+    struct detect_engine old = *d;
+    *d = *n;
+    *n = old;
+    detect_free(n);
+    return 0;
 }
 
 void detect_free(struct detect_engine *d)

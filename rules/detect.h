@@ -90,6 +90,17 @@ struct detect_engine;
  * stderr and the engine starts fresh (counted). */
 struct detect_engine *detect_new(const struct detect_config *cfg, struct eve *eve, char *err,
                                  size_t errlen);
+/* A rule reload: the engine runs the detections of rules from now on
+ * (NULL: none). Every account is kept with its source hosts, windows and
+ * region mix; per-detection state (baseline, open episode) follows its
+ * detection id, so an unchanged detection goes on as if nothing happened,
+ * a new one starts learning, a removed one is forgotten. rules must
+ * outlive the engine (or the next reload). Returns 0, or -1 with err when
+ * memory is short (the engine then goes on with the old rules). Accepts a
+ * NULL engine (nothing to do). */
+int detect_reload(struct detect_engine *d, const struct detect_rules *rules, char *err,
+                  size_t errlen);
+
 /* Saves state (if configured) and frees. Accepts NULL. */
 void detect_free(struct detect_engine *d);
 

@@ -783,6 +783,29 @@ error:
     return NULL;
 }
 
+int match_scratch_add_db(struct match_scratch *s, const struct match_db *db)
+{
+    /* hs_alloc_scratch() on an existing scratch grows it to serve both
+     * databases, and leaves it as it was when it fails */
+    if (db->hs && hs_alloc_scratch(db->hs, &s->hs) != HS_SUCCESS) return -1;
+    for (size_t i = 0; i < db->n; i++)
+        if (db->pi[i].verify && hs_alloc_scratch(db->pi[i].verify, &s->vhs) != HS_SUCCESS)
+            return -1;
+    size_t q_cap = (size_t)PIECE * db->n_shapes * (TRAIL_MAX + 1);
+    if (q_cap > s->q_cap) {
+        struct pcand *q = realloc(s->q, q_cap * sizeof(*q));
+        if (!q) return -1;
+        s->q = q;
+        s->q_cap = q_cap;
+    }
+    struct match_stream *block = stream_new(db);
+    if (!block) return -1;
+    stream_free(s->block);
+    s->block = block;
+    s->db = db;
+    return 0;
+}
+
 void match_scratch_free(struct match_scratch *s)
 {
     if (!s) return;
@@ -975,6 +998,7 @@ static void emit(struct scan_ctx *c, uint16_t pattern, const uint8_t *w, size_t 
 {
     const struct pat_info *pi = &c->st->db->pi[pattern];
     struct record r;
+    r.rule = &c->st->db->rs->patterns[pattern];
     r.pattern = pattern;
     r.category = pi->category;
     size_t len = span;

@@ -32,7 +32,10 @@
 
 /* A validated value. value holds the raw bytes: never write them out; mask
  * (output/mask.h) or fingerprint (output/fingerprint.h) them. */
+struct rule_pattern;
+
 struct record {
+    const struct rule_pattern *rule; /* the pattern, in the ruleset of the stream's database */
     uint16_t pattern;  /* index into ruleset->patterns */
     uint8_t category;  /* enum rule_category */
     uint8_t len;
@@ -81,6 +84,11 @@ size_t match_db_stream_size(const struct match_db *db);
 /* Per thread. NULL on allocation failure. */
 struct match_scratch *match_scratch_new(const struct match_db *db);
 void match_scratch_free(struct match_scratch *s); /* accepts NULL */
+/* Makes s serve db too (a rule reload): streams opened on the databases it
+ * served before keep working with it, and match_scan_block() now takes db.
+ * Returns 0, or -1 when memory is short (s is unchanged and still serves
+ * the old databases). */
+int match_scratch_add_db(struct match_scratch *s, const struct match_db *db);
 const struct match_stats *match_scratch_stats(const struct match_scratch *s);
 /* MATCH_* flags above; returns the previous flags. Can't fail. */
 unsigned match_scratch_set_flags(struct match_scratch *s, unsigned flags);

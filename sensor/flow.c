@@ -501,6 +501,16 @@ void flow_table_expire(struct flow_table *t, uint64_t now_us)
         flow_end(t, n, idle_reason(n));
 }
 
+void flow_table_foreach(struct flow_table *t, void (*fn)(struct flow *f, void *ud), void *ud)
+{
+    if (!t) return;
+    for (int c = 0; c < CLS_N; c++)
+        for (struct flow *f = t->lru[c].head, *next; f; f = next) {
+            next = f->lru_next;
+            fn(f, ud);
+        }
+}
+
 const struct flow_stats *flow_table_stats(const struct flow_table *t)
 {
     return &t->st;

@@ -127,6 +127,9 @@ void flow_table_expire(struct flow_table *t, uint64_t now_us);
 /* Ends every flow with reason shutdown. */
 void flow_table_flush(struct flow_table *t);
 
+/* Calls fn for every live flow (oldest first per class); fn must not end or
+ * create flows. */
+void flow_table_foreach(struct flow_table *t, void (*fn)(struct flow *f, void *ud), void *ud);
 const struct flow_stats *flow_table_stats(const struct flow_table *t);
 
 /* Community ID v1 of a 5-tuple; out must hold 32 bytes. Can't fail. */

@@ -7,6 +7,7 @@
  * (run-time: capture, output). */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "rules/detect.h"
 #include "rules/endpoint.h"
 #include "rules/match.h"
+#include "rules/rulegen.h"
 #include "rules/ruleset.h"
 #include "sensor/capture.h"
 #include "sensor/config.h"
@@ -33,7 +35,7 @@
 #define MAX_INPUTS 256
 #define MAX_RULES 64
 
-static volatile sig_atomic_t g_stop, g_usr1, g_hup;
+static volatile sig_atomic_t g_stop, g_usr1, g_hup, g_usr2;
 
 static void on_stop(int sig)
 {
@@ -51,6 +53,12 @@ static void on_hup(int sig)
 {
     (void)sig;
     g_hup = 1;
+}
+
+static void on_usr2(int sig)
+{
+    (void)sig;
+    g_usr2 = 1;
 }
 
 static void usage(FILE *fp)
@@ -136,7 +144,9 @@ static void usage(FILE *fp)
 "\n"
 "Signals: SIGINT/SIGTERM end the run cleanly (flows ended, events flushed,\n"
 "stats written, network queues drained); SIGUSR1 prints a short summary and the\n"
-"outputs' state on stderr; SIGHUP reopens output files (logrotate).\n"
+"outputs' state on stderr; SIGHUP reopens output files (logrotate); SIGUSR2\n"
+"reloads the rule files (compiled aside; flows and account state are kept; a\n"
+"broken set is reported file:line and the running rules stay).\n"
 "Exit status: 0 success, 1 bad usage, rules or configuration, 2 run-time failure.\n",
             LH_RULES_DIR);
 }
@@ -199,14 +209,110 @@ static const char *default_rules(void)
     return LH_RULES_DIR;
 }
 
+/* A rule reload (SIGUSR2) loads and compiles the rule files again on a
+ * thread of its own, so packets keep flowing while Hyperscan compiles; the
+ * service hook picks the result up and hands it to the pipeline, or
+ * reports the errors and keeps the running rules. */
+struct reloader {
+    const char *const *paths;
+    size_t n_paths;
+    uint32_t next_id;  /* the generation the next successful build becomes */
+    pthread_t th;
+    int running;       /* a build thread exists (the service's own) */
+    int again;         /* another SIGUSR2 came during the build */
+    int done;          /* atomic: the thread has finished */
+    struct rulegen *result;
+    char err[8192];
+};
+
+static void *reload_main(void *arg)
+{
+    struct reloader *rl = arg;
+    rl->result = rulegen_build(rl->paths, rl->n_paths, rl->next_id, NULL, rl->err,
+                               sizeof(rl->err));
+    __atomic_store_n(&rl->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void reload_start(struct reloader *rl)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* signals stay the reader's */
+    rl->done = 0;
+    rl->result = NULL;
+    rl->err[0] = 0;
+    int e = pthread_create(&rl->th, NULL, reload_main, rl);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e) {
+        fprintf(stderr, "leakhound: rule reload: cannot start a thread: %s; the rules stay\n",
+                strerror(e));
+        return;
+    }
+    fprintf(stderr, "leakhound: rule reload: loading the rules again\n");
+    rl->running = 1;
+}
+
+/* Waits for a build still running (end of the run) and drops its result. */
+static void reload_stop(struct reloader *rl)
+{
+    if (!rl || !rl->running)
+        return;
+    pthread_join(rl->th, NULL);
+    rl->running = 0;
+    rulegen_unref(rl->result);
+    rl->result = NULL;
+}
+
 struct run {
     struct pipeline *pl;
     struct eve *eve;
+    struct reloader *rl; /* NULL: no rules (--no-match) */
 };
+
+static void reload_service(struct run *r)
+{
+    struct reloader *rl = r->rl;
+    if (g_usr2) {
+        g_usr2 = 0;
+        if (!rl)
+            fprintf(stderr, "leakhound: rule reload ignored: running without rules "
+                            "(--no-match)\n");
+        else if (rl->running)
+            rl->again = 1;
+        else
+            reload_start(rl);
+    }
+    if (!rl || !rl->running || !__atomic_load_n(&rl->done, __ATOMIC_ACQUIRE))
+        return;
+    pthread_join(rl->th, NULL);
+    rl->running = 0;
+    struct rulegen *g = rl->result;
+    rl->result = NULL;
+    if (g) {
+        fprintf(stderr,
+                "leakhound: rules reloaded: generation %u, %zu patterns in %zu files "
+                "(built in %.0f ms)\n",
+                g->id, g->rs->n_patterns, g->rs->n_files, (double)g->build_us / 1000.0);
+        rl->next_id++;
+        pipeline_reload(r->pl, g);
+    } else {
+        size_t n = strlen(rl->err);
+        fprintf(stderr, "%s%s", rl->err, n && rl->err[n - 1] != '\n' ? "\n" : "");
+        fprintf(stderr, "leakhound: rule reload rejected: the rules have errors; generation "
+                        "%u stays\n", rl->next_id - 1);
+        pipeline_reload_rejected(r->pl);
+    }
+    if (rl->again) {
+        rl->again = 0;
+        reload_start(rl);
+    }
+}
 
 /* Signals and the outputs' wall-clock work, between packets and when idle. */
 static void service(struct run *r)
 {
+    reload_service(r);
     eve_tick(r->eve);
     if (g_hup) {
         g_hup = 0;
@@ -315,9 +421,10 @@ int main(int argc, char **argv)
     const char *outdir = "leakhound-out", *user = NULL, *site_key = getenv("LEAKHOUND_SITE_KEY");
     int check_rules = 0, no_match = 0, quiet = 0, rc = 0, opt;
     char err[8192] = "";
-    struct ruleset *rs = NULL;
-    struct match_db *db = NULL;
-    struct endpoint_db *epdb = NULL;
+    struct rulegen *gen = NULL, *engine_gen = NULL;
+    const struct ruleset *rs = NULL;
+    struct reloader reloader;
+    memset(&reloader, 0, sizeof(reloader));
     struct detect_engine *detect = NULL;
     struct evidence *evidence = NULL;
     const char *state_file = NULL;
@@ -331,6 +438,18 @@ int main(int argc, char **argv)
     const char *config_path = NULL;
     int check_config = 0, cli_rules = 0, cli_sinks = 0, cli_allow = 0;
     static const char optstring[] = ":r:i:f:s:R:o:c:qVh";
+    {
+        /* at once: a logrotate or a reload sent while the rules compile
+         * must wait for the run, not end the process (their default) */
+        struct sigaction early;
+        memset(&early, 0, sizeof(early));
+        early.sa_handler = on_usr1;
+        sigaction(SIGUSR1, &early, NULL);
+        early.sa_handler = on_hup;
+        sigaction(SIGHUP, &early, NULL);
+        early.sa_handler = on_usr2;
+        sigaction(SIGUSR2, &early, NULL);
+    }
 
     /* pass 1: the configuration file, so that every option can override it */
     while ((opt = getopt_long(argc, argv, optstring, long_opts, NULL)) != -1)
@@ -519,22 +638,16 @@ int main(int argc, char **argv)
     }
 
     if (!no_match || check_rules) {
-        if (ruleset_load(rules, n_rules, &rs, err, sizeof(err)) != 0) {
+        enum rulegen_stage stage;
+        gen = rulegen_build(rules, n_rules, 1, &stage, err, sizeof(err));
+        if (!gen) {
             fprintf(stderr, "%s%s", err, err[0] && err[strlen(err) - 1] != '\n' ? "\n" : "");
-            fprintf(stderr, "leakhound: the rules have errors; nothing was run\n");
+            fprintf(stderr, "leakhound: the rules %s; nothing was run\n",
+                    stage == RULEGEN_COMPILE ? "do not compile" : "have errors");
             rc = 1;
             goto out;
         }
-        if (match_db_build(rs, &db, err, sizeof(err)) != 0) {
-            fprintf(stderr, "%s\nleakhound: the rules do not compile; nothing was run\n", err);
-            rc = 1;
-            goto out;
-        }
-        if (endpoint_db_build(&rs->api, &epdb, err, sizeof(err)) != 0) {
-            fprintf(stderr, "%s\nleakhound: the rules do not compile; nothing was run\n", err);
-            rc = 1;
-            goto out;
-        }
+        rs = gen->rs;
         if (check_config && site_key && fingerprint_key_set(&fpkey, site_key, err, sizeof(err)))
             FAIL(1, "%s: site-key: %s", config_path ? config_path : "command line", err);
         if (check_config) {
@@ -625,7 +738,7 @@ int main(int argc, char **argv)
         if (!detect)
             FAIL(2, "%s", err);
     }
-    struct worker_shared shared = {db, epdb, &fpkey, eve, cap, detect};
+    struct worker_shared shared = {gen, &fpkey, eve, cap, detect};
     shared.evidence = evidence;
     pl = pipeline_new(&wcfg, &shared, cfg.threads ? cfg.threads : 1, err, sizeof(err));
     if (!pl)
@@ -636,13 +749,12 @@ int main(int argc, char **argv)
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = on_usr1;
-    sigaction(SIGUSR1, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct run run = {pl, eve};
+    reloader.paths = rules;
+    reloader.n_paths = n_rules;
+    reloader.next_id = 2;
+    struct run run = {pl, eve, gen ? &reloader : NULL};
     /* the pipeline calls on_idle (signals, output service) between packets */
     if (pipeline_run(pl, cap, on_idle, &run, &g_stop, err, sizeof(err)) != 0) {
         fprintf(stderr, "leakhound: %s\n", err);
@@ -660,14 +772,15 @@ int main(int argc, char **argv)
             rc = 2;
     }
 out:
+    reload_stop(&reloader);
+    engine_gen = pl ? pipeline_rules(pl) : NULL; /* the engine's detections live in it */
     pipeline_free(pl);
     detect_free(detect); /* after the worker, whose last transactions it observes */
+    rulegen_unref(engine_gen);
     evidence_free(evidence);
     eve_close(eve);
     capture_close(cap);
-    endpoint_db_free(epdb);
-    match_db_free(db);
-    ruleset_free(rs);
+    rulegen_unref(gen);
     config_free(&cfg);
     return rc;
 }

@@ -58,6 +58,8 @@
 #include "output/eve.h"
 #include "output/fingerprint.h"
 #include "rules/detect.h"
+#include "rules/rulegen.h"
+#include "rules/ruleset.h"
 #include "sensor/capture.h"
 #include "sensor/decode.h"
 #include "sensor/ring.h"
@@ -78,7 +80,7 @@
 
 /* ---- records ----------------------------------------------------------------- */
 
-enum { REC_PACKET = 1, REC_TICK, REC_FINISH };
+enum { REC_PACKET = 1, REC_TICK, REC_FINISH, REC_RELOAD };
 enum { PAY_NONE = 0, PAY_INSIDE, PAY_APPENDED };
 
 /* reader -> worker; a packet's l3 bytes (and, rarely, its payload) follow */
@@ -88,6 +90,7 @@ struct wrec {
     uint64_t seq, now_us;
     uint64_t pcap_cnt; /* tick, finish: of the packet read before */
     uint32_t pay_mode, pay_off;
+    struct rulegen *gen; /* reload: the new rules, one reference for the worker */
     struct packet p;
 };
 
@@ -101,11 +104,12 @@ struct orec {
 
 /* ---- observations, flattened ---------------------------------------------- */
 
-/* Strings are copied; endpoint_id and pcap_filename point into the rules
- * and the capture's file list, which live as long as the run. */
+/* Strings are copied (the endpoint id too: a rule reload may free the
+ * rules it came from before the engine sees it); pcap_filename points into
+ * the capture's file list, which lives as long as the run. */
 struct obs_fixed {
     uint64_t ts_us, waybill_query, flow_id, pcap_cnt;
-    const char *endpoint_id, *pcap_filename;
+    const char *pcap_filename;
     struct lh_addr src;
     int32_t endpoint, status;
     uint32_t n_recs, n_samples, n_fps;
@@ -125,7 +129,7 @@ static size_t obs_size(const struct detect_obs *o)
     size_t ns = o->n_samples < OBS_MAX_STRS ? o->n_samples : OBS_MAX_STRS;
     size_t nf = o->n_fingerprints < OBS_MAX_STRS ? o->n_fingerprints : OBS_MAX_STRS;
     size_t n = ALIGN8(sizeof(struct obs_fixed)) + o->n_recs * sizeof(struct detect_rec);
-    n += str_size(o->account) + str_size(o->via) + str_size(o->src_ip) + str_size(o->dest_ip) +
+    n += str_size(o->endpoint_id) + str_size(o->account) + str_size(o->via) + str_size(o->src_ip) + str_size(o->dest_ip) +
          str_size(o->community_id) + str_size(o->hostname) + str_size(o->url) +
          str_size(o->http_method);
     for (size_t i = 0; i < ns; i++)
@@ -164,7 +168,6 @@ static void obs_pack(const struct detect_obs *o, uint8_t *dst)
     f.waybill_query = o->waybill_query;
     f.flow_id = o->flow_id;
     f.pcap_cnt = o->pcap_cnt;
-    f.endpoint_id = o->endpoint_id;
     f.pcap_filename = o->pcap_filename;
     f.src = o->src;
     f.endpoint = o->endpoint;
@@ -180,6 +183,7 @@ static void obs_pack(const struct detect_obs *o, uint8_t *dst)
     if (o->n_recs)
         memcpy(d, o->recs, o->n_recs * sizeof(*o->recs));
     d += o->n_recs * sizeof(*o->recs);
+    d = put_str(d, o->endpoint_id);
     d = put_str(d, o->account);
     d = put_str(d, o->via);
     d = put_str(d, o->src_ip);
@@ -205,7 +209,6 @@ static void obs_unpack(const uint8_t *src, struct detect_obs *o, const char **sa
     o->waybill_query = f.waybill_query;
     o->flow_id = f.flow_id;
     o->pcap_cnt = f.pcap_cnt;
-    o->endpoint_id = f.endpoint_id;
     o->pcap_filename = f.pcap_filename;
     o->src = f.src;
     o->endpoint = f.endpoint;
@@ -217,6 +220,7 @@ static void obs_unpack(const uint8_t *src, struct detect_obs *o, const char **sa
     o->recs = (const struct detect_rec *)d; /* 8-aligned: items and records are */
     o->n_recs = f.n_recs;
     d += f.n_recs * sizeof(struct detect_rec);
+    d = get_str(d, &o->endpoint_id);
     d = get_str(d, &o->account);
     d = get_str(d, &o->via);
     d = get_str(d, &o->src_ip);
@@ -239,7 +243,7 @@ static void obs_unpack(const uint8_t *src, struct detect_obs *o, const char **sa
 
 /* ---- aggregator items ------------------------------------------------------ */
 
-enum { IT_TICK = 1, IT_OBS, IT_SNAP, IT_TICKEND };
+enum { IT_TICK = 1, IT_OBS, IT_SNAP, IT_TICKEND, IT_RELOAD };
 
 /* What the reader knew at a tick, for the stats event written at its end. */
 struct tickend {
@@ -278,6 +282,10 @@ struct pipeline_counters {
     uint64_t pending_peak;    /* most items waiting in the aggregator */
     uint64_t item_nomem;      /* observations lost: no memory for the item */
     uint64_t oversize;        /* packets too big for a ring record, not processed */
+    uint64_t rules_generation; /* the generation the detection engine runs (1 at start) */
+    uint64_t rules_reloads;    /* reloads handed to the workers and the engine */
+    uint64_t rules_rejected;   /* reloads refused: the new rules had errors */
+    uint64_t rules_detect_failed; /* reloads the engine could not take (memory) */
 };
 
 struct pipeline {
@@ -289,6 +297,8 @@ struct pipeline {
     struct eve *eve;
     struct capture *cap;
     struct detect_engine *detect;
+    struct rulegen *detect_gen;  /* the rules the engine's detections come from */
+    struct rulegen *pending_gen; /* pipeline_reload(): applied at the next packet or idle */
     int have_match;
     uint32_t stats_interval_s;
     uint64_t k0, k1; /* dispatch hash key */
@@ -398,7 +408,7 @@ static void sum_snaps(struct pipeline *pl)
     identity_sessions_stats(pl->sessions, &pl->sum.ident);
 }
 
-#define PIPE_KV 6
+#define PIPE_KV 10
 
 /* Caller holds eve_mu. */
 static void write_stats(struct pipeline *pl, uint64_t ts_us, const struct tickend *te)
@@ -421,6 +431,12 @@ static void write_stats(struct pipeline *pl, uint64_t ts_us, const struct ticken
     kv[n++] = (struct eve_kv){"pipeline.pending_peak", pl->st.pending_peak};
     kv[n++] = (struct eve_kv){"pipeline.item_nomem", pl->st.item_nomem};
     kv[n++] = (struct eve_kv){"pipeline.oversize", pl->st.oversize};
+    if (pl->have_match) {
+        kv[n++] = (struct eve_kv){"rules.generation", pl->st.rules_generation};
+        kv[n++] = (struct eve_kv){"rules.reloads", pl->st.rules_reloads};
+        kv[n++] = (struct eve_kv){"rules.rejected", pl->st.rules_rejected};
+        kv[n++] = (struct eve_kv){"rules.detect_failed", pl->st.rules_detect_failed};
+    }
     eve_write_stats(pl->eve, ts_us, kv, n);
 }
 
@@ -454,6 +470,22 @@ static void apply(struct pipeline *pl, struct item *it)
     case IT_SNAP:
         memcpy(&pl->snaps[it->worker], it->data, sizeof(struct worker_snap));
         break;
+    case IT_RELOAD: {
+        struct rulegen *g;
+        memcpy(&g, it->data, sizeof(g));
+        char err[256];
+        if (detect_reload(pl->detect, g->rs->detect, err, sizeof(err)) != 0) {
+            pl->st.rules_detect_failed++;
+            fprintf(stderr, "leakhound: rule reload: detections: %s; the previous ones stay\n",
+                    err);
+            rulegen_unref(g);
+        } else {
+            rulegen_unref(pl->detect_gen);
+            pl->detect_gen = g;
+            pl->st.rules_generation = g->id;
+        }
+        break;
+    }
     case IT_TICKEND: {
         struct tickend te;
         memcpy(&te, it->data, sizeof(te));
@@ -641,6 +673,8 @@ static void *worker_main(void *arg)
             snap_to_ring(ws, seq);
         } else if (type == REC_FINISH) {
             worker_flush(ws->w, r->now_us, r->pcap_cnt, r->file_idx);
+        } else if (type == REC_RELOAD) {
+            worker_set_rules(ws->w, r->gen);
         }
         ring_release(ws->in);
         __atomic_store_n(&ws->done, seq, __ATOMIC_SEQ_CST);
@@ -708,6 +742,62 @@ static void send_ctl(struct pipeline *pl, struct wslot *ws, uint32_t type, uint6
     ring_commit(ws->in);
     ring_event_signal(&ws->ev);
     ws->sent = seq;
+}
+
+/* A rule reload reaches each worker between two of its records, and the
+ * engine once every observation the reader's position came before has:
+ * transactions that began earlier finish on the old rules either way. */
+static void reader_reload(struct pipeline *pl)
+{
+    struct rulegen *g = pl->pending_gen;
+    pl->pending_gen = NULL;
+    uint64_t seq = pl->pos;
+    for (uint32_t i = 0; i < pl->n; i++) {
+        struct wslot *ws = &pl->ws[i];
+        if (pl->n == 1) {
+            worker_set_rules(ws->w, rulegen_ref(g));
+            continue;
+        }
+        struct wrec *r = in_reserve(pl, ws, sizeof(*r));
+        memset(r, 0, sizeof(*r));
+        r->type = REC_RELOAD;
+        r->seq = seq;
+        r->now_us = pl->now_us;
+        r->pcap_cnt = pl->last_cnt;
+        r->file_idx = pl->last_file;
+        r->gen = rulegen_ref(g);
+        ring_commit(ws->in);
+        ring_event_signal(&ws->ev);
+        ws->sent = seq;
+    }
+    pl->st.rules_reloads++;
+    struct worker_obs_key k = {seq, UINT64_MAX, UINT64_MAX};
+    struct item *it = pl->detect ? item_new(pl, IT_RELOAD, &k, 0, pl->now_us, sizeof(g)) : NULL;
+    if (it) {
+        memcpy(it->data, &g, sizeof(g)); /* the reader's reference goes to the engine */
+        heap_push(pl, it);
+    } else {
+        if (!pl->detect)
+            pl->st.rules_generation = g->id;
+        rulegen_unref(g);
+    }
+}
+
+void pipeline_reload(struct pipeline *pl, struct rulegen *g)
+{
+    if (pl->pending_gen) /* two reloads before the reader got to the first: the newer wins */
+        rulegen_unref(pl->pending_gen);
+    pl->pending_gen = g;
+}
+
+struct rulegen *pipeline_rules(struct pipeline *pl)
+{
+    return rulegen_ref(pl->detect_gen);
+}
+
+void pipeline_reload_rejected(struct pipeline *pl)
+{
+    pl->st.rules_rejected++;
 }
 
 static void send_packet(struct pipeline *pl, struct packet *pk, uint64_t seq)
@@ -821,6 +911,8 @@ static int reader_packet(void *ud, struct packet *pk)
     /* every packet, as before threads: the sinks' queues and reconnects run
      * from here, and the lock is rarely contended (workers take it per event) */
     call_service(pl);
+    if (pl->pending_gen)
+        reader_reload(pl);
     return 0;
 }
 
@@ -829,6 +921,8 @@ static void reader_idle(void *ud)
     struct pipeline *pl = ud;
     agg_poll(pl);
     call_service(pl);
+    if (pl->pending_gen)
+        reader_reload(pl);
 }
 
 /* ---- life cycle ------------------------------------------------------------- */
@@ -860,7 +954,9 @@ struct pipeline *pipeline_new(const struct worker_config *cfg, const struct work
     pl->eve = sh->eve;
     pl->cap = sh->capture;
     pl->detect = sh->detect;
-    pl->have_match = sh->db != NULL;
+    pl->detect_gen = rulegen_ref(sh->rules);
+    pl->st.rules_generation = sh->rules ? sh->rules->id : 0;
+    pl->have_match = sh->rules != NULL;
     pl->stats_interval_s = cfg->stats_interval_s;
     pthread_mutex_init(&pl->eve_mu, NULL);
     ring_event_init(&pl->ev);
@@ -1048,6 +1144,8 @@ void pipeline_free(struct pipeline *pl)
     free(pl->snaps);
     identity_sessions_free(pl->sessions);
     decoder_free(pl->dec);
+    rulegen_unref(pl->pending_gen);
+    rulegen_unref(pl->detect_gen);
     pthread_mutex_destroy(&pl->eve_mu);
     free(pl);
 }

@@ -24,6 +24,8 @@
 
 #include "sensor/worker.h"
 
+struct rulegen;
+
 #define PIPELINE_MAX_THREADS 256
 
 struct pipeline;
@@ -36,8 +38,8 @@ struct pipeline *pipeline_new(const struct worker_config *cfg, const struct work
 
 /* Reads the capture to its end (or until *stop), as capture_run. service(ud)
  * is called after every packet and when idle, holding the event lock (so it
- * may call eve_tick, eve_reopen, pipeline_print_summary; not other pipeline
- * calls). Returns 0, or -1 with err when the capture or a thread fails. */
+ * may call eve_tick, eve_reopen, pipeline_print_summary, pipeline_reload and
+ * pipeline_reload_rejected; not other pipeline calls). Returns 0, or -1 with err when the capture or a thread fails. */
 int pipeline_run(struct pipeline *p, struct capture *cap, void (*service)(void *ud), void *ud,
                  volatile sig_atomic_t *stop, char *err, size_t errlen);
 
@@ -49,6 +51,20 @@ void pipeline_finish(struct pipeline *p);
 /* One summary line on a FILE *: exact after pipeline_finish; during the run
  * with threads, the totals as of the last tick the aggregator passed. */
 void pipeline_print_summary(struct pipeline *p, void *file);
+
+/* A rule reload (from the service hook, on the reader's thread): takes over
+ * one reference to g. At the next packet or idle call the reader sends it
+ * to every worker (new transactions and streams use it; open ones finish
+ * on the rules they began with, see worker_set_rules) and queues it for
+ * the detection engine, which takes it in observation order keeping every
+ * account's state (detect_reload). Counted as rules.reloads; stats carry
+ * rules.generation. */
+void pipeline_reload(struct pipeline *p, struct rulegen *g);
+/* The rules the detection engine now runs, as a new reference (the engine
+ * must be freed before the last reference goes). */
+struct rulegen *pipeline_rules(struct pipeline *p);
+/* Counts a reload refused because the new rule files had errors. */
+void pipeline_reload_rejected(struct pipeline *p);
 
 /* Stops and joins the workers if still running, frees. Accepts NULL. */
 void pipeline_free(struct pipeline *p);

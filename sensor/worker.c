@@ -38,6 +38,7 @@
 #include "output/fingerprint.h"
 #include "output/mask.h"
 #include "rules/match.h"
+#include "rules/rulegen.h"
 #include "rules/ruleset.h"
 #include "sensor/dpi.h"
 
@@ -94,6 +95,7 @@ struct txstate {
     uint32_t reqbody_len;
     struct detect_rec *drec; /* distinct records for the detection engine */
     uint32_t n_drec, cap_drec;
+    uint8_t gen;         /* the rules' slot (struct wgen) the transaction began under */
     char url[1024];      /* request target, records masked */
 };
 
@@ -109,6 +111,8 @@ struct session {
     struct reasm_stream rs[2];
     struct dirctx dctx[2];
     struct match_stream *ms[2];
+    uint8_t gen;      /* raw streams: the rules' slot they were opened on */
+    uint8_t gen_held; /* ... and whether the session holds it */
     struct recset rec[2];
     /* evidence: the account the flow's last transaction named, and whether
      * its packets are being kept (re-checked when the generation changes) */
@@ -117,19 +121,36 @@ struct session {
     uint8_t ev_on;
 };
 
+/* A generation of the rules as one worker uses it. The slot is held by the
+ * worker while it is current and by every transaction and raw-streaming
+ * session that began under it; it is let go when the last one ends. */
+struct wgen {
+    struct rulegen *g;               /* NULL: the slot is free */
+    struct identity_ctx *ident;      /* identity sources of these rules */
+    struct endpoint_scratch *eps;
+    uint32_t users;
+};
+
 struct worker {
     struct worker_config cfg;
+    /* the current generation's, for the paths that start something new */
     const struct match_db *db;
     const struct ruleset *rs;
+    const struct endpoint_db *epdb;
+    struct endpoint_scratch *epscratch;
+    struct identity_ctx *ident;
+    int ident_body;
+    struct wgen gens[WORKER_GENERATIONS];
+    uint8_t cur;                     /* slot of the current generation */
+    struct rulegen *pending;         /* a reload waiting for a free slot */
+    struct identity_stats ident_gone; /* counters of the identity contexts let go */
+    struct identity_sessions *sessions;
+    struct identity_sessions *own_sessions; /* a lone worker's, freed with it */
     const struct fingerprint_key *fpkey;
     struct eve *eve;
     struct capture *capture;
-    const struct endpoint_db *epdb;
     struct evidence *evidence;
-    struct endpoint_scratch *epscratch;
     struct detect_engine *detect;
-    struct identity_ctx *ident;
-    int ident_body;
     struct decoder *dec;
     struct flow_table *ft;
     struct reasm_ctx *reasm;
@@ -196,6 +217,142 @@ static int budget_take(struct worker *w, uint64_t bytes)
 static void budget_give(struct worker *w, uint64_t bytes)
 {
     w->st.session_memuse -= bytes;
+}
+
+/* ---- rule generations ---------------------------------------------------- */
+
+/* The counters an identity context keeps itself (not its session table's). */
+static void ident_add(struct identity_stats *sum, const struct identity_stats *a)
+{
+    for (int k = 0; k < IDENT_KIND_MAX; k++)
+        sum->resolved[k] += a->resolved[k];
+    sum->unresolved += a->unresolved;
+    sum->jwt_malformed += a->jwt_malformed;
+    sum->basic_malformed += a->basic_malformed;
+    sum->json_malformed += a->json_malformed;
+}
+
+/* Points the worker's current-rules shortcuts at slot i. */
+static void gen_adopt(struct worker *w, uint8_t i)
+{
+    struct wgen *sl = &w->gens[i];
+    w->cur = i;
+    w->db = sl->g ? sl->g->db : NULL;
+    w->rs = sl->g ? sl->g->rs : NULL;
+    w->epdb = sl->g ? sl->g->epdb : NULL;
+    w->epscratch = sl->eps;
+    w->ident = sl->ident;
+    w->ident_body = identity_wants_body(sl->ident);
+}
+
+static void gen_clear(struct worker *w, struct wgen *sl)
+{
+    if (sl->ident) {
+        ident_add(&w->ident_gone, identity_get_stats(sl->ident));
+        identity_free(sl->ident);
+    }
+    endpoint_scratch_free(sl->eps);
+    rulegen_unref(sl->g);
+    memset(sl, 0, sizeof(*sl));
+}
+
+/* Fills a free slot with g (whose reference it takes over, also on failure). */
+static int gen_fill(struct worker *w, struct wgen *sl, struct rulegen *g)
+{
+    const struct api_rules *api = g ? &g->rs->api : NULL;
+    sl->g = g;
+    sl->users = 0;
+    sl->ident = identity_new_shared(api, w->sessions);
+    if (!sl->ident || (g && g->epdb && !(sl->eps = endpoint_scratch_new(g->epdb)))) {
+        gen_clear(w, sl);
+        return -1;
+    }
+    return 0;
+}
+
+/* A transaction or a raw-streaming session begins: it holds the current slot. */
+static uint8_t gen_get(struct worker *w)
+{
+    w->gens[w->cur].users++;
+    return w->cur;
+}
+
+static void gen_put(struct worker *w, uint8_t i)
+{
+    struct wgen *sl = &w->gens[i];
+    if (--sl->users == 0 && i != w->cur) {
+        gen_clear(w, sl);
+        w->st.rules_old_serving--;
+    }
+}
+
+static void on_record(void *ud, const struct record *rec);
+
+static void cut_raw(struct flow *f, void *ud)
+{
+    struct worker *w = ud;
+    struct session *s = f->user;
+    if (!s || !s->gen_held || s->gen == w->cur)
+        return;
+    for (int d = 0; d < 2; d++)
+        if (s->ms[d]) {
+            /* values ending here still count; one split by the cut is lost */
+            match_stream_close(s->ms[d], w->scratch, on_record, &s->rc[d]);
+            s->ms[d] = NULL;
+            w->st.rules_streams_cut++;
+        }
+    s->gen_held = 0;
+    gen_put(w, s->gen); /* the next bytes open a stream on the current rules */
+}
+
+/* Makes the pending generation current if a slot is free (after cutting
+ * raw streams over when none is). Returns 1 when it was taken. */
+static int gen_try_pending(struct worker *w)
+{
+    struct rulegen *g = w->pending;
+    int free_slot = -1;
+    for (int pass = 0; pass < 2 && free_slot < 0; pass++) {
+        if (pass)
+            flow_table_foreach(w->ft, cut_raw, w);
+        for (int i = 0; i < WORKER_GENERATIONS && free_slot < 0; i++)
+            if (!w->gens[i].g && !w->gens[i].ident)
+                free_slot = i;
+    }
+    if (free_slot < 0)
+        return 0;
+    w->pending = NULL;
+    /* one scratch serves every generation's streams */
+    int ok = w->scratch ? match_scratch_add_db(w->scratch, g->db) == 0
+                        : (w->scratch = match_scratch_new(g->db)) != NULL;
+    if (!ok) {
+        rulegen_unref(g);
+        w->st.rules_failed++; /* the old rules stay */
+        return 1;
+    }
+    if (gen_fill(w, &w->gens[free_slot], g) != 0) {
+        w->st.rules_failed++;
+        return 1;
+    }
+    uint8_t old = w->cur;
+    gen_adopt(w, (uint8_t)free_slot);
+    if (w->gens[old].users == 0)
+        gen_clear(w, &w->gens[old]);
+    else
+        w->st.rules_old_serving++;
+    return 1;
+}
+
+void worker_set_rules(struct worker *w, struct rulegen *g)
+{
+    if (!g)
+        return;
+    if (w->pending) { /* a newer reload replaces one still waiting */
+        rulegen_unref(w->pending);
+        w->pending = NULL;
+    }
+    w->pending = g;
+    if (!gen_try_pending(w))
+        w->st.rules_deferred++;
 }
 
 /* Doubles the array *arr of *cap elements (first: the first capacity),
@@ -269,7 +426,7 @@ static void recset_record(struct worker *w, struct recset *r, const struct recor
     if (rec->category < RULE_CAT_MAX)
         r->count[rec->category]++;
     if (r->n_samples < w->cfg.max_samples && r->n_samples < MAX_SAMPLES_CAP) {
-        const struct rule_pattern *pat = &w->rs->patterns[rec->pattern];
+        const struct rule_pattern *pat = rec->rule;
         mask_value(pat->mask, pat->keep_first, pat->keep_last, rec->value, rec->len,
                    r->samples[r->n_samples], SAMPLE_LEN);
         r->n_samples++;
@@ -368,7 +525,11 @@ static void raw_scan(struct worker *w, struct session *s, int dir, const uint8_t
         return;
     }
     if (!s->ms[dir]) {
-        s->ms[dir] = match_stream_open(w->db, w->scratch);
+        if (!s->gen_held) {
+            s->gen = gen_get(w);
+            s->gen_held = 1;
+        }
+        s->ms[dir] = match_stream_open(w->gens[s->gen].g->db, w->scratch);
         if (!s->ms[dir]) {
             w->st.match_stream_failed++;
             s->mode = MODE_SKIP;
@@ -536,7 +697,7 @@ static void on_redact_record(void *ud, const struct record *rec)
         rx->overflow = 1;
         return;
     }
-    const struct rule_pattern *pat = &rx->w->rs->patterns[rec->pattern];
+    const struct rule_pattern *pat = rec->rule;
     /* the value may have been decoded (%31, \u0031, separators): what to
      * replace in the text is the source span, src_len bytes */
     rx->hit[rx->n].start = rec->end_off - rec->src_len;
@@ -596,6 +757,7 @@ static void tx_request(void *ud, struct http_tx *tx)
         return;
     }
     tx->user = t;
+    t->gen = gen_get(w);
     t->pcap_cnt = w->pcap_cnt;
     t->file_idx = w->file_idx;
     for (int d = 0; d < 2; d++)
@@ -649,10 +811,11 @@ static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8
             t->reqbody_len += (uint32_t)n;
         }
     }
-    if (!w->db)
+    const struct rulegen *g = w->gens[t->gen].g;
+    if (!g)
         return;
     if (!t->ms[dir]) {
-        t->ms[dir] = match_stream_open(w->db, w->scratch);
+        t->ms[dir] = match_stream_open(g->db, w->scratch);
         if (!t->ms[dir]) {
             w->st.match_stream_failed++;
             return;
@@ -684,6 +847,7 @@ struct tx_who {
     const char *via;
     struct identity_result id;
     int endpoint;
+    const struct api_rules *api; /* where endpoint indexes point */
 };
 
 static void tx_identify(struct worker *w, struct session *s, struct http_tx *tx,
@@ -695,8 +859,11 @@ static void tx_identify(struct worker *w, struct session *s, struct http_tx *tx,
     const char *hh = http_tx_header(tx, HTTP_REQUEST, "Host");
     redact(w, NULL, hh ? hh : "", who->host, sizeof(who->host));
     who->endpoint = t->endpoint;
-    if (identity_resolve(w->ident, tx, t->reqbody, t->reqbody_len, &who->id)) {
-        identity_learn(w->ident, tx, who->endpoint, who->id.account);
+    /* the sources and endpoints of the rules the transaction began under */
+    struct identity_ctx *ic = w->gens[t->gen].ident;
+    who->api = w->gens[t->gen].g ? &w->gens[t->gen].g->rs->api : NULL;
+    if (identity_resolve(ic, tx, t->reqbody, t->reqbody_len, &who->id)) {
+        identity_learn(ic, tx, who->endpoint, who->id.account);
         /* an account name may itself be a phone number: mask it like any record */
         redact(w, NULL, who->id.account, who->account, sizeof(who->account));
         who->via = who->id.via;
@@ -748,7 +915,7 @@ static void tx_event(struct worker *w, struct session *s, struct http_tx *tx, st
     ev.flags = flags;
     ev.n_flags = nf;
     ev.account = (struct eve_account){who->account, who->via};
-    ev.endpoint = who->endpoint >= 0 ? w->rs->api.endpoints[who->endpoint].id : NULL;
+    ev.endpoint = who->endpoint >= 0 ? who->api->endpoints[who->endpoint].id : NULL;
     struct recview rv;
     ev.records = recview(&rv, &t->rec);
     eve_lock(w);
@@ -775,8 +942,8 @@ static void tx_observe(struct worker *w, struct session *s, struct http_tx *tx,
     o.src = f->addr[0];
     o.ip_ver = f->ip_ver;
     o.endpoint = who->endpoint;
-    o.endpoint_id = who->endpoint >= 0 ? w->rs->api.endpoints[who->endpoint].id : NULL;
-    o.waybill_query = endpoint_waybill(&w->rs->api, who->endpoint, tx->uri);
+    o.endpoint_id = who->endpoint >= 0 ? who->api->endpoints[who->endpoint].id : NULL;
+    o.waybill_query = who->api ? endpoint_waybill(who->api, who->endpoint, tx->uri) : 0;
     o.recs = t->drec;
     o.n_recs = t->n_drec;
     o.flow_id = f->flow_id;
@@ -830,6 +997,7 @@ static void tx_done(void *ud, struct http_tx *tx)
                        (t->reqbody ? w->cfg.identity_body_max : 0));
     free(t->drec);
     free(t->reqbody);
+    gen_put(w, t->gen);
     free(t);
     tx->user = NULL;
 }
@@ -922,6 +1090,8 @@ static void on_flow_end(struct flow *f, void *ud)
     if (s) {
         recset_free(w, &s->rec[0]);
         recset_free(w, &s->rec[1]);
+        if (s->gen_held)
+            gen_put(w, s->gen);
         free(s);
         f->user = NULL;
     }
@@ -932,19 +1102,16 @@ static void on_flow_end(struct flow *f, void *ud)
 struct worker *worker_new(const struct worker_config *cfg, const struct worker_shared *sh,
                           char *err, size_t errlen)
 {
-    const struct match_db *db = sh->db;
+    const struct match_db *db = sh->rules ? sh->rules->db : NULL;
     struct worker *w = calloc(1, sizeof(*w));
     if (!w) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     w->cfg = *cfg;
-    w->db = db;
-    w->rs = db ? match_db_ruleset(db) : NULL;
     w->fpkey = sh->fpkey;
     w->eve = sh->eve;
     w->capture = sh->capture;
-    w->epdb = sh->endpoints;
     w->evidence = sh->evidence;
     w->detect = sh->detect;
     w->obs_fn = sh->obs_fn;
@@ -969,22 +1136,21 @@ struct worker *worker_new(const struct worker_config *cfg, const struct worker_s
         snprintf(err, errlen, "out of memory allocating Hyperscan scratch");
         goto error;
     }
-    if (w->epdb && !(w->epscratch = endpoint_scratch_new(w->epdb))) {
-        snprintf(err, errlen, "out of memory allocating Hyperscan scratch");
+    w->sessions = sh->sessions;
+    if (!w->sessions) { /* a lone worker: its own login-session table */
+        uint64_t idkey = 0;
+        if (w->fpkey)
+            idkey = fingerprint_record64(w->fpkey, 0xff, (const uint8_t *)"identity", 8);
+        if (!(w->sessions = w->own_sessions = identity_sessions_new(cfg->session_cap, idkey))) {
+            snprintf(err, errlen, "out of memory allocating the session table");
+            goto error;
+        }
+    }
+    if (gen_fill(w, &w->gens[0], rulegen_ref(sh->rules)) != 0) {
+        snprintf(err, errlen, "out of memory allocating Hyperscan scratch or identity tables");
         goto error;
     }
-    uint64_t idkey = 0;
-    if (w->fpkey)
-        idkey = fingerprint_record64(w->fpkey, 0xff, (const uint8_t *)"identity", 8);
-    if (sh->sessions)
-        w->ident = identity_new_shared(w->rs ? &w->rs->api : NULL, sh->sessions);
-    else
-        w->ident = identity_new(w->rs ? &w->rs->api : NULL, cfg->session_cap, idkey);
-    if (!w->ident) {
-        snprintf(err, errlen, "out of memory allocating the session table");
-        goto error;
-    }
-    w->ident_body = identity_wants_body(w->ident);
+    gen_adopt(w, 0);
     return w;
 error:
     worker_free(w);
@@ -997,9 +1163,11 @@ void worker_free(struct worker *w)
         return;
     flow_table_free(w->ft); /* ends remaining flows through on_flow_end */
     reasm_ctx_free(w->reasm);
+    for (int i = 0; i < WORKER_GENERATIONS; i++)
+        gen_clear(w, &w->gens[i]);
+    rulegen_unref(w->pending);
     match_scratch_free(w->scratch);
-    endpoint_scratch_free(w->epscratch);
-    identity_free(w->ident);
+    identity_sessions_free(w->own_sessions);
     dpi_free(w->dpi);
     decoder_free(w->dec);
     free(w);
@@ -1038,7 +1206,14 @@ void worker_snapshot(struct worker *w, struct worker_snap *out)
     if (w->scratch)
         out->match = *match_scratch_stats(w->scratch);
     out->http = w->http_st;
-    out->ident = *identity_get_stats(w->ident);
+    out->ident = *identity_get_stats(w->ident); /* sessions_*: the table's */
+    memset(out->ident.resolved, 0, sizeof(out->ident.resolved));
+    out->ident.unresolved = out->ident.jwt_malformed = 0;
+    out->ident.basic_malformed = out->ident.json_malformed = 0;
+    ident_add(&out->ident, &w->ident_gone);
+    for (int i = 0; i < WORKER_GENERATIONS; i++)
+        if (w->gens[i].ident)
+            ident_add(&out->ident, identity_get_stats(w->gens[i].ident));
     out->st = w->st;
 }
 
@@ -1182,6 +1357,12 @@ size_t worker_stats_kv(const struct worker_stats_src *src, struct eve_kv *kv, si
     KV("worker.sessions_failed", sn->st.sessions_failed);
     KV("worker.streams_skipped", sn->st.streams_skipped);
     KV("worker.match_stream_failed", sn->st.match_stream_failed);
+    if (src->have_match) {
+        KV("rules.old_serving", sn->st.rules_old_serving);
+        KV("rules.streams_cut", sn->st.rules_streams_cut);
+        KV("rules.deferred", sn->st.rules_deferred);
+        KV("rules.worker_failed", sn->st.rules_failed);
+    }
     if (src->eve) {
         n += eve_sink_stats_kv(src->eve, kv + n, max - n);
     }
@@ -1366,6 +1547,8 @@ void worker_tick(struct worker *w, uint64_t seq, uint64_t now_us, uint64_t pcap_
     w->pcap_cnt = pcap_cnt;
     w->file_idx = file_idx;
     flow_table_expire(w->ft, now_us);
+    if (w->pending) /* a reload waiting for a generation to drain */
+        gen_try_pending(w);
 }
 
 void worker_flush(struct worker *w, uint64_t now_us, uint64_t pcap_cnt, uint32_t file_idx)

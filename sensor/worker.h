@@ -33,8 +33,7 @@ struct eve;
 struct eve_kv;
 struct identity_sessions;
 struct detect_obs;
-struct match_db;
-struct endpoint_db;
+struct rulegen;
 struct fingerprint_key;
 struct detect_engine;
 struct evidence;
@@ -54,8 +53,7 @@ typedef void (*worker_obs_fn)(void *ud, const struct worker_obs_key *k,
 
 /* Process-wide, read-only objects a worker uses (all must outlive it). */
 struct worker_shared {
-    const struct match_db *db;          /* NULL: no matching */
-    const struct endpoint_db *endpoints; /* NULL: no endpoints */
+    struct rulegen *rules;              /* NULL: no matching (the worker takes its own reference) */
     const struct fingerprint_key *fpkey;
     struct eve *eve;                    /* NULL: no events */
     struct capture *capture;            /* file names and counters, or NULL */
@@ -81,6 +79,11 @@ struct worker_counters {
     uint64_t tx_alloc_failed;
     uint64_t session_memuse;     /* gauge: bytes of record sets and kept bodies now */
     uint64_t session_memcap_hit; /* growth refused: the session budget was reached */
+    /* rule reloads (rules/rulegen.h) */
+    uint64_t rules_old_serving;  /* gauge: older generations still serving open streams (per worker, summed) */
+    uint64_t rules_streams_cut;  /* raw streams moved to the new rules mid-flow (slots full) */
+    uint64_t rules_deferred;     /* reloads held back until an old generation drained */
+    uint64_t rules_failed;       /* reloads this worker could not take (memory) */
 };
 
 /* A worker's counters at one moment. Every member is made of uint64_t only,
@@ -137,6 +140,16 @@ void worker_free(struct worker *w);
 
 /* A raw captured packet: decode, tick, process (the one-thread path). */
 void worker_packet(struct worker *w, struct packet *p);
+/* A rule reload: transactions and streams that start from now on use g;
+ * those already open finish on the generation they began with (its
+ * Hyperscan scratch is grown to serve both). Takes over one reference to
+ * g. Call on the worker's thread. At most WORKER_GENERATIONS generations
+ * are alive per worker: past that, raw streams on the older ones are cut
+ * over to the current rules (counted), and the new generation waits for
+ * the next tick if transactions still hold every slot (counted). */
+#define WORKER_GENERATIONS 8
+void worker_set_rules(struct worker *w, struct rulegen *g);
+
 /* Shutdown: end all flows (reason shutdown), then a final stats event. */
 void worker_finish(struct worker *w);
 /* A stats event at the latest packet time seen. */

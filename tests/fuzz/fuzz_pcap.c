@@ -20,6 +20,7 @@
 #include "output/fingerprint.h"
 #include "rules/endpoint.h"
 #include "rules/match.h"
+#include "rules/rulegen.h"
 #include "rules/ruleset.h"
 #include "sensor/capture.h"
 #include "sensor/worker.h"
@@ -30,9 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_RULES_FILE "rules/pii-cn.yaml"
 #endif
 
-static struct ruleset *g_rs;
-static struct match_db *g_db;
-static struct endpoint_db *g_ep;
+static struct rulegen *g_rules;
 static struct fingerprint_key g_key;
 static struct eve *g_eve;
 
@@ -47,9 +46,7 @@ static void setup(void)
         path = FUZZ_RULES_FILE;
     char err[4096];
     const char *paths[1] = {path};
-    if (ruleset_load(paths, 1, &g_rs, err, sizeof(err)) != 0 ||
-        match_db_build(g_rs, &g_db, err, sizeof(err)) != 0 ||
-        endpoint_db_build(&g_rs->api, &g_ep, err, sizeof(err)) != 0) {
+    if (!(g_rules = rulegen_build(paths, 1, 1, NULL, err, sizeof(err)))) {
         fprintf(stderr, "fuzz_pcap: %s: %s\n(set FUZZ_RULES to the rule file)\n", path, err);
         abort();
     }
@@ -125,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wcfg.dedup_cap = 64;
     wcfg.session_cap = 16;
     wcfg.identity_body_max = 4096;
-    struct worker_shared sh = {g_db, g_ep, &g_key, g_eve, cap, NULL};
+    struct worker_shared sh = {g_rules, &g_key, g_eve, cap, NULL};
     w = worker_new(&wcfg, &sh, err, sizeof(err));
     if (!w)
         goto out;

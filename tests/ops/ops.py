@@ -396,6 +396,210 @@ def t_sighup(lh, src):
         check("leakhound: outputs eve ok:" in err, "SIGUSR1 prints the outputs' state on stderr")
 
 
+# ---- rule reload (SIGUSR2) ---------------------------------------------------------
+
+def no_stats(path):
+    return sorted(l for l in lines(path) if '"event_type":"stats"' not in l)
+
+
+def paced_reload(lh, src, rules, out, extra, edit=None):
+    """Replays the capture at 60x (about 5 s), sends SIGUSR2 after 1.5 s
+    (edit(rules) first, when given), returns (stderr, final stats)."""
+    cmd = [lh, "-r", capture(src), "-R", rules, "-o", out, "--site-key", KEY,
+           "--replay-speed", "60", "--no-progress"] + extra
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    if edit:
+        edit(rules)
+    p.send_signal(signal.SIGUSR2)
+    _, err = p.communicate(timeout=60)
+    check(p.returncode == 0, "paced run with SIGUSR2 exits 0 (%s)" % err.strip()[-300:])
+    return err, final_stats(events(os.path.join(out, "eve.json")))
+
+
+def copy_rules(src, dst):
+    os.makedirs(dst)
+    for f in ("pii-cn.yaml", "courier-api.yaml", "detections.yaml"):
+        with open(os.path.join(src, "rules", f), "rb") as a, open(os.path.join(dst, f), "wb") as b:
+            b.write(a.read())
+    return dst
+
+
+def long_flows_pcap(path, n_flows=16, start_every=10, end=240, every=2):
+    """A capture of n_flows raw TCP conversations (port 5000, not HTTP) that
+    start start_every seconds apart and all stay open to the end, each
+    sending one line with a distinct mobile number every `every` seconds.
+    Returns the number of distinct records sent."""
+    import struct
+    out = [struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)]
+    t0 = 1767225600
+    seqs = {}
+    pkts = []
+
+    def frame(ts, k, to_server, flags, payload):
+        cli, srv = bytes([10, 1, 0, k + 1]), bytes([10, 2, 0, 1])
+        sport, dport = 40000 + k, 5000
+        s_, a_ = seqs[(k, to_server)], seqs[(k, not to_server)]
+        if not to_server:
+            cli, srv, sport, dport = srv, cli, dport, sport
+        tcp = struct.pack(">HHIIBBHHH", sport, dport, s_, a_, 5 << 4, flags, 65535, 0, 0) + payload
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, cli, srv)
+        eth = b"\x00\x01\x02\x03\x04\x05\x00\x01\x02\x03\x04\x06\x08\x00"
+        data = eth + ip + tcp
+        seqs[(k, to_server)] = (s_ + len(payload) + (1 if flags & 0x03 else 0)) & 0xffffffff
+        pkts.append((ts, data))
+
+    n_rec = 0
+    for k in range(n_flows):
+        seqs[(k, True)], seqs[(k, False)] = 1000 * (k + 1), 5000 * (k + 1)
+        ts = k * start_every
+        frame(ts, k, True, 0x02, b"")
+        frame(ts, k, False, 0x12, b"")
+        frame(ts, k, True, 0x10, b"")
+        t = ts + 1
+        while t < end:
+            n_rec += 1
+            line = ("rec %d tel 139%08d\n" % (n_rec, 10000000 + n_rec * 7919 % 89999999)).encode()
+            frame(t + k * 0.01, k, False, 0x18, line)
+            t += every
+    pkts.sort(key=lambda p: p[0])
+    for ts, data in pkts:
+        sec = t0 + int(ts)
+        usec = int(round((ts - int(ts)) * 1e6))
+        out.append(struct.pack("<IIII", sec, usec, len(data), len(data)) + data)
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+    return n_rec
+
+
+def t_reload(lh, src):
+    with tempfile.TemporaryDirectory() as d:
+        rules = copy_rules(src, os.path.join(d, "rules"))
+        ref_out = os.path.join(d, "ref")
+        ref = run(lh, ["-r", capture(src), "-R", rules, "-o", ref_out, "-q", "--site-key", KEY])
+        check(ref.returncode == 0, "reference run exits 0")
+        want = no_stats(os.path.join(ref_out, "eve.json"))
+        ref_st = final_stats(events(os.path.join(ref_out, "eve.json")))
+        check(ref_st["detect"]["alerts"] > 0 and ref_st["records"]["distinct_per_flow"] > 0,
+              "the reference run finds records and alerts (%d alerts)" % ref_st["detect"]["alerts"])
+
+        # the same rules again, mid-replay, with one and with two worker threads:
+        # every flow, http and alert line as without the reload
+        for threads in ("1", "2"):
+            out = os.path.join(d, "same" + threads)
+            err, st = paced_reload(lh, src, rules, out, ["--threads", threads])
+            check("rules reloaded: generation 2" in err,
+                  "threads %s: the reload is reported on stderr" % threads)
+            check(st.get("rules", {}).get("generation") == 2 and st["rules"]["reloads"] == 1 and
+                  st["rules"]["rejected"] == 0,
+                  "threads %s: stats say generation 2, one reload (%s)" % (threads, st.get("rules")))
+            got = no_stats(os.path.join(out, "eve.json"))
+            check(got == want, "threads %s: flows, http events and alerts identical to the run "
+                  "without a reload (%d vs %d lines)" % (threads, len(got), len(want)))
+            for k, sub in (("records", "distinct_per_flow"), ("detect", "alerts"),
+                           ("detect", "accounts"), ("flow", "total")):
+                check(st[k][sub] == ref_st[k][sub], "threads %s: %s.%s continuous (%s vs %s)" %
+                      (threads, k, sub, st[k][sub], ref_st[k][sub]))
+
+        # a reload every 0.15 s: more generations than a worker keeps slots
+        # for (8) while flows stay open; nothing lost beyond what is counted
+        out = os.path.join(d, "many")
+        cmd = [lh, "-r", capture(src), "-R", rules, "-o", out, "--site-key", KEY,
+               "--replay-speed", "60", "--no-progress", "--threads", "2"]
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for _ in range(20):
+            time.sleep(0.15)
+            p.send_signal(signal.SIGUSR2)
+        _, err = p.communicate(timeout=60)
+        check(p.returncode == 0, "20 reloads: exits 0 (%d: %s)" % (p.returncode, err.strip()[-600:]))
+        st = final_stats(events(os.path.join(out, "eve.json")))
+        r = st.get("rules", {})
+        check(r.get("reloads", 0) >= 5 and r.get("generation") == 1 + r.get("reloads", 0),
+              "20 reloads: the generation counts every reload taken (%s)" % r)
+        check(r.get("old_serving") == 0, "20 reloads: no old generation left at the end")
+        cut = r.get("streams_cut", 0)
+        got = st["records"]["distinct_per_flow"]
+        want_n = ref_st["records"]["distinct_per_flow"]
+        check(want_n - cut <= got <= want_n,
+              "20 reloads: records continuous but for streams cut over (%d vs %d, %d cut)" %
+              (got, want_n, cut))
+        check(st["detect"]["accounts"] == ref_st["detect"]["accounts"],
+              "20 reloads: every account kept")
+
+        # long-lived raw streams, each opened under another generation: once
+        # a worker has no slot left, the oldest are cut over to the current
+        # rules (counted), and no record is lost (each line is whole)
+        pcap = os.path.join(d, "long.pcap")
+        n_rec = long_flows_pcap(pcap)
+        out = os.path.join(d, "long")
+        cmd = [lh, "-r", pcap, "-R", rules, "-o", out, "--site-key", KEY, "--no-checksum",
+               "--replay-speed", "50", "--no-progress"]
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.1)
+        for _ in range(20):
+            time.sleep(0.2)
+            p.send_signal(signal.SIGUSR2)
+        _, err = p.communicate(timeout=60)
+        check(p.returncode == 0, "long flows with reloads: exits 0 (%s)" % err.strip()[-200:])
+        st = final_stats(events(os.path.join(out, "eve.json")))
+        r = st.get("rules", {})
+        check(r.get("reloads", 0) >= 10 and r.get("streams_cut", 0) >= 1 and r.get("old_serving") == 0,
+              "long flows: streams cut over once the slots were full (%s)" % r)
+        check(st["records"]["distinct_per_flow"] == n_rec,
+              "long flows: every record counted across the cut-overs (%d of %d)" %
+              (st["records"]["distinct_per_flow"], n_rec))
+
+        # a broken rule file: rejected with file:line, the running rules stay
+        broken = copy_rules(src, os.path.join(d, "broken"))
+        pii = os.path.join(broken, "pii-cn.yaml")
+        with open(pii) as f:
+            n_lines = f.read().count("\n")
+
+        def breakit(rdir):
+            with open(os.path.join(rdir, "pii-cn.yaml"), "a") as f:
+                f.write("  - id: broken\n    regex: '[0-9'\n    category: phone\n")
+        out = os.path.join(d, "broken-out")
+        err, st = paced_reload(lh, src, broken, out, [], breakit)
+        check("pii-cn.yaml:%d:" % (n_lines + 1) in err or "pii-cn.yaml:%d:" % (n_lines + 2) in err,
+              "the broken pattern is reported as file:line (%s)" % err.strip()[:400])
+        check("rule reload rejected" in err and "generation 1 stays" in err,
+              "the reload is refused and generation 1 stays")
+        check(st["rules"]["generation"] == 1 and st["rules"]["rejected"] == 1 and
+              st["rules"]["reloads"] == 0, "stats: one rejected reload (%s)" % st["rules"])
+        check(no_stats(os.path.join(out, "eve.json")) == want,
+              "after a rejected reload the output is that of the old rules")
+
+        # a changed detection list: a new detection is added and one removed;
+        # the detections that stay keep their state, the new one counts
+        # records seen before the reload (the windows are the account's)
+        changed = copy_rules(src, os.path.join(d, "changed"))
+
+        def change(rdir):
+            p = os.path.join(rdir, "detections.yaml")
+            with open(p) as f:
+                text = f.read()
+            text = text.replace("  - id: query_volume", "  - id: burst_low\n    type: volume\n"
+                                "    count: {records: [phone, id]}\n    window: 1h\n"
+                                "    at_least: 300\n    severity: 3\n\n  - id: query_volume", 1)
+            with open(p, "w") as f:
+                f.write(text)
+        out = os.path.join(d, "changed-out")
+        err, st = paced_reload(lh, src, changed, out, [], change)
+        check("rules reloaded: generation 2" in err, "the changed rules are taken")
+        evs = events(os.path.join(out, "eve.json"))
+        alerts = [e for e in evs if e["event_type"] == "alert"]
+        ref_alerts = [json.loads(l) for l in want if '"event_type":"alert"' in l]
+        new = [a for a in alerts if a["alert"]["rule"] == "burst_low"]
+        old = [a for a in alerts if a not in new]
+        check(len(new) >= 1, "the added detection alerts after the reload (%d)" % len(new))
+        check([json.dumps(a, sort_keys=True) for a in old] ==
+              [json.dumps(a, sort_keys=True) for a in ref_alerts],
+              "the detections that stayed alert exactly as without the reload (%d vs %d)" %
+              (len(old), len(ref_alerts)))
+        check(st["rules"]["generation"] == 2 and st["detect"]["accounts"] == ref_st["detect"]["accounts"],
+              "stats: generation 2, every account kept (%s accounts)" % st["detect"]["accounts"])
+
+
 # ---- disk full -------------------------------------------------------------------
 
 def t_diskfull(lh, src):
@@ -552,7 +756,7 @@ def t_refusals(lh, src):
 TESTS = {
     "outputs": t_outputs, "ecs": t_ecs, "syslog_udp": t_syslog_udp, "syslog_tcp": t_syslog_tcp,
     "syslog_outage": t_syslog_outage, "unix": t_unix, "sighup": t_sighup, "diskfull": t_diskfull,
-    "config": t_config, "refusals": t_refusals,
+    "config": t_config, "refusals": t_refusals, "reload": t_reload,
 }
 
 if __name__ == "__main__":

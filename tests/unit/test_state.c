@@ -205,6 +205,7 @@ static void obs(struct detect_engine *d, uint64_t ts, const char *acct, uint8_t 
     o.src.a[12] = 10;
     o.src.a[15] = ip_last;
     o.endpoint = 0;
+    o.endpoint_id = "waybill_query";
     for (int i = 0; i < 2; i++) {
         recs[i].fp = rec * 2 + (uint64_t)i;
         recs[i].category = RULE_CAT_PHONE;
