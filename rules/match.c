@@ -8,7 +8,8 @@
  * Three stages per block, all streaming (state carries across blocks):
  *   1. normalise: JSON \uXXXX escapes, %XX and full-width ASCII (U+FF01-FF5E:
  *      １３８, ＊) are decoded to what they stand for, one layer, never
- *      re-decoded. Blocks without '\', '%' or 0xEF pass through untouched;
+ *      re-decoded. Bytes before the first escape that decodes (a '\', '%' or
+ *      0xEF that starts none is plain) are scanned in place, uncopied;
  *      an escape cut by the block's end waits (at most 11 bytes) in the
  *      stream. Per normalised byte the number of source bytes it came from is
  *      kept, so a record still names the exact source text (end_off, src_len).
@@ -124,6 +125,11 @@ struct match_db {
     uint16_t *shapes; /* patterns served by the pre-pass */
     size_t n_shapes;
     unsigned trail;   /* most letters after a digit run any shape ends with */
+    /* bit L of [t]: some shape can end in a run of L digits and t letters
+     * (the union of its alone and inner masks): the pre-pass turns away
+     * every other run end without looking at the shapes */
+    uint64_t run_any[TRAIL_MAX + 1];
+    unsigned run_min; /* shortest run length in any run_any[], 64 if none */
     size_t look;      /* L: look-back kept per stream */
     size_t hs_stream_size;
 };
@@ -696,6 +702,8 @@ int match_db_build(const struct ruleset *rs, struct match_db **out, char *err, s
             db->shapes[db->n_shapes++] = (uint16_t)i;
             for (unsigned t = 1; t <= TRAIL_MAX; t++)
                 if (pi->shape->runlen[t] && t > db->trail) db->trail = t;
+            for (unsigned t = 0; t <= TRAIL_MAX; t++)
+                db->run_any[t] |= pi->shape->alone[t] | pi->shape->inner[t];
         } else {
             exprs[n_hs] = p->regex;
             flags[n_hs] = fl;
@@ -706,6 +714,10 @@ int match_db_build(const struct ruleset *rs, struct match_db **out, char *err, s
         if (pi->win > win_max) win_max = pi->win;
     }
     db->look = win_max + 1;
+    uint64_t any = 0;
+    for (unsigned t = 0; t <= TRAIL_MAX; t++)
+        any |= db->run_any[t];
+    db->run_min = any ? (unsigned)__builtin_ctzll(any) : 64;
 
     if (n_hs) {
         if (hs_compile_multi(exprs, flags, ids, n_hs, HS_MODE_STREAM, &plat, &db->hs, &cerr) !=
@@ -1155,7 +1167,7 @@ static void run_end(struct scan_ctx *c, uint64_t end, uint64_t L, unsigned t)
 {
     const struct match_db *db = c->st->db;
     c->s->st.prepass_events++;
-    if (L > 63 || (c->s->flags & MATCH_RAW_ONLY)) return;
+    if (L > 63 || !(db->run_any[t] >> L & 1) || (c->s->flags & MATCH_RAW_ONLY)) return;
     struct match_scratch *s = c->s;
     /* the byte before the run, when held: a run that is not the value's start
      * needs one of its shape's separators there (the quote of "2026-..." or of
@@ -1219,6 +1231,40 @@ static uint64_t digit_mask64(const uint8_t *d)
 #endif
 }
 
+/* Bit i set where d[i] is an ASCII letter, for the 64 bytes at d. */
+static uint64_t letter_mask64(const uint8_t *d)
+{
+#ifdef __SSE2__
+    const __m128i lower = _mm_set1_epi8(0x20), a = _mm_set1_epi8('a'), z = _mm_set1_epi8(25);
+    uint64_t m = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(d + 16 * k));
+        x = _mm_sub_epi8(_mm_or_si128(x, lower), a);
+        __m128i le = _mm_cmpeq_epi8(_mm_min_epu8(x, z), x);
+        m |= (uint64_t)(uint16_t)_mm_movemask_epi8(le) << (16 * k);
+    }
+    return m;
+#else
+    uint64_t m = 0;
+    for (int k = 0; k < 64; k++)
+        m |= (uint64_t)is_letter(d[k]) << k;
+    return m;
+#endif
+}
+
+/* Without -mpopcnt __builtin_popcountll is a call into libgcc. */
+static unsigned popcount64(uint64_t x)
+{
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* A run end no shape can take (shorter than every run length a shape
+ * ends with, and its letters, if any, inside the chunk) only counts: one
+ * prepass event for the end and one for each letter after it, as run_end()
+ * and run_trail() would have counted them. The others take the full path. */
 static void prepass(struct scan_ctx *c)
 {
     struct match_stream *st = c->st;
@@ -1234,16 +1280,24 @@ static void prepass(struct scan_ctx *c)
     }
     uint64_t run_start = st->in_run ? st->run_start : 0;
     bool in_run = st->in_run;
+    const unsigned trail = st->db->trail, run_min = st->db->run_min;
+    uint8_t tail[64];
     for (size_t base = 0; base < n; base += 64) {
         size_t m = n - base < 64 ? n - base : 64;
-        uint64_t D;
-        if (m == 64) {
-            D = digit_mask64(d + base);
-        } else {
-            D = 0;
-            for (size_t k = 0; k < m; k++)
-                D |= (uint64_t)is_digit(d[base + k]) << k;
+        /* 64 bytes to look at, of which this chunk is the last m */
+        const uint8_t *w = d + base;
+        unsigned shift = 0;
+        if (m < 64) {
+            if (n >= 64) {
+                w = d + n - 64;
+                shift = (unsigned)(64 - m);
+            } else {
+                memset(tail, 0, sizeof(tail));
+                memcpy(tail, d + base, m);
+                w = tail;
+            }
         }
+        uint64_t D = digit_mask64(w) >> shift;
         if (!D) {
             in_run = false;
             continue;
@@ -1258,6 +1312,30 @@ static void prepass(struct scan_ctx *c)
             bool next_digit = base + m < n && is_digit(d[base + m]);
             if (!next_digit) ends |= top; /* at the block's end: pending decides */
         }
+        if (run_min > 1 && ends) {
+            /* ends of runs of run_min digits or more (a run going on from
+             * before the chunk counts as long: the full path is exact) */
+            uint64_t R = D, before = in_run ? ~0ull : 0;
+            for (unsigned k = 1; k < run_min && R; k++)
+                R &= (D << k) | (before >> (64 - k));
+            /* the full path too for an end whose letters may reach the
+             * chunk's end (block ends and trail state are its business) */
+            size_t lim = m > trail ? m - trail : 0; /* bits from lim on are near */
+            uint64_t near = lim == 64 ? 0 : ~((1ull << lim) - 1);
+            uint64_t fast = ends & ~(R | near);
+            if (fast) {
+                ends &= ~fast;
+                uint64_t ev = popcount64(fast);
+                if (trail) {
+                    uint64_t A = letter_mask64(w) >> shift;
+                    for (unsigned t = 0; t < trail; t++) {
+                        if (!(fast = (fast << 1) & A)) break;
+                        ev += popcount64(fast);
+                    }
+                }
+                c->s->st.prepass_events += ev;
+            }
+        }
         for (uint64_t e = ends; e; e &= e - 1) {
             unsigned i = (unsigned)__builtin_ctzll(e);
             uint64_t sm = starts & (i == 63 ? ~0ull : (2ull << i) - 1);
@@ -1265,7 +1343,9 @@ static void prepass(struct scan_ctx *c)
                              : run_start;
             uint64_t end = c->blk_off + base + i + 1;
             run_end(c, end, end - s0, 0);
-            if (c->st->db->trail) run_trail(c, base + i + 1, end - s0, 0);
+            /* letters after it (most runs have none) */
+            size_t j = base + i + 1;
+            if (trail && (j == n || is_letter(d[j]))) run_trail(c, j, end - s0, 0);
         }
         bool was_in_run = in_run;
         in_run = (D >> (m - 1)) & 1;
@@ -1411,6 +1491,71 @@ static size_t find_trigger(const uint8_t *d, size_t n)
 #endif
     for (; i < n; i++)
         if (is_trigger(d[i])) return i;
+    return n;
+}
+
+/* Bit i set where d[i] may start an escape, for the 64 bytes at d. */
+static uint64_t trigger_mask64(const uint8_t *d)
+{
+#ifdef __SSE2__
+    const __m128i bs = _mm_set1_epi8('\\'), pc = _mm_set1_epi8('%'), ef = _mm_set1_epi8((char)0xef);
+    uint64_t m = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(d + 16 * k));
+        __m128i h = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(x, pc)),
+                                 _mm_cmpeq_epi8(x, ef));
+        m |= (uint64_t)(uint16_t)_mm_movemask_epi8(h) << (16 * k);
+    }
+    return m;
+#else
+    uint64_t m = 0;
+    for (int k = 0; k < 64; k++)
+        m |= (uint64_t)is_trigger(d[k]) << k;
+    return m;
+#endif
+}
+
+/* Whether decode_one() would decode the trigger at p (k bytes available) or
+ * wait for more: the common "no" answered without it. */
+static bool escape_at(const uint8_t *p, size_t k)
+{
+    if (k >= 3) {
+        if (p[0] == '%' && (hexval(p[1]) < 0 || hexval(p[2]) < 0)) return false;
+        if (p[0] == 0xef && p[1] != 0xbc && p[1] != 0xbd) return false;
+        if (p[0] == '\\' && p[1] != 'u') return false;
+    }
+    uint8_t o[4], r[4];
+    size_t outn = 0;
+    return decode_one(p, k, o, r, &outn) != 0;
+}
+
+/* Length of the prefix of d[0..n) that normalising leaves as it is: the
+ * index of the first escape that decodes or may decode once more bytes
+ * arrive, or n. It walks the bytes as normalize() does (an escaped
+ * backslash is passed over whole), so normalize() started there gives
+ * what it would have given from 0. */
+static size_t plain_prefix(const uint8_t *d, size_t n)
+{
+    size_t next = 0; /* the first byte the walk has not passed over */
+    for (size_t base = 0; base < n; base += 64) {
+        size_t m = n - base < 64 ? n - base : 64;
+        uint64_t T;
+        if (m == 64) {
+            T = trigger_mask64(d + base);
+        } else if (n >= 64) {
+            T = trigger_mask64(d + n - 64) >> (64 - m);
+        } else {
+            T = 0;
+            for (size_t k = 0; k < m; k++)
+                T |= (uint64_t)is_trigger(d[base + k]) << k;
+        }
+        for (; T; T &= T - 1) {
+            size_t i = base + (size_t)__builtin_ctzll(T);
+            if (i < next) continue;
+            if (escape_at(d + i, n - i)) return i;
+            next = i + (d[i] == '\\' && i + 1 < n && d[i + 1] == '\\' ? 2 : 1);
+        }
+    }
     return n;
 }
 
@@ -1584,7 +1729,14 @@ int match_stream_scan(struct match_stream *st, struct match_scratch *s, const ui
             len -= used - cl;
             continue;
         }
-        if (find_trigger(data, len) == len) return scan_norm(st, s, data, NULL, len, len, fn, ud);
+        /* what needs no decoding is scanned where it is, without a copy */
+        size_t plain = plain_prefix(data, len);
+        if (plain == len) return scan_norm(st, s, data, NULL, len, len, fn, ud);
+        if (plain) {
+            if (scan_norm(st, s, data, NULL, plain, plain, fn, ud) != 0) return -1;
+            data += plain;
+            len -= plain;
+        }
         size_t k = len < NORM_CHUNK ? len : NORM_CHUNK, outn;
         size_t used = normalize(data, k, s->nbuf, s->nraw, &outn, &s->st.decoded);
         if (used < k && k < len) {

@@ -278,24 +278,36 @@ static long utf8_next(const uint8_t *v, size_t len, size_t *i)
  * district is a metro line, not an address. */
 enum { CP_ADMIN = 1, CP_STREET = 2, CP_NUMERAL = 4 };
 
-/* What a code point is to the address check; a switch, so the compiler
- * makes one lookup of the 27 markers and numerals. */
+/* What a code point is to the address check. The 27 markers and numerals
+ * all differ in their low byte, so one table indexed by it, with the code
+ * point to compare, answers for any code point without a branch. */
+struct cp_entry {
+    uint16_t cp;
+    uint8_t kind;
+};
+
+static const struct cp_entry cp_table[256] = {
+    [0x01] = {0x7701, CP_ADMIN}, [0x02] = {0x5E02, CP_ADMIN}, /* 省 市 */
+    [0x3A] = {0x533A, CP_ADMIN}, [0xBF] = {0x53BF, CP_ADMIN}, /* 区 县 */
+    [0xEF] = {0x8DEF, CP_STREET}, [0x57] = {0x8857, CP_STREET}, /* 路 街 */
+    [0x53] = {0x9053, CP_STREET}, [0xF7] = {0x5DF7, CP_STREET}, /* 道 巷 */
+    [0x04] = {0x5F04, CP_STREET}, [0x51] = {0x6751, CP_STREET}, /* 弄 村 */
+    [0x47] = {0x9547, CP_STREET}, [0x61] = {0x4E61, CP_STREET}, /* 镇 乡 */
+    [0x07] = {0x3007, CP_NUMERAL}, [0xF6] = {0x96F6, CP_NUMERAL}, /* 〇 零 */
+    [0x00] = {0x4E00, CP_NUMERAL}, [0x8C] = {0x4E8C, CP_NUMERAL}, /* 一 二 */
+    [0x09] = {0x4E09, CP_NUMERAL}, [0xDB] = {0x56DB, CP_NUMERAL}, /* 三 四 */
+    [0x94] = {0x4E94, CP_NUMERAL}, [0x6D] = {0x516D, CP_NUMERAL}, /* 五 六 */
+    [0x03] = {0x4E03, CP_NUMERAL}, [0x6B] = {0x516B, CP_NUMERAL}, /* 七 八 */
+    [0x5D] = {0x4E5D, CP_NUMERAL}, [0x41] = {0x5341, CP_NUMERAL}, /* 九 十 */
+    [0x7E] = {0x767E, CP_NUMERAL}, [0x43] = {0x5343, CP_NUMERAL}, /* 百 千 */
+    [0x24] = {0x4E24, CP_NUMERAL},                               /* 两 */
+};
+
 static int cp_kind(long cp)
 {
     if (cp >= '0' && cp <= '9') return CP_NUMERAL;
-    switch (cp) {
-    case 0x7701: case 0x5E02: case 0x533A: case 0x53BF: /* 省 市 区 县 */
-        return CP_ADMIN;
-    case 0x8DEF: case 0x8857: case 0x9053: case 0x5DF7: /* 路 街 道 巷 */
-    case 0x5F04: case 0x6751: case 0x9547: case 0x4E61: /* 弄 村 镇 乡 */
-        return CP_STREET;
-    case 0x3007: case 0x96F6: case 0x4E00: case 0x4E8C: case 0x4E09: /* 〇零一二三 */
-    case 0x56DB: case 0x4E94: case 0x516D: case 0x4E03: case 0x516B: /* 四五六七八 */
-    case 0x4E5D: case 0x5341: case 0x767E: case 0x5343: case 0x4E24: /* 九十百千两 */
-        return CP_NUMERAL;
-    default:
-        return 0;
-    }
+    const struct cp_entry *e = &cp_table[cp & 0xff];
+    return e->cp == cp ? e->kind : 0;
 }
 
 bool validate_cn_address(const uint8_t *v, size_t len)
@@ -305,9 +317,25 @@ bool validate_cn_address(const uint8_t *v, size_t len)
     bool prev_number = false;
     size_t i = 0;
     while (i < len) {
-        long cp = utf8_next(v, len, &i);
-        if (cp < 0) return false;
-        int k = cp < 0x80 && !(cp >= '0' && cp <= '9') ? 0 : cp_kind(cp);
+        long cp;
+        uint8_t c = v[i];
+        if (c < 0x80) {
+            /* ASCII: only a digit matters (a numeral before 号) */
+            i++;
+            prev_number = c >= '0' && c <= '9';
+            continue;
+        }
+        if ((c & 0xf0) == 0xe0 && len - i >= 3 && (v[i + 1] & 0xc0) == 0x80 &&
+            (v[i + 2] & 0xc0) == 0x80) {
+            /* the usual case, a three-byte character, decoded in place */
+            cp = (long)(c & 0x0f) << 12 | (long)(v[i + 1] & 0x3f) << 6 | (v[i + 2] & 0x3f);
+            if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+            i += 3;
+        } else {
+            cp = utf8_next(v, len, &i);
+            if (cp < 0) return false;
+        }
+        int k = cp_kind(cp);
         if (stage == 0 && (k & CP_ADMIN))
             stage = 1;
         else if (stage == 1 && (k & CP_STREET))

@@ -661,6 +661,51 @@ static void test_prepass_vs_hyperscan(void)
     rs_free(ra);
     rs_free(rb);
 
+    /* the shipped shapes alone: every run shorter than 4 digits is only
+     * counted (the pre-pass's fast path), so short runs with letters after
+     * them (hex, S10-like text) are cut at chunk and block edges */
+    static const char *const hexish[] = {
+        "3f", "9a", "1b2", "12AB", "7", "0x1f", "AB", "RB123456785GB", "RB12345678", "5GB",
+        "13812345678", "138-1234-5678", "010-62345678", "11010519491231002X", "123", "45",
+        "9", "Z", "-", " ", "\"", "a1b2c3d4e5f6a7b8c9d0", "DEADBEEF"};
+    enum { NHX = sizeof(hexish) / sizeof(hexish[0]) };
+    ra = rs_build(pre, 4), rb = rs_build(hs, 4);
+    da = dbb = NULL;
+    CHECK_EQ(match_db_build(ra, &da, err, sizeof(err)), 0);
+    CHECK_EQ(match_db_build(rb, &dbb, err, sizeof(err)), 0);
+    if (!da || !dbb) return;
+    CHECK_EQ(match_db_prepass_patterns(da), 4);
+    sa = match_scratch_new(da), sb = match_scratch_new(dbb);
+    bad = total = runs = 0;
+    for (int iter = 0; iter < 300; iter++) {
+        size_t len = 0;
+        while (len < 300) {
+            const char *p = hexish[rnd(NHX)];
+            size_t n = strlen(p);
+            memcpy(in + len, p, n);
+            len += n;
+        }
+        in[len] = 0;
+        struct reclist a, b;
+        scan_list(dbb, sb, in, len, len, &b);
+        total += b.n;
+        for (int k = 0; k < 6; k++) {
+            size_t cut = k == 0 ? len : rnd((uint32_t)len + 1);
+            scan_list(da, sa, in, len, cut, &a);
+            runs++;
+            if (!same_list(&a, &b)) bad++;
+        }
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(total > 300);
+    CHECK(runs == 1800);
+    match_scratch_free(sa);
+    match_scratch_free(sb);
+    match_db_free(da);
+    match_db_free(dbb);
+    rs_free(ra);
+    rs_free(rb);
+
     /* what stays with Hyperscan: alternation of literals, unbounded repeats,
      * literal letters, no boundary */
     static const struct spec not_shapes[] = {
@@ -788,6 +833,11 @@ static void test_normalize(void)
         {"lone low surrogate", "\\udcff:13812345678", 1, 7, 11},
         {"cut at the end", "13812345678%3", 1, 0, 11},
         {"escape inside a longer run", "1%338123456789", 0, 0, 0},
+        /* plain text with triggers that decode nothing, then escapes:
+         * the plain part is scanned in place, the rest decoded */
+        {"plain then percent", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa100%;\\\"\\/%zz%;bbbbbbbbbbbbbbbbbbbbtel=%31%33%38%31%32%33%34%35%36%37%38&", 1, 78, 33},
+        /* an escaped backslash across the first 64 bytes' edge stays text */
+        {"escaped backslash at 63", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\u00313812345678;", 0, 0, 0},
     };
     size_t bad = 0;
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {

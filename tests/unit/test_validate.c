@@ -235,6 +235,103 @@ static void test_address(void)
 
 /* The address finder: the leftmost start of the shipped address regex
  * ending at the 号 at the end of the window. */
+/* The address check as it was first written (a full UTF-8 decoder and a
+ * switch over the markers): the table-driven one must agree with it on
+ * any bytes. */
+static long ref_utf8_next(const uint8_t *v, size_t len, size_t *i)
+{
+    uint8_t c = v[*i];
+    if (c < 0x80) return v[(*i)++];
+    size_t n;
+    long cp, min;
+    if ((c & 0xe0) == 0xc0)
+        n = 2, cp = c & 0x1f, min = 0x80;
+    else if ((c & 0xf0) == 0xe0)
+        n = 3, cp = c & 0x0f, min = 0x800;
+    else if ((c & 0xf8) == 0xf0)
+        n = 4, cp = c & 0x07, min = 0x10000;
+    else
+        return -1;
+    if (len - *i < n) return -1;
+    for (size_t k = 1; k < n; k++) {
+        if ((v[*i + k] & 0xc0) != 0x80) return -1;
+        cp = (cp << 6) | (v[*i + k] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
+    *i += n;
+    return cp;
+}
+
+static int ref_kind(long cp)
+{
+    static const long admin[] = {0x7701, 0x5E02, 0x533A, 0x53BF};
+    static const long street[] = {0x8DEF, 0x8857, 0x9053, 0x5DF7, 0x5F04, 0x6751, 0x9547, 0x4E61};
+    static const long numeral[] = {0x3007, 0x96F6, 0x4E00, 0x4E8C, 0x4E09, 0x56DB, 0x4E94, 0x516D,
+                                   0x4E03, 0x516B, 0x4E5D, 0x5341, 0x767E, 0x5343, 0x4E24};
+    if (cp >= '0' && cp <= '9') return 4;
+    for (size_t i = 0; i < sizeof(admin) / sizeof(admin[0]); i++)
+        if (cp == admin[i]) return 1;
+    for (size_t i = 0; i < sizeof(street) / sizeof(street[0]); i++)
+        if (cp == street[i]) return 2;
+    for (size_t i = 0; i < sizeof(numeral) / sizeof(numeral[0]); i++)
+        if (cp == numeral[i]) return 4;
+    return 0;
+}
+
+static bool ref_address(const uint8_t *v, size_t len)
+{
+    if (len == 0 || memchr(v, '*', len)) return false;
+    int stage = 0;
+    bool prev_number = false;
+    size_t i = 0;
+    while (i < len) {
+        long cp = ref_utf8_next(v, len, &i);
+        if (cp < 0) return false;
+        int k = ref_kind(cp);
+        if (stage == 0 && (k & 1))
+            stage = 1;
+        else if (stage == 1 && (k & 2))
+            stage = 2;
+        else if (stage == 2 && cp == 0x53F7 && prev_number)
+            stage = 3;
+        prev_number = (k & 4) != 0;
+    }
+    return stage == 3;
+}
+
+static void test_address_vs_reference(void)
+{
+    /* markers, numerals, 号, look-alikes sharing a marker's low byte
+     * (U+4F01 U+0102 U+10001), other widths and broken sequences */
+    static const char *const pieces[] = {
+        "省", "市", "区", "县", "路", "街", "道", "巷", "弄", "村", "镇", "乡", "〇", "零", "一",
+        "二", "三", "四", "五", "六", "七", "八", "九", "十", "百", "千", "两", "号", "号", "北京",
+        "中关村", "7", "27", "a", "-", "*", "\xe4\xbc\x81", "\xc4\x82", "\xf0\x90\x80\x81",
+        "\xc3\xa9", "\xe5\x8f", "\xed\xa0\x80", "\xe0\x80\xaf", "\x80", "\xff", " "};
+    enum { NP = sizeof(pieces) / sizeof(pieces[0]) };
+    uint32_t x = 12345;
+    size_t bad = 0, yes = 0;
+    for (int iter = 0; iter < 200000; iter++) {
+        uint8_t v[128];
+        size_t len = 0;
+        x = x * 1103515245u + 12345u;
+        size_t parts = (x >> 16) % 12;
+        for (size_t k = 0; k < parts; k++) {
+            x = x * 1103515245u + 12345u;
+            const char *p = pieces[(x >> 16) % NP];
+            size_t n = strlen(p);
+            if (len + n > sizeof(v)) break;
+            memcpy(v + len, p, n);
+            len += n;
+        }
+        bool want = ref_address(v, len);
+        yes += want;
+        bad += validate_cn_address(v, len) != want;
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(yes > 100); /* the random strings do hold addresses */
+}
+
 static void test_address_find(void)
 {
     static const struct {
@@ -335,6 +432,7 @@ int main(void)
     test_landline();
     test_s10();
     test_address();
+    test_address_vs_reference();
     test_address_find();
     test_waybill();
     test_masked_never_count();
