@@ -32,9 +32,16 @@ uint16_t region_of_record(enum rule_category cat, const uint8_t *v, size_t len)
     }
     if (cat != RULE_CAT_ADDRESS)
         return 0;
+    /* every name is two or three 3-byte characters: most values are told
+     * apart by their first bytes, so those are compared first */
+    if (len < 6)
+        return 0;
     for (size_t i = 0; i < sizeof(provinces) / sizeof(provinces[0]); i++) {
-        size_t n = strlen(provinces[i].name);
-        if (len >= n && memcmp(v, provinces[i].name, n) == 0)
+        const char *nm = provinces[i].name;
+        if ((uint8_t)nm[1] != v[1] || (uint8_t)nm[2] != v[2] || (uint8_t)nm[0] != v[0])
+            continue;
+        size_t n = strlen(nm);
+        if (len >= n && memcmp(v, nm, n) == 0)
             return provinces[i].code;
     }
     return 0;

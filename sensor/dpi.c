@@ -4,6 +4,13 @@
  * protocol. We feed at most DPI_MAX_PACKETS packets per flow, then give up
  * (nDPI's guess by port), and free nDPI's flow state as soon as the flow is
  * decided: it is a few KiB and the flow table may hold millions of flows.
+ * For the same reason nDPI's state is not made for packets without payload
+ * (a TCP handshake, a SYN flood): their datagrams are held, at most
+ * DPI_HOLD_MAX bytes a flow, and handed to nDPI in order, each with its own
+ * time, just before the first packet with payload (or the one that would
+ * pass the hold, or the flow's end). nDPI sees the same packets in the same
+ * order as it would have one by one; only other flows' packets may come in
+ * between differently, which its per-flow state does not see.
  *
  * nDPI is fed packet time in ms, never the wall clock. Its own Community ID
  * is not used (see flow.h): it hard-codes seed 0 and misorders ports when
@@ -18,6 +25,8 @@
 #include <ndpi_api.h>
 
 #define DPI_MAX_PACKETS 32
+#define DPI_HOLD_MAX 256 /* held bytes per flow, heads included */
+#define HOLD_HEAD 10     /* per held packet: ts_us (8), datagram length (2) */
 
 struct dpi {
     struct ndpi_detection_module_struct *mod;
@@ -25,8 +34,10 @@ struct dpi {
 };
 
 struct dpi_flow {
-    struct ndpi_flow_struct *nf;
+    struct ndpi_flow_struct *nf; /* NULL while the flow's packets are only held */
     uint32_t packets;
+    uint16_t held_len, held_cap;
+    uint8_t held[]; /* packets not yet given to nDPI: HOLD_HEAD, then the datagram */
 };
 
 struct dpi *dpi_new(char *err, size_t errlen)
@@ -60,6 +71,20 @@ void dpi_free(struct dpi *d)
 const struct dpi_stats *dpi_get_stats(const struct dpi *d)
 {
     return &d->st;
+}
+
+size_t dpi_flow_size(const struct dpi_flow *f)
+{
+    if (!f)
+        return 0;
+    size_t n = sizeof(*f) + f->held_cap;
+    if (f->nf) {
+        n += ndpi_detection_get_sizeof_ndpi_flow_struct();
+        /* the TLS dissector's record buffer, 2 KiB on any TCP flow it saw */
+        if (f->nf->l4_proto == 6 && f->nf->l4.tcp.tls.message.buffer)
+            n += f->nf->l4.tcp.tls.message.buffer_len;
+    }
+    return n;
 }
 
 static void lower_copy(char *dst, size_t n, const char *src)
@@ -105,25 +130,10 @@ static void release(struct dpi_flow **fp)
     *fp = NULL;
 }
 
-void dpi_packet(struct dpi *d, struct dpi_flow **fp, struct dpi_result *res, const uint8_t *l3,
-                uint32_t len, uint64_t ts_us, int to_server)
+/* One packet to nDPI; *fp has nDPI's state. Frees *fp once decided. */
+static void feed(struct dpi *d, struct dpi_flow **fp, struct dpi_result *res, const uint8_t *l3,
+                 uint32_t len, uint64_t ts_us)
 {
-    (void)to_server;
-    if (res->done)
-        return;
-    if (!*fp) {
-        struct dpi_flow *f = calloc(1, sizeof(*f));
-        if (f)
-            f->nf = calloc(1, ndpi_detection_get_sizeof_ndpi_flow_struct());
-        if (!f || !f->nf) {
-            free(f);
-            d->st.alloc_failed++;
-            res->done = 1;
-            return;
-        }
-        d->st.flows++;
-        *fp = f;
-    }
     struct dpi_flow *f = *fp;
     if (len > 0xffff)
         len = 0xffff;
@@ -144,9 +154,97 @@ void dpi_packet(struct dpi *d, struct dpi_flow **fp, struct dpi_result *res, con
     }
 }
 
+/* Makes nDPI's state for the flow (and *fp when NULL) and feeds it the
+ * packets held so far. Returns 1 when the next packet can be fed, 0 when
+ * the flow is decided or out of memory (then *fp is NULL). */
+static int start(struct dpi *d, struct dpi_flow **fp, struct dpi_result *res)
+{
+    struct dpi_flow *f = *fp;
+    uint8_t held[DPI_HOLD_MAX];
+    size_t n = 0;
+    if (f) {
+        n = f->held_len;
+        memcpy(held, f->held, n);
+        f->held_len = 0;
+        struct dpi_flow *g = realloc(f, sizeof(*f)); /* the held bytes are copied out */
+        if (g) {
+            *fp = f = g;
+            f->held_cap = 0;
+        }
+    } else {
+        if (!(f = calloc(1, sizeof(*f)))) {
+            d->st.alloc_failed++;
+            res->done = 1;
+            return 0;
+        }
+        d->st.flows++;
+        *fp = f;
+    }
+    if (!(f->nf = calloc(1, ndpi_detection_get_sizeof_ndpi_flow_struct()))) {
+        d->st.alloc_failed++;
+        res->done = 1;
+        release(fp);
+        return 0;
+    }
+    for (size_t o = 0; o < n && *fp;) {
+        uint64_t ts;
+        uint16_t len;
+        memcpy(&ts, held + o, 8);
+        memcpy(&len, held + o + 8, 2);
+        feed(d, fp, res, held + o + HOLD_HEAD, len, ts);
+        o += HOLD_HEAD + (size_t)len;
+    }
+    return *fp != NULL;
+}
+
+void dpi_packet(struct dpi *d, struct dpi_flow **fp, struct dpi_result *res, const uint8_t *l3,
+                uint32_t len, uint64_t ts_us, int to_server)
+{
+    (void)to_server;
+    if (res->done)
+        return;
+    if ((!*fp || !(*fp)->nf) && !start(d, fp, res))
+        return;
+    feed(d, fp, res, l3, len, ts_us);
+}
+
+void dpi_packet_empty(struct dpi *d, struct dpi_flow **fp, struct dpi_result *res,
+                      const uint8_t *l3, uint32_t len, uint64_t ts_us, int to_server)
+{
+    struct dpi_flow *f = *fp;
+    if (res->done)
+        return;
+    size_t need = (f ? f->held_len : 0) + HOLD_HEAD + (size_t)len;
+    if ((f && f->nf) || need > DPI_HOLD_MAX) {
+        dpi_packet(d, fp, res, l3, len, ts_us, to_server);
+        return;
+    }
+    if (!f || f->held_cap < need) {
+        size_t cap = (need + 63) & ~(size_t)63;
+        if (cap > DPI_HOLD_MAX)
+            cap = DPI_HOLD_MAX;
+        struct dpi_flow *g = realloc(f, sizeof(*g) + cap);
+        if (!g) { /* no room to hold it: nDPI takes it now (or counts the failure) */
+            dpi_packet(d, fp, res, l3, len, ts_us, to_server);
+            return;
+        }
+        if (!f) {
+            memset(g, 0, sizeof(*g));
+            d->st.flows++;
+        }
+        g->held_cap = (uint16_t)cap;
+        *fp = f = g;
+    }
+    uint16_t l = (uint16_t)len;
+    memcpy(f->held + f->held_len, &ts_us, 8);
+    memcpy(f->held + f->held_len + 8, &l, 2);
+    memcpy(f->held + f->held_len + HOLD_HEAD, l3, len);
+    f->held_len = (uint16_t)(f->held_len + HOLD_HEAD + len);
+}
+
 void dpi_flow_end(struct dpi *d, struct dpi_flow **fp, struct dpi_result *res)
 {
-    if (!*fp)
+    if (!*fp || (!(*fp)->nf && !start(d, fp, res)))
         return;
     if (!res->done) {
         uint8_t guessed = 0;

@@ -39,6 +39,20 @@ const struct dpi_stats *dpi_get_stats(const struct dpi *d);
 void dpi_packet(struct dpi *d, struct dpi_flow **fp, struct dpi_result *res, const uint8_t *l3,
                 uint32_t len, uint64_t ts_us, int to_server);
 
+/* The same for a packet whose transport carries no payload (a TCP
+ * handshake, a bare ACK): until a packet with payload comes, nDPI's state
+ * is not made; the datagram is held (a few hundred bytes a flow at most,
+ * past that nDPI's state is made after all) and fed to nDPI, in order and
+ * with its time, by the next dpi_packet or by dpi_flow_end. Can't fail. */
+void dpi_packet_empty(struct dpi *d, struct dpi_flow **fp, struct dpi_result *res,
+                      const uint8_t *l3, uint32_t len, uint64_t ts_us, int to_server);
+
+/* Bytes the flow's state f takes from malloc now (0 for NULL): ours, the
+ * held packets, nDPI's flow struct and its TLS dissector's buffer (2 KiB on
+ * TCP flows; nothing else nDPI allocates inside it is counted). It changes
+ * as packets are fed: charge the difference. Can't fail. */
+size_t dpi_flow_size(const struct dpi_flow *f);
+
 /* Flow end: asks nDPI for its best guess if undecided and frees *fp. */
 void dpi_flow_end(struct dpi *d, struct dpi_flow **fp, struct dpi_result *res);
 

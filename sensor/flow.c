@@ -52,7 +52,8 @@
  *
  * Memory: memuse is the bucket array (at creation shrunk to at most a
  * quarter of the cap; grown as above) plus, per flow, the table's node (struct
- * flow and a few bytes of private state) plus cfg->user_size. Creating a
+ * flow and a few bytes of private state) plus cfg->user_size, plus what the
+ * owner charges for state it grows later (flow_table_charge). Creating a
  * flow that would pass the cap first evicts the least recently active flow,
  * repeatedly; when nothing is left to evict the packet is refused (NULL,
  * memcap_refused). A memcap of 0 means the default 256 MiB. One allocation
@@ -596,6 +597,12 @@ void flow_rst_rejected(struct flow_table *t, struct flow *f)
     lru_unlink(t, n);
     n->cls = (uint8_t)class_of(f);
     lru_append(t, n);
+}
+
+void flow_table_charge(struct flow_table *t, int64_t bytes)
+{
+    t->st.memuse += (uint64_t)bytes;
+    if (t->st.memuse > t->st.memuse_peak) t->st.memuse_peak = t->st.memuse;
 }
 
 static struct flow_node *flow_create(struct flow_table *t, const struct packet *p,

@@ -132,6 +132,13 @@ void flow_table_flush(struct flow_table *t);
 void flow_table_foreach(struct flow_table *t, void (*fn)(struct flow *f, void *ud), void *ud);
 const struct flow_stats *flow_table_stats(const struct flow_table *t);
 
+/* Charges bytes (negative: gives back) that a flow's owner allocated after
+ * the flow was made (per-flow state that only some flows grow) to the
+ * table's memuse, so the memcap bounds them too. Never refuses: the next
+ * flow created evicts until the total is back under the cap. Whoever
+ * charges gives the same bytes back by the end callback. Can't fail. */
+void flow_table_charge(struct flow_table *t, int64_t bytes);
+
 /* Community ID v1 of a 5-tuple; out must hold 32 bytes. Can't fail. */
 void flow_community_id(uint16_t seed, uint8_t ip_ver, uint8_t proto, const struct lh_addr *a,
                        uint16_t pa, const struct lh_addr *b, uint16_t pb, char out[32]);

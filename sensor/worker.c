@@ -4,7 +4,13 @@
  * module, Hyperscan scratch) and the per-flow struct session hung on
  * flow->user: nDPI state, the two reassembly streams, the matcher streams and
  * the records found so far. A session is allocated with its flow and freed by
- * the flow's end callback, which also writes the flow event.
+ * the flow's end callback, which also writes the flow event. The session is
+ * small (the flow table charges its size with the flow); what only some flows
+ * grow (nDPI's state while it decides, matcher streams, record sets and their
+ * samples, the evidence account) is allocated when first needed and charged
+ * to the flow table as it comes and goes (flow_table_charge), so the flow
+ * memcap bounds it: a SYN flood costs the flow, the session and a held
+ * handshake packet per flow.
  *
  * What is scanned: the in-order byte stream of each direction of a TCP flow,
  * unless the flow opens like TLS or nDPI names it encrypted (its bytes are
@@ -44,6 +50,7 @@
 
 #define SAMPLE_LEN 64
 #define MAX_SAMPLES_CAP 8
+#define ACCOUNT_LEN (IDENTITY_MAX * 2)
 
 enum session_mode {
     MODE_UNDECIDED = 0,
@@ -57,8 +64,8 @@ struct recset {
     uint64_t count[RULE_CAT_MAX];
     uint64_t *seen;  /* open addressing set of keyed fingerprints, 0 = empty */
     uint32_t seen_n, seen_cap;
-    uint8_t n_samples;
-    char samples[MAX_SAMPLES_CAP][SAMPLE_LEN];
+    uint8_t n_samples, cap_samples;
+    char (*samples)[SAMPLE_LEN]; /* allocated with the first sample */
     struct fpent {
         uint8_t category;
         char s[FINGERPRINT_STR_LEN];
@@ -75,11 +82,11 @@ struct dirctx {
 };
 
 /* Where a record goes: a transaction's set (NULL for raw streams) and the
- * flow direction's set. */
+ * flow direction's set (made with its first record). */
 struct recctx {
     struct worker *w;
     struct recset *tx;
-    struct recset *flow;
+    struct recset **flow;
     struct txstate *t; /* the transaction, for the detection's record list */
 };
 
@@ -111,12 +118,14 @@ struct session {
     struct reasm_stream rs[2];
     struct dirctx dctx[2];
     struct match_stream *ms[2];
+    uint32_t ms_cost[2]; /* bytes of ms[d] charged to the flow table */
     uint8_t gen;      /* raw streams: the rules' slot they were opened on */
     uint8_t gen_held; /* ... and whether the session holds it */
-    struct recset rec[2];
-    /* evidence: the account the flow's last transaction named, and whether
-     * its packets are being kept (re-checked when the generation changes) */
-    char account[IDENTITY_MAX * 2];
+    struct recset *rec[2]; /* made with the direction's first record */
+    /* evidence: the account the flow's last transaction named (allocated
+     * with the first, ACCOUNT_LEN), and whether its packets are being kept
+     * (re-checked when the generation changes) */
+    char *account;
     uint64_t ev_gen;
     uint8_t ev_on;
 };
@@ -199,8 +208,6 @@ void worker_config_default(struct worker_config *cfg)
 
 /* ---- records ------------------------------------------------------------ */
 
-/* Adds v to the set; returns 1 when it was new. The set doubles up to the
- * cap; past it every record counts as new (overflow is counted). */
 /* What sessions grow after they are created answers to one budget per
  * worker (session_memcap): every growth takes from it first, every free
  * gives back. Returns 1 when the bytes were granted. */
@@ -288,6 +295,17 @@ static void gen_put(struct worker *w, uint8_t i)
 
 static void on_record(void *ud, const struct record *rec);
 
+/* Closes the raw matcher stream of direction d (records ending there count
+ * when deliver) and gives its bytes back to the flow table. */
+static void raw_stream_close(struct worker *w, struct session *s, int d, int deliver)
+{
+    match_stream_close(s->ms[d], w->scratch, deliver ? on_record : NULL,
+                       deliver ? &s->rc[d] : NULL);
+    s->ms[d] = NULL;
+    flow_table_charge(w->ft, -(int64_t)s->ms_cost[d]);
+    s->ms_cost[d] = 0;
+}
+
 static void cut_raw(struct flow *f, void *ud)
 {
     struct worker *w = ud;
@@ -297,8 +315,7 @@ static void cut_raw(struct flow *f, void *ud)
     for (int d = 0; d < 2; d++)
         if (s->ms[d]) {
             /* values ending here still count; one split by the cut is lost */
-            match_stream_close(s->ms[d], w->scratch, on_record, &s->rc[d]);
-            s->ms[d] = NULL;
+            raw_stream_close(w, s, d, 1);
             w->st.rules_streams_cut++;
         }
     s->gen_held = 0;
@@ -374,69 +391,107 @@ static int budget_grow(struct worker *w, void **arr, uint32_t *cap, size_t elem,
     return 1;
 }
 
-static int recset_add(struct worker *w, struct recset *r, uint64_t h)
+/* Makes room in r's set: doubles it (first 64), charged to the session
+ * budget. Returns 0 when it cannot grow (cap, budget or memory: counted). */
+static int recset_grow(struct worker *w, struct recset *r)
+{
+    uint32_t ncap = r->seen_cap ? r->seen_cap * 2 : 64;
+    if (ncap / 2 > w->cfg.dedup_cap || ncap < r->seen_cap) {
+        w->st.dedup_overflow++;
+        return 0;
+    }
+    if (!budget_take(w, (uint64_t)ncap * sizeof(uint64_t))) {
+        w->st.dedup_overflow++;
+        return 0;
+    }
+    uint64_t *n = calloc(ncap, sizeof(*n));
+    if (!n) {
+        budget_give(w, (uint64_t)ncap * sizeof(uint64_t));
+        w->st.dedup_overflow++;
+        return 0;
+    }
+    for (uint32_t i = 0; i < r->seen_cap; i++) {
+        if (!r->seen[i])
+            continue;
+        uint32_t j = (uint32_t)r->seen[i] & (ncap - 1);
+        while (n[j])
+            j = (j + 1) & (ncap - 1);
+        n[j] = r->seen[i];
+    }
+    free(r->seen);
+    budget_give(w, (uint64_t)r->seen_cap * sizeof(uint64_t));
+    r->seen = n;
+    r->seen_cap = ncap;
+    return 1;
+}
+
+/* Adds h to the set; returns 1 when it was new, 0 when it was there. The
+ * set doubles up to the cap; past it every record counts as new (overflow
+ * is counted) and 2 says it was not kept. */
+static inline int recset_add(struct worker *w, struct recset *r, uint64_t h)
 {
     if (h == 0)
         h = 1;
-    if (r->seen_n * 2 >= r->seen_cap) {
-        uint32_t ncap = r->seen_cap ? r->seen_cap * 2 : 64;
-        if (ncap / 2 > w->cfg.dedup_cap || ncap < r->seen_cap) {
-            w->st.dedup_overflow++;
-            return 1;
-        }
-        if (!budget_take(w, (uint64_t)ncap * sizeof(uint64_t))) {
-            w->st.dedup_overflow++;
-            return 1;
-        }
-        uint64_t *n = calloc(ncap, sizeof(*n));
-        if (!n) {
-            budget_give(w, (uint64_t)ncap * sizeof(uint64_t));
-            w->st.dedup_overflow++;
-            return 1;
-        }
-        for (uint32_t i = 0; i < r->seen_cap; i++) {
-            if (!r->seen[i])
-                continue;
-            uint32_t j = (uint32_t)r->seen[i] & (ncap - 1);
-            while (n[j])
-                j = (j + 1) & (ncap - 1);
-            n[j] = r->seen[i];
-        }
-        free(r->seen);
-        budget_give(w, (uint64_t)r->seen_cap * sizeof(uint64_t));
-        r->seen = n;
-        r->seen_cap = ncap;
-    }
-    uint32_t j = (uint32_t)h & (r->seen_cap - 1);
+    if (__builtin_expect(r->seen_n * 2 >= r->seen_cap, 0) && !recset_grow(w, r))
+        return 2;
+    uint32_t mask = r->seen_cap - 1;
+    uint32_t j = (uint32_t)h & mask;
     while (r->seen[j]) {
         if (r->seen[j] == h)
             return 0;
-        j = (j + 1) & (r->seen_cap - 1);
+        j = (j + 1) & mask;
     }
     r->seen[j] = h;
     r->seen_n++;
     return 1;
 }
 
+/* One record's masked sample and keyed fingerprint, each made at most once
+ * however many sets (flow direction, transaction) keep it. */
+struct recdesc {
+    uint8_t have_sample, have_fp;
+    char sample[SAMPLE_LEN];
+    char fp[FINGERPRINT_STR_LEN];
+};
+
 static void recset_record(struct worker *w, struct recset *r, const struct record *rec,
-                          uint64_t h)
+                          struct recdesc *d)
 {
-    if (!recset_add(w, r, h))
-        return;
     if (rec->category < RULE_CAT_MAX)
         r->count[rec->category]++;
     if (r->n_samples < w->cfg.max_samples && r->n_samples < MAX_SAMPLES_CAP) {
-        const struct rule_pattern *pat = rec->rule;
-        mask_value(pat->mask, pat->keep_first, pat->keep_last, rec->value, rec->len,
-                   r->samples[r->n_samples], SAMPLE_LEN);
-        r->n_samples++;
+        if (!r->samples) {
+            /* charged to the flow table: a sample array per set that found
+             * something, never refused (only malloc can say no) */
+            uint32_t n = w->cfg.max_samples < MAX_SAMPLES_CAP ? w->cfg.max_samples
+                                                              : MAX_SAMPLES_CAP;
+            r->samples = malloc((size_t)n * SAMPLE_LEN);
+            if (r->samples) {
+                r->cap_samples = (uint8_t)n;
+                flow_table_charge(w->ft, (int64_t)n * SAMPLE_LEN);
+            }
+        }
+        if (r->samples) {
+            if (!d->have_sample) {
+                const struct rule_pattern *pat = rec->rule;
+                mask_value(pat->mask, pat->keep_first, pat->keep_last, rec->value, rec->len,
+                           d->sample, SAMPLE_LEN);
+                d->have_sample = 1;
+            }
+            memcpy(r->samples[r->n_samples], d->sample, strnlen(d->sample, SAMPLE_LEN - 1) + 1);
+            r->n_samples++;
+        }
     }
     if (r->n_fps < w->cfg.max_fingerprints) {
         if (r->n_fps == r->cap_fps &&
             !budget_grow(w, (void **)&r->fps, &r->cap_fps, sizeof(*r->fps), 4))
             return;
         r->fps[r->n_fps].category = rec->category;
-        fingerprint_record(w->fpkey, rec->category, rec->value, rec->len, r->fps[r->n_fps].s);
+        if (!d->have_fp) {
+            fingerprint_record(w->fpkey, rec->category, rec->value, rec->len, d->fp);
+            d->have_fp = 1;
+        }
+        memcpy(r->fps[r->n_fps].s, d->fp, sizeof(d->fp));
         r->n_fps++;
     }
 }
@@ -446,16 +501,21 @@ static void on_record(void *ud, const struct record *rec)
     struct recctx *rc = ud;
     struct worker *w = rc->w;
     uint64_t h = fingerprint_record64(w->fpkey, rec->category, rec->value, rec->len);
-    uint64_t before = rc->flow->seen_n;
-    recset_record(w, rc->flow, rec, h);
-    if (rc->flow->seen_n != before)
-        w->st.records++;
-    if (!rc->tx)
+    struct recdesc d;
+    d.have_sample = d.have_fp = 0;
+    struct recset *fs = *rc->flow;
+    if (!fs && (fs = *rc->flow = calloc(1, sizeof(*fs))))
+        flow_table_charge(w->ft, sizeof(*fs)); /* most flows never find a record */
+    int added = fs ? recset_add(w, fs, h) : 0;
+    if (added) {
+        recset_record(w, fs, rec, &d);
+        w->st.records += added == 1; /* distinct: kept in the set */
+    }
+    if (!rc->tx || !(added = recset_add(w, rc->tx, h)))
         return;
-    uint64_t txbefore = rc->tx->seen_n;
-    recset_record(w, rc->tx, rec, h);
+    recset_record(w, rc->tx, rec, &d);
     struct txstate *t = rc->t;
-    if (w->detect && rc->tx->seen_n != txbefore && t->n_drec < DETECT_MAX_TX_RECORDS) {
+    if (w->detect && added == 1 && t->n_drec < DETECT_MAX_TX_RECORDS) {
         if (t->n_drec == t->cap_drec &&
             !budget_grow(w, (void **)&t->drec, &t->cap_drec, sizeof(*t->drec), 16))
             return;
@@ -469,11 +529,16 @@ static void recset_free(struct worker *w, struct recset *r)
 {
     budget_give(w, (uint64_t)r->seen_cap * sizeof(uint64_t) +
                        (uint64_t)r->cap_fps * sizeof(*r->fps));
+    if (r->samples)
+        flow_table_charge(w->ft, -(int64_t)r->cap_samples * SAMPLE_LEN);
     free(r->seen);
     free(r->fps);
+    free(r->samples);
     r->seen = NULL;
     r->fps = NULL;
+    r->samples = NULL;
     r->seen_cap = r->cap_fps = 0;
+    r->cap_samples = 0;
 }
 
 /* ---- stream consumers ---------------------------------------------------- */
@@ -529,16 +594,18 @@ static void raw_scan(struct worker *w, struct session *s, int dir, const uint8_t
             s->gen = gen_get(w);
             s->gen_held = 1;
         }
-        s->ms[dir] = match_stream_open(w->gens[s->gen].g->db, w->scratch);
+        const struct match_db *db = w->gens[s->gen].g->db;
+        s->ms[dir] = match_stream_open(db, w->scratch);
         if (!s->ms[dir]) {
             w->st.match_stream_failed++;
             s->mode = MODE_SKIP;
             return;
         }
+        s->ms_cost[dir] = (uint32_t)match_db_stream_size(db);
+        flow_table_charge(w->ft, s->ms_cost[dir]);
     }
     if (match_stream_scan(s->ms[dir], w->scratch, data, len, on_record, &s->rc[dir]) != 0) {
-        match_stream_close(s->ms[dir], w->scratch, NULL, NULL);
-        s->ms[dir] = NULL;
+        raw_stream_close(w, s, dir, 0);
         w->st.match_stream_failed++;
         s->mode = MODE_SKIP;
     }
@@ -613,10 +680,8 @@ static void sink_end(void *ud)
             s->probe_len[d] = 0;
         }
     }
-    if (s->ms[dc->dir]) {
-        match_stream_close(s->ms[dc->dir], dc->w->scratch, on_record, &s->rc[dc->dir]);
-        s->ms[dc->dir] = NULL;
-    }
+    if (s->ms[dc->dir])
+        raw_stream_close(dc->w, s, dc->dir, 1);
     if (s->mode == MODE_HTTP)
         http_end(s->http, (enum http_dir)dc->dir, dc->w->now_us);
 }
@@ -645,6 +710,8 @@ static const struct eve_records *recview(struct recview *v, const struct recset 
 {
     size_t n = 0;
     v->fps = v->fpcat = NULL;
+    if (!r)
+        return NULL;
     for (int c = 0; c < RULE_CAT_MAX; c++)
         if (r->count[c])
             v->kv[n++] = (struct eve_kv){rule_category_name((enum rule_category)c), r->count[c]};
@@ -984,9 +1051,13 @@ static void tx_done(void *ud, struct http_tx *tx)
         }
     struct tx_who who;
     tx_identify(w, s, tx, t, &who);
-    if (w->evidence && strcmp(s->account, who.account) != 0) {
-        snprintf(s->account, sizeof(s->account), "%s", who.account);
-        s->ev_gen = 0; /* ask again for the new account */
+    if (w->evidence && strcmp(s->account ? s->account : "", who.account) != 0) {
+        if (!s->account && (s->account = malloc(ACCOUNT_LEN)))
+            flow_table_charge(w->ft, ACCOUNT_LEN);
+        if (s->account) {
+            snprintf(s->account, ACCOUNT_LEN, "%s", who.account);
+            s->ev_gen = 0; /* ask again for the new account */
+        }
     }
     if (w->eve)
         tx_event(w, s, tx, t, &who);
@@ -1044,6 +1115,7 @@ static void on_flow_end(struct flow *f, void *ud)
             reasm_stream_close(w->reasm, &s->rs[d]); /* calls sink_end once */
         http_parser_free(s->http); /* open transactions end: http events */
         s->http = NULL;
+        flow_table_charge(w->ft, -(int64_t)dpi_flow_size(s->dpi));
         dpi_flow_end(w->dpi, &s->dpi, &s->dres);
     }
     if (w->eve) {
@@ -1076,8 +1148,8 @@ static void on_flow_end(struct flow *f, void *ud)
             ev.ndpi_proto = s->dres.ndpi_proto;
             ev.ndpi_category = s->dres.category;
             ev.host = s->dres.host;
-            ev.records[0] = recview(&rv[0], &s->rec[0]);
-            ev.records[1] = recview(&rv[1], &s->rec[1]);
+            ev.records[0] = recview(&rv[0], s->rec[0]);
+            ev.records[1] = recview(&rv[1], s->rec[1]);
         }
         eve_lock(w);
         eve_write_flow(w->eve, &ev);
@@ -1088,10 +1160,17 @@ static void on_flow_end(struct flow *f, void *ud)
         }
     }
     if (s) {
-        recset_free(w, &s->rec[0]);
-        recset_free(w, &s->rec[1]);
+        for (int d = 0; d < 2; d++)
+            if (s->rec[d]) {
+                recset_free(w, s->rec[d]);
+                free(s->rec[d]);
+                flow_table_charge(w->ft, -(int64_t)sizeof(*s->rec[d]));
+            }
         if (s->gen_held)
             gen_put(w, s->gen);
+        if (s->account)
+            flow_table_charge(w->ft, -(int64_t)ACCOUNT_LEN);
+        free(s->account);
         free(s);
         f->user = NULL;
     }
@@ -1459,8 +1538,18 @@ static void process(struct worker *w, struct packet *p)
             return;
         f->user = s;
     }
-    if (!s->dres.done)
-        dpi_packet(w->dpi, &s->dpi, &s->dres, p->l3, p->l3_len, p->ts_us, dir == FLOW_TOSERVER);
+    if (!s->dres.done) {
+        /* nDPI's state lives until it decides (held packets only, while
+         * none carried payload): charged to the flow table while it does */
+        int64_t had = (int64_t)dpi_flow_size(s->dpi);
+        if (p->proto == 6 && p->payload_len == 0)
+            dpi_packet_empty(w->dpi, &s->dpi, &s->dres, p->l3, p->l3_len, p->ts_us,
+                             dir == FLOW_TOSERVER);
+        else
+            dpi_packet(w->dpi, &s->dpi, &s->dres, p->l3, p->l3_len, p->ts_us,
+                       dir == FLOW_TOSERVER);
+        flow_table_charge(w->ft, (int64_t)dpi_flow_size(s->dpi) - had);
+    }
     if (p->proto == 6) {
         if (!p->csum_bad)
             reasm_segment(w->reasm, &s->rs[dir], p->seq, p->tcp_flags, p->payload,
@@ -1470,7 +1559,7 @@ static void process(struct worker *w, struct packet *p)
         if ((p->tcp_flags & TCP_RST) && (p->csum_bad || !s->rs[dir].closed))
             flow_rst_rejected(w->ft, f);
     }
-    if (w->evidence && s->account[0]) {
+    if (w->evidence && s->account && s->account[0]) {
         uint64_t gen = evidence_generation(w->evidence);
         if (gen != s->ev_gen) {
             s->ev_on = (uint8_t)evidence_active(w->evidence, s->account);

@@ -44,8 +44,8 @@ fi
 mkdir -p bench-out
 pcap=bench-out/flows-$mode-$flows.pcap
 [ -s "$pcap" ] || "$HB/lh-bench-flows" -o "$pcap" --flows "$flows" --mode "$mode" --duration 10
-# default: room for every flow (4 KiB each accounted is far more than needed)
-[ -n "$memcap" ] || memcap=$(( (flows * 4096 >> 20) + 64 ))M
+# default: room for every flow (8 KiB each; a data flow accounts about 4.8 KiB)
+[ -n "$memcap" ] || memcap=$(( (flows * 8192 >> 20) + 64 ))M
 out=bench-out/flows-run-$$
 rm -rf "$out"
 /usr/bin/time -v -o "$out.time" "$LH" -r "$pcap" -R rules/ -o "$out" -q --stats-interval 1 \

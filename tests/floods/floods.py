@@ -196,9 +196,15 @@ def t_synflood(env, big):
     check(fl["memcap_refused"] == 0, f"flow.memcap_refused {fl['memcap_refused']} != 0")
     check(fl["evicted"] == n - cap_flows + 2, f"flow.evicted {fl['evicted']} != {n - cap_flows + 2}")
     check(fl["timeout"] == 0 and fl["closed"] == 0, f"no timeouts/closes expected: {fl}")
-    check(fl["memuse_peak"] <= memcap, f"flow.memuse_peak {fl['memuse_peak']} > cap {memcap}")
-    check(fl["memuse_peak"] == fl["memuse"] + cap_flows * cost,
-          f"flow.memuse_peak {fl['memuse_peak']} != buckets + {cap_flows} flows")
+    # what a flow grows after it is made (A's sample arrays, nDPI's state,
+    # matcher streams) is charged without refusal and taken back by the
+    # eviction the next new flow makes: the peak passes the cap by at most
+    # one flow's growth
+    grow = 4096
+    check(fl["memuse_peak"] <= memcap + grow,
+          f"flow.memuse_peak {fl['memuse_peak']} > cap {memcap} + {grow}")
+    check(0 <= fl["memuse_peak"] - (fl["memuse"] + cap_flows * cost) <= grow,
+          f"flow.memuse_peak {fl['memuse_peak']} not within {grow} of buckets + {cap_flows} flows")
     check(r.stat("dpi.flows") == n + 2, f"dpi.flows {r.stat('dpi.flows')} != {n + 2}")
     # memory: the cap plus what the cap does not charge (nDPI's per-flow
     # state, malloc overhead) stays within twice the cap over the baseline

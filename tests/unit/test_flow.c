@@ -1035,6 +1035,79 @@ static void test_rst_rejected(void)
     flow_table_free(t);
 }
 
+/* What an owner charges after a flow is made (flow_table_charge) counts
+ * against the cap: the next new flow evicts until it fits again, and the
+ * bytes given back by the end callback leave memuse where it began. */
+struct chargelog {
+    struct flow_table *t;
+    uint64_t ended, given_back;
+};
+
+static void on_end_charged(struct flow *f, void *ud)
+{
+    struct chargelog *cl = ud;
+    cl->ended++;
+    if (f->user) { /* the bytes this flow was charged, stored in user */
+        uint64_t n = (uint64_t)(uintptr_t)f->user;
+        flow_table_charge(cl->t, -(int64_t)n);
+        cl->given_back += n;
+        f->user = NULL;
+    }
+}
+
+static void test_charge(void)
+{
+    struct flow_config c;
+    test_cfg(&c);
+    c.hash_size = 16;
+    c.user_size = 1000;
+    enum flow_dir d;
+    struct lh_addr a = v4("10.1.1.1"), b = v4("10.2.2.2");
+    struct flow_table *t = flow_table_new(&c, NULL, NULL);
+    uint64_t base = flow_table_stats(t)->memuse;
+    struct packet p = pkt(4, a, 1, b, 80, 6, TCP_SYN, T0);
+    look(t, &p, &d);
+    uint64_t cost = flow_table_stats(t)->memuse - base;
+    flow_table_free(t);
+
+    struct chargelog cl = {0};
+    c.memcap = base + 3 * cost;
+    t = cl.t = flow_table_new(&c, on_end_charged, &cl);
+    const struct flow_stats *st = flow_table_stats(t);
+    struct packet f1 = pkt(4, a, 1, b, 80, 6, TCP_SYN, T0 + 1);
+    struct packet f2 = pkt(4, a, 2, b, 80, 6, TCP_SYN, T0 + 2);
+    struct packet f3 = pkt(4, a, 3, b, 80, 6, TCP_SYN, T0 + 3);
+    look(t, &f1, &d);
+    look(t, &f2, &d);
+    struct flow *g = look(t, &f3, &d);
+    CHECK(g != NULL);
+    /* f3 grows by one flow's cost: the table is over its cap, never refused */
+    flow_table_charge(t, (int64_t)cost);
+    g->user = (void *)(uintptr_t)cost;
+    CHECK_EQ(st->memuse, base + 4 * cost);
+    CHECK_EQ(st->memuse_peak, base + 4 * cost);
+    CHECK_EQ(st->active, 3);
+    CHECK_EQ(cl.ended, 0);
+    /* the next flow evicts the two oldest to fit under the cap again */
+    struct packet f4 = pkt(4, a, 4, b, 80, 6, TCP_SYN, T0 + 4);
+    CHECK(look(t, &f4, &d) != NULL);
+    CHECK_EQ(st->evicted, 2);
+    CHECK_EQ(st->active, 2);
+    CHECK_EQ(st->memuse, base + 3 * cost);
+    CHECK(st->memuse <= c.memcap);
+    CHECK_EQ(st->memcap_refused, 0);
+    /* giving back part of it while alive */
+    flow_table_charge(t, -(int64_t)(cost / 2));
+    g->user = (void *)(uintptr_t)(cost - cost / 2);
+    CHECK_EQ(st->memuse, base + 3 * cost - cost / 2);
+    flow_table_flush(t);
+    CHECK_EQ(cl.ended, 4);
+    CHECK_EQ(cl.given_back, cost - cost / 2);
+    CHECK_EQ(st->memuse, base);
+    CHECK_EQ(st->memuse_peak, base + 4 * cost);
+    flow_table_free(t);
+}
+
 int main(void)
 {
     test_rst_rejected();
@@ -1046,6 +1119,7 @@ int main(void)
     test_timeouts();
     test_expire_mixed();
     test_memcap();
+    test_charge();
     test_many();
     test_grow();
     test_determinism();
