@@ -22,8 +22,13 @@
  * ticks). Both are bounded SPSC rings (ring.h); a full input ring makes the
  * reader wait (file replay loses nothing; on a live interface the kernel
  * counts what it drops), a full output ring makes the worker wait until the
- * reader drains it. Threads = 1: no ring and no thread, the reader calls
- * the worker directly; everything else below is the same code.
+ * reader drains it. Packets are published to a worker in batches, at the
+ * reader's polls (every POLL_EVERY packets, when idle, before it waits),
+ * and a sleeping worker is woken then: one cache-line transfer of the ring
+ * counter and at most one wake-up per batch. A reader waiting for room is
+ * woken only by the worker it waits for (waiting_on), once that ring is
+ * half empty. Threads = 1: no ring and no thread, the reader calls the
+ * worker directly; everything else below is the same code.
  *
  * The aggregator runs on the reader thread (it knows what it sent to each
  * worker without any extra synchronisation, and the engine's work, one call
@@ -40,9 +45,11 @@
  * items are pending is the smallest released early (counted as
  * pipeline.order_forced): memory stays bounded, order is then best effort.
  *
- * Event writes are serialised by one mutex (workers around each event, the
- * reader around each batch of releases and around the caller's service
- * hook), so the EVE writer need not be thread-safe itself. */
+ * Events are written straight to the EVE writer, which is thread-safe (it
+ * formats into a per-thread buffer and locks only to hand the line to the
+ * sinks): workers write flow and http events, the reader alerts and stats.
+ * No lock of the pipeline's own is around them, so a worker never waits
+ * for another worker's formatting, nor the reader for either. */
 #include "sensor/pipeline.h"
 
 #include <errno.h>
@@ -70,6 +77,8 @@
 #define POLL_EVERY 32             /* packets between aggregator polls (threads) */
 #define WAIT_US 2000              /* longest sleep before rechecking (missed wake-up) */
 #define SPINS 200                 /* polls of an empty ring before sleeping */
+#define NO_WORKER UINT32_MAX
+#define PICK_BITS 8               /* dispatch cache: 256 address pairs */
 #define OBS_MAX_STRS 16           /* samples, fingerprints kept per observation */
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -263,6 +272,11 @@ struct item {
 
 /* ---- the pipeline ----------------------------------------------------------- */
 
+struct pick_ent {
+    uint8_t m[32]; /* the two addresses, smaller first */
+    uint32_t worker, valid;
+};
+
 struct wslot {
     struct pipeline *pl;
     uint32_t idx;
@@ -271,7 +285,8 @@ struct wslot {
     struct ring_event ev;         /* the worker sleeps here: input empty, output full */
     _Alignas(64) uint64_t done;   /* seq of the last record finished (atomic) */
     _Alignas(64) uint64_t sent;   /* reader's own: seq of the last record sent */
-    int unsignalled;              /* reader's own: records sent since the last wake-up */
+    int unsignalled;              /* reader's own: packets committed since the last
+                                   * publish and wake-up (agg_poll) */
     pthread_t th;
     int started;
 };
@@ -293,7 +308,6 @@ struct pipeline {
     struct wslot *ws;
     struct decoder *dec;
     struct identity_sessions *sessions;
-    pthread_mutex_t eve_mu;
     struct eve *eve;
     struct capture *cap;
     struct detect_engine *detect;
@@ -302,6 +316,7 @@ struct pipeline {
     int have_match;
     uint32_t stats_interval_s;
     uint64_t k0, k1; /* dispatch hash key */
+    struct pick_ent pick[1u << PICK_BITS]; /* recent address pairs -> worker */
 
     /* reader: clock and position */
     uint64_t now_us, tick_sec;
@@ -315,9 +330,11 @@ struct pipeline {
     void *service_ud;
     int running, finished;
     struct ring_event ev; /* the reader sleeps here: input ring full, end */
+    uint32_t waiting_on;  /* (atomic) the worker whose input ring the reader waits
+                           * for, or NO_WORKER; on ev's cache line */
 
     /* aggregator */
-    struct item **heap;
+    struct hent *heap; /* keys inline: sifting never touches the items */
     size_t heap_n, heap_cap;
     struct worker_snap *snaps; /* latest per worker */
     struct worker_snap sum;    /* over workers, at the last tick end (or the end) */
@@ -325,6 +342,11 @@ struct pipeline {
 };
 
 /* ---- heap ------------------------------------------------------------------- */
+
+struct hent {
+    struct worker_obs_key k;
+    struct item *it;
+};
 
 static int key_lt(const struct worker_obs_key *a, const struct worker_obs_key *b)
 {
@@ -339,7 +361,7 @@ static void heap_push(struct pipeline *pl, struct item *it)
 {
     if (pl->heap_n == pl->heap_cap) {
         size_t ncap = pl->heap_cap ? pl->heap_cap * 2 : 1024;
-        struct item **n = realloc(pl->heap, ncap * sizeof(*n));
+        struct hent *n = realloc(pl->heap, ncap * sizeof(*n));
         if (!n) {
             pl->st.item_nomem++;
             free(it);
@@ -351,28 +373,28 @@ static void heap_push(struct pipeline *pl, struct item *it)
     size_t i = pl->heap_n++;
     while (i > 0) {
         size_t up = (i - 1) / 2;
-        if (!key_lt(&it->k, &pl->heap[up]->k))
+        if (!key_lt(&it->k, &pl->heap[up].k))
             break;
         pl->heap[i] = pl->heap[up];
         i = up;
     }
-    pl->heap[i] = it;
+    pl->heap[i] = (struct hent){it->k, it};
     if (pl->heap_n > pl->st.pending_peak)
         pl->st.pending_peak = pl->heap_n;
 }
 
 static struct item *heap_pop(struct pipeline *pl)
 {
-    struct item *top = pl->heap[0];
-    struct item *last = pl->heap[--pl->heap_n];
+    struct item *top = pl->heap[0].it;
+    struct hent last = pl->heap[--pl->heap_n];
     size_t i = 0, n = pl->heap_n;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && key_lt(&pl->heap[c + 1]->k, &pl->heap[c]->k))
+        if (c + 1 < n && key_lt(&pl->heap[c + 1].k, &pl->heap[c].k))
             c++;
-        if (!key_lt(&pl->heap[c]->k, &last->k))
+        if (!key_lt(&pl->heap[c].k, &last.k))
             break;
         pl->heap[i] = pl->heap[c];
         i = c;
@@ -410,7 +432,7 @@ static void sum_snaps(struct pipeline *pl)
 
 #define PIPE_KV 10
 
-/* Caller holds eve_mu. */
+/* Reader thread. */
 static void write_stats(struct pipeline *pl, uint64_t ts_us, const struct tickend *te)
 {
     if (!pl->eve)
@@ -502,11 +524,10 @@ static void apply(struct pipeline *pl, struct item *it)
 /* Releases every item with seq <= bound, in key order. */
 static void release(struct pipeline *pl, uint64_t bound)
 {
-    if (!pl->heap_n || (pl->heap[0]->k.seq > bound && pl->heap_n <= ORDER_CAP))
+    if (!pl->heap_n || (pl->heap[0].k.seq > bound && pl->heap_n <= ORDER_CAP))
         return;
-    pthread_mutex_lock(&pl->eve_mu);
     while (pl->heap_n) {
-        if (pl->heap[0]->k.seq > bound) {
+        if (pl->heap[0].k.seq > bound) {
             if (pl->heap_n <= ORDER_CAP)
                 break;
             pl->st.order_forced++;
@@ -515,7 +536,6 @@ static void release(struct pipeline *pl, uint64_t bound)
         apply(pl, it);
         free(it);
     }
-    pthread_mutex_unlock(&pl->eve_mu);
 }
 
 /* Moves what worker ws emitted into the heap. */
@@ -550,6 +570,7 @@ static void agg_poll(struct pipeline *pl)
             struct wslot *ws = &pl->ws[i];
             if (ws->unsignalled) {
                 ws->unsignalled = 0;
+                ring_publish(ws->in);
                 ring_event_signal(&ws->ev);
             }
             /* progress first, then drain: what it emitted up to done is in the ring */
@@ -678,9 +699,12 @@ static void *worker_main(void *arg)
         }
         ring_release(ws->in);
         __atomic_store_n(&ws->done, seq, __ATOMIC_SEQ_CST);
-        /* the reader waits for room (or for the end): wake it once there is
-         * plenty, not for every record, so the two do not ping-pong */
-        if (type == REC_FINISH || ring_used(ws->in) <= ring_capacity(ws->in) / 2)
+        /* the reader waits for room in this ring (or for the end): wake it
+         * once there is plenty, not for every record, so the two do not
+         * ping-pong */
+        if (type == REC_FINISH ||
+            (ring_used(ws->in) <= ring_capacity(ws->in) / 2 &&
+             __atomic_load_n(&ws->pl->waiting_on, __ATOMIC_SEQ_CST) == ws->idx))
             ring_event_signal(&ws->pl->ev);
         if (type == REC_FINISH)
             break;
@@ -691,8 +715,10 @@ static void *worker_main(void *arg)
 /* ---- reader ------------------------------------------------------------------ */
 
 /* SipHash-2-4 of the two addresses, smaller first: the same both ways, and
- * keyed so crafted addresses cannot pile every flow onto one worker. */
-static uint32_t pick_worker(const struct pipeline *pl, const struct packet *pk)
+ * keyed so crafted addresses cannot pile every flow onto one worker. The
+ * answers for recent pairs are kept in a small direct-mapped cache (a hit
+ * compares the whole pair, so a collision only costs the hash). */
+static uint32_t pick_worker(struct pipeline *pl, const struct packet *pk)
 {
     const struct lh_addr *a = &pk->src, *b = &pk->dst;
     if (memcmp(a, b, sizeof(*a)) > 0) {
@@ -703,7 +729,16 @@ static uint32_t pick_worker(const struct pipeline *pl, const struct packet *pk)
     uint8_t m[32];
     memcpy(m, a->a, 16);
     memcpy(m + 16, b->a, 16);
-    return (uint32_t)(fingerprint_siphash(pl->k0, pl->k1, m, sizeof(m)) % pl->n);
+    uint64_t w[4];
+    memcpy(w, m, sizeof(w));
+    uint64_t x = (w[0] ^ w[1] ^ w[2] ^ w[3]) * UINT64_C(0x9e3779b97f4a7c15);
+    struct pick_ent *e = &pl->pick[x >> (64 - PICK_BITS)];
+    if (e->valid && memcmp(e->m, m, sizeof(m)) == 0)
+        return e->worker;
+    memcpy(e->m, m, sizeof(m));
+    e->worker = (uint32_t)(fingerprint_siphash(pl->k0, pl->k1, m, sizeof(m)) % pl->n);
+    e->valid = 1;
+    return e->worker;
 }
 
 /* Space for a record in a worker's input ring; waits (draining the
@@ -714,6 +749,9 @@ static void *in_reserve(struct pipeline *pl, struct wslot *ws, uint32_t len)
     if (d)
         return d;
     pl->st.ring_waits++;
+    /* only this worker wakes the reader (once its ring is half empty): the
+     * others, with room in theirs, would wake it for nothing */
+    __atomic_store_n(&pl->waiting_on, ws->idx, __ATOMIC_SEQ_CST);
     for (;;) {
         agg_poll(pl);
         ring_event_signal(&ws->ev); /* it must not sleep on a full ring */
@@ -721,13 +759,15 @@ static void *in_reserve(struct pipeline *pl, struct wslot *ws, uint32_t len)
         d = ring_reserve(ws->in, len);
         if (d) {
             ring_event_cancel(&pl->ev);
-            return d;
+            break;
         }
         ring_event_sleep(&pl->ev, WAIT_US);
         d = ring_reserve(ws->in, len);
         if (d)
-            return d;
+            break;
     }
+    __atomic_store_n(&pl->waiting_on, NO_WORKER, __ATOMIC_RELAXED);
+    return d;
 }
 
 static void send_ctl(struct pipeline *pl, struct wslot *ws, uint32_t type, uint64_t seq)
@@ -830,8 +870,10 @@ static void send_packet(struct pipeline *pl, struct packet *pk, uint64_t seq)
         memcpy(b, pk->l3, pk->l3_len);
     if (mode == PAY_APPENDED)
         memcpy(b + pk->l3_len, pk->payload, extra);
-    ring_commit(ws->in);
-    ws->unsignalled = 1; /* woken at the next poll: a sleeping worker gets a batch */
+    /* published and the worker woken at the next poll: it gets a batch,
+     * and the ring's counter changes cache line once per batch */
+    ring_commit_quiet(ws->in);
+    ws->unsignalled = 1;
     ws->sent = seq;
 }
 
@@ -875,11 +917,8 @@ static void reader_tick(struct pipeline *pl, uint64_t seq)
 
 static void call_service(struct pipeline *pl)
 {
-    if (!pl->service)
-        return;
-    pthread_mutex_lock(&pl->eve_mu);
-    pl->service(pl->service_ud);
-    pthread_mutex_unlock(&pl->eve_mu);
+    if (pl->service)
+        pl->service(pl->service_ud);
 }
 
 static int reader_packet(void *ud, struct packet *pk)
@@ -904,13 +943,16 @@ static int reader_packet(void *ud, struct packet *pk)
             send_packet(pl, pk, seq + 1);
     }
     pl->pos = seq + 1;
-    if (pl->n == 1 || ++pl->since_poll >= POLL_EVERY) {
+    if (pl->n == 1) {
+        agg_poll(pl);
+        call_service(pl); /* every packet, as before threads */
+    } else if (++pl->since_poll >= POLL_EVERY) {
+        /* with threads, at each poll: the service reads the clock and takes
+         * the EVE writer's lock, which the workers keep busy */
         pl->since_poll = 0;
         agg_poll(pl);
+        call_service(pl);
     }
-    /* every packet, as before threads: the sinks' queues and reconnects run
-     * from here, and the lock is rarely contended (workers take it per event) */
-    call_service(pl);
     if (pl->pending_gen)
         reader_reload(pl);
     return 0;
@@ -958,8 +1000,8 @@ struct pipeline *pipeline_new(const struct worker_config *cfg, const struct work
     pl->st.rules_generation = sh->rules ? sh->rules->id : 0;
     pl->have_match = sh->rules != NULL;
     pl->stats_interval_s = cfg->stats_interval_s;
-    pthread_mutex_init(&pl->eve_mu, NULL);
     ring_event_init(&pl->ev);
+    pl->waiting_on = NO_WORKER;
     if (getrandom(&pl->k0, sizeof(pl->k0), 0) != sizeof(pl->k0) ||
         getrandom(&pl->k1, sizeof(pl->k1), 0) != sizeof(pl->k1)) {
         /* the key only spreads load; the clock will do */
@@ -990,7 +1032,7 @@ struct pipeline *pipeline_new(const struct worker_config *cfg, const struct work
         struct worker_shared wsh = *sh;
         wsh.obs_fn = threads == 1 ? obs_to_heap : obs_to_ring;
         wsh.obs_ud = ws;
-        wsh.eve_lock = &pl->eve_mu;
+        wsh.eve_lock = NULL; /* the EVE writer locks for itself */
         wsh.sessions = pl->sessions;
         ws->w = worker_new(&wc, &wsh, err, errlen);
         if (!ws->w)
@@ -1096,11 +1138,9 @@ void pipeline_finish(struct pipeline *pl)
     sum_snaps(pl);
     struct tickend te;
     reader_view(pl, &te);
-    pthread_mutex_lock(&pl->eve_mu);
     write_stats(pl, pl->now_us, &te);
     if (pl->eve)
         eve_flush(pl->eve);
-    pthread_mutex_unlock(&pl->eve_mu);
 }
 
 void pipeline_print_summary(struct pipeline *pl, void *file)
@@ -1138,7 +1178,7 @@ void pipeline_free(struct pipeline *pl)
     /* observations of flows ended by worker_free, if finish never ran */
     release(pl, UINT64_MAX);
     for (size_t i = 0; i < pl->heap_n; i++)
-        free(pl->heap[i]);
+        free(pl->heap[i].it);
     free(pl->heap);
     free(pl->ws);
     free(pl->snaps);
@@ -1146,6 +1186,5 @@ void pipeline_free(struct pipeline *pl)
     decoder_free(pl->dec);
     rulegen_unref(pl->pending_gen);
     rulegen_unref(pl->detect_gen);
-    pthread_mutex_destroy(&pl->eve_mu);
     free(pl);
 }

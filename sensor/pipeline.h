@@ -13,8 +13,7 @@
  * every N. See docs/architecture.md, "Threads".
  *
  * Lifetimes: the pipeline owns the reader's decoder, the workers, the rings,
- * the shared login-session table and the lock serialising event writes; the
- * caller owns everything in struct worker_shared, which must outlive it. */
+ * and the shared login-session table; the caller owns everything in struct worker_shared, which must outlive it. */
 #ifndef LH_PIPELINE_H
 #define LH_PIPELINE_H
 
@@ -37,7 +36,8 @@ struct pipeline *pipeline_new(const struct worker_config *cfg, const struct work
                               uint32_t threads, char *err, size_t errlen);
 
 /* Reads the capture to its end (or until *stop), as capture_run. service(ud)
- * is called after every packet and when idle, holding the event lock (so it
+ * is called after every packet (with threads, every 32 packets) and when
+ * idle, on the reader's thread (so it
  * may call eve_tick, eve_reopen, pipeline_print_summary, pipeline_reload and
  * pipeline_reload_rejected; not other pipeline calls). Returns 0, or -1 with err when the capture or a thread fails. */
 int pipeline_run(struct pipeline *p, struct capture *cap, void (*service)(void *ud), void *ud,

@@ -36,6 +36,7 @@ struct ring {
     /* producer's own */
     _Alignas(64) uint64_t p_head;  /* where the reservation starts */
     uint64_t p_tail;               /* last tail seen */
+    uint64_t p_pub;                /* head as last published */
     uint32_t p_len;                /* reserved payload bytes */
     /* consumer's own */
     _Alignas(64) uint64_t c_tail;  /* where the peeked record starts */
@@ -103,8 +104,7 @@ void *ring_reserve(struct ring *r, uint32_t len)
             return NULL;
         struct rec_hdr h = {(uint32_t)(pad - HDR), PAD_FLAG};
         memcpy(r->buf + off, &h, sizeof(h));
-        r->p_head += pad;
-        __atomic_store_n(&r->head, r->p_head, __ATOMIC_SEQ_CST);
+        r->p_head += pad; /* published with the record */
         off = 0;
     }
     if (!has_space(r, need))
@@ -113,14 +113,27 @@ void *ring_reserve(struct ring *r, uint32_t len)
     return r->buf + off + HDR;
 }
 
-void ring_commit(struct ring *r)
+void ring_commit_quiet(struct ring *r)
 {
     struct rec_hdr h = {r->p_len, 0};
     memcpy(r->buf + (r->p_head & r->mask), &h, sizeof(h));
     r->p_head += rec_size(r->p_len);
+}
+
+void ring_publish(struct ring *r)
+{
+    if (r->p_pub == r->p_head)
+        return;
+    r->p_pub = r->p_head;
     /* seq_cst: pairs with the event protocol (a sleeper rechecks after
      * announcing itself) */
     __atomic_store_n(&r->head, r->p_head, __ATOMIC_SEQ_CST);
+}
+
+void ring_commit(struct ring *r)
+{
+    ring_commit_quiet(r);
+    ring_publish(r);
 }
 
 const void *ring_peek(struct ring *r, uint32_t *len)

@@ -35,6 +35,12 @@ size_t ring_max_record(const struct ring *r);
  * ring_commit(r), which publishes it; reserve again only after a commit. */
 void *ring_reserve(struct ring *r, uint32_t len);
 void ring_commit(struct ring *r);
+/* Batching: ring_commit_quiet commits without publishing, and
+ * ring_publish(r) publishes every commit so far (ring_commit does too), so
+ * the consumer's cache line of the counter moves once per batch. A record
+ * committed quietly stays invisible until then: publish before waiting. */
+void ring_commit_quiet(struct ring *r);
+void ring_publish(struct ring *r);
 
 /* Consumer. The oldest record and its length, or NULL when the ring is
  * empty. Valid until ring_release(r), which gives the space back. */
