@@ -770,7 +770,9 @@ static void *in_reserve(struct pipeline *pl, struct wslot *ws, uint32_t len)
     return d;
 }
 
-static void send_ctl(struct pipeline *pl, struct wslot *ws, uint32_t type, uint64_t seq)
+/* A tick, the end, or a reload (gen: one reference for the worker). */
+static void send_ctl(struct pipeline *pl, struct wslot *ws, uint32_t type, uint64_t seq,
+                     struct rulegen *gen)
 {
     struct wrec *r = in_reserve(pl, ws, sizeof(*r));
     memset(r, 0, sizeof(*r));
@@ -779,6 +781,7 @@ static void send_ctl(struct pipeline *pl, struct wslot *ws, uint32_t type, uint6
     r->now_us = pl->now_us;
     r->pcap_cnt = pl->last_cnt;
     r->file_idx = pl->last_file;
+    r->gen = gen;
     ring_commit(ws->in);
     ring_event_signal(&ws->ev);
     ws->sent = seq;
@@ -794,21 +797,10 @@ static void reader_reload(struct pipeline *pl)
     uint64_t seq = pl->pos;
     for (uint32_t i = 0; i < pl->n; i++) {
         struct wslot *ws = &pl->ws[i];
-        if (pl->n == 1) {
+        if (pl->n == 1)
             worker_set_rules(ws->w, rulegen_ref(g));
-            continue;
-        }
-        struct wrec *r = in_reserve(pl, ws, sizeof(*r));
-        memset(r, 0, sizeof(*r));
-        r->type = REC_RELOAD;
-        r->seq = seq;
-        r->now_us = pl->now_us;
-        r->pcap_cnt = pl->last_cnt;
-        r->file_idx = pl->last_file;
-        r->gen = rulegen_ref(g);
-        ring_commit(ws->in);
-        ring_event_signal(&ws->ev);
-        ws->sent = seq;
+        else
+            send_ctl(pl, ws, REC_RELOAD, seq, rulegen_ref(g));
     }
     pl->st.rules_reloads++;
     struct worker_obs_key k = {seq, UINT64_MAX, UINT64_MAX};
@@ -910,7 +902,7 @@ static void reader_tick(struct pipeline *pl, uint64_t seq)
             worker_tick(ws->w, seq, now, pl->last_cnt, pl->last_file);
             snap_to_heap(ws, seq);
         } else {
-            send_ctl(pl, ws, REC_TICK, seq);
+            send_ctl(pl, ws, REC_TICK, seq, NULL);
         }
     }
 }
@@ -1084,7 +1076,7 @@ static void stop_workers(struct pipeline *pl)
     }
     for (uint32_t i = 0; i < pl->n; i++)
         if (pl->ws[i].started)
-            send_ctl(pl, &pl->ws[i], REC_FINISH, UINT64_MAX);
+            send_ctl(pl, &pl->ws[i], REC_FINISH, UINT64_MAX, NULL);
     for (;;) {
         agg_poll(pl); /* a worker may be waiting for its output to drain */
         ring_event_prepare(&pl->ev);
