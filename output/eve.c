@@ -172,9 +172,12 @@ void eve_close(struct eve *e)
     free(e);
 }
 
-const struct eve_sink_stats *eve_stats(const struct eve *e)
+void eve_get_stats(struct eve *e, struct eve_sink_stats *out)
 {
-    return &e->st;
+    /* workers update the totals under the lock while others read them */
+    pthread_mutex_lock(&e->lock);
+    *out = e->st;
+    pthread_mutex_unlock(&e->lock);
 }
 
 size_t eve_sink_stats_kv(struct eve *e, struct eve_kv *kv, size_t max)

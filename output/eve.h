@@ -102,7 +102,7 @@ void eve_tick(struct eve *e);
 void eve_reopen(struct eve *e);
 /* Totals: written = events built and handed to the sinks (each once);
  * errors and dropped summed over the sinks. */
-const struct eve_sink_stats *eve_stats(const struct eve *e);
+void eve_get_stats(struct eve *e, struct eve_sink_stats *out); /* a copy, taken under the lock */
 /* Per-sink counters as stats pairs: "output.<name>.written", ".queued",
  * ".dropped", ".errors", ".reconnects" (5 per sink; keys live as long as e).
  * Returns how many were put in kv (at most max, whole sinks only). */

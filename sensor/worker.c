@@ -1505,9 +1505,10 @@ void worker_summary(const struct worker_stats_src *src, void *file)
                     (unsigned long long)cs->files_failed, (unsigned long long)cs->read_errors);
     }
     if (src->eve) {
-        const struct eve_sink_stats *es = eve_stats(src->eve);
-        fprintf(fp, "; events %llu written, %llu lost", (unsigned long long)es->written,
-                (unsigned long long)es->dropped);
+        struct eve_sink_stats es;
+        eve_get_stats(src->eve, &es);
+        fprintf(fp, "; events %llu written, %llu lost", (unsigned long long)es.written,
+                (unsigned long long)es.dropped);
     }
     fputc('\n', fp);
 }
