@@ -596,6 +596,35 @@ static void scan_list(const struct match_db *db, struct match_scratch *s, const 
 /* The same digit-shape patterns served by the pre-pass (no flags) and by
  * Hyperscan with the SOM verifier (a flag without meaning for them) give the
  * same records, in the same order, on random digit-heavy text cut anywhere. */
+/* iters texts of >= 300 bytes glued from random pieces: the records of
+ * (da, sa) fed with a random cut must be those of (db, sb) fed whole. */
+static void compare_random(const struct match_db *da, struct match_scratch *sa,
+                           const struct match_db *db, struct match_scratch *sb,
+                           const char *const *pieces, uint32_t n_pieces, int iters, size_t *bad,
+                           size_t *total, size_t *runs)
+{
+    char in[400];
+    for (int iter = 0; iter < iters; iter++) {
+        size_t len = 0;
+        while (len < 300) {
+            const char *p = pieces[rnd(n_pieces)];
+            size_t n = strlen(p);
+            memcpy(in + len, p, n);
+            len += n;
+        }
+        in[len] = 0;
+        struct reclist a, b;
+        scan_list(db, sb, in, len, len, &b);
+        *total += b.n;
+        for (int k = 0; k < 6; k++) {
+            size_t cut = k == 0 ? len : rnd((uint32_t)len + 1);
+            scan_list(da, sa, in, len, cut, &a);
+            (*runs)++;
+            if (!same_list(&a, &b)) (*bad)++;
+        }
+    }
+}
+
 static void test_prepass_vs_hyperscan(void)
 {
     static const struct spec pre[] = {
@@ -630,26 +659,7 @@ static void test_prepass_vs_hyperscan(void)
         "12-34-56", "-", " ", "X", "x", "A", "B", "*", "\"", ":", "7", "0", "1", "86", "138"};
     enum { NPC = sizeof(pieces) / sizeof(pieces[0]) };
     size_t bad = 0, total = 0, runs = 0;
-    char in[400];
-    for (int iter = 0; iter < 400; iter++) {
-        size_t len = 0;
-        while (len < 300) {
-            const char *p = pieces[rnd(NPC)];
-            size_t n = strlen(p);
-            memcpy(in + len, p, n);
-            len += n;
-        }
-        in[len] = 0;
-        struct reclist a, b;
-        scan_list(dbb, sb, in, len, len, &b);
-        total += b.n;
-        for (int k = 0; k < 6; k++) {
-            size_t cut = k == 0 ? len : rnd((uint32_t)len + 1);
-            scan_list(da, sa, in, len, cut, &a);
-            runs++;
-            if (!same_list(&a, &b)) bad++;
-        }
-    }
+    compare_random(da, sa, dbb, sb, pieces, NPC, 400, &bad, &total, &runs);
     CHECK_EQ(bad, 0);
     CHECK(total > 1000); /* the inputs do hold records */
     CHECK(runs == 2400);
@@ -677,25 +687,7 @@ static void test_prepass_vs_hyperscan(void)
     CHECK_EQ(match_db_prepass_patterns(da), 4);
     sa = match_scratch_new(da), sb = match_scratch_new(dbb);
     bad = total = runs = 0;
-    for (int iter = 0; iter < 300; iter++) {
-        size_t len = 0;
-        while (len < 300) {
-            const char *p = hexish[rnd(NHX)];
-            size_t n = strlen(p);
-            memcpy(in + len, p, n);
-            len += n;
-        }
-        in[len] = 0;
-        struct reclist a, b;
-        scan_list(dbb, sb, in, len, len, &b);
-        total += b.n;
-        for (int k = 0; k < 6; k++) {
-            size_t cut = k == 0 ? len : rnd((uint32_t)len + 1);
-            scan_list(da, sa, in, len, cut, &a);
-            runs++;
-            if (!same_list(&a, &b)) bad++;
-        }
-    }
+    compare_random(da, sa, dbb, sb, hexish, NHX, 300, &bad, &total, &runs);
     CHECK_EQ(bad, 0);
     CHECK(total > 300);
     CHECK(runs == 1800);
