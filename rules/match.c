@@ -54,6 +54,10 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+#endif
 
 #include "rules/validate.h"
 
@@ -117,12 +121,21 @@ struct pat_info {
                                would not compile (then: candidates by length) */
 };
 
+/* What the pre-pass's run-end check reads of a shape, copied out of the
+ * 1.6 KB struct shape so the check over all shapes stays in a few lines. */
+struct shape_end {
+    uint64_t alone[TRAIL_MAX + 1];
+    uint64_t inner[TRAIL_MAX + 1];
+    uint64_t pre[2];
+    uint16_t id; /* the pattern */
+};
+
 struct match_db {
     const struct ruleset *rs;
     hs_database_t *hs; /* NULL when no pattern is left for Hyperscan */
     struct pat_info *pi;
     size_t n;
-    uint16_t *shapes; /* patterns served by the pre-pass */
+    struct shape_end *shapes; /* patterns served by the pre-pass */
     size_t n_shapes;
     unsigned trail;   /* most letters after a digit run any shape ends with */
     /* bit L of [t]: some shape can end in a run of L digits and t letters
@@ -141,6 +154,7 @@ struct match_scratch {
     hs_scratch_t *vhs;
     struct match_stats st;
     unsigned flags;
+    bool avx2; /* 64-byte masks with AVX2: the CPU has it and MATCH_NO_AVX2 is clear */
     struct match_stream *block; /* reused by match_scan_block: no allocation */
     /* pre-pass candidates of the piece being scanned, in end order; taken
      * in turn with Hyperscan's matches so records come out in end order */
@@ -699,7 +713,11 @@ int match_db_build(const struct ruleset *rs, struct match_db **out, char *err, s
         if (p->record && !p->value_tail && !pi->find && fl == 0 &&
             p->boundary != BOUNDARY_NONE && (pi->shape = shape_build(p->regex))) {
             pi->kind = VALUE_SHAPE;
-            db->shapes[db->n_shapes++] = (uint16_t)i;
+            struct shape_end *se = &db->shapes[db->n_shapes++];
+            memcpy(se->alone, pi->shape->alone, sizeof(se->alone));
+            memcpy(se->inner, pi->shape->inner, sizeof(se->inner));
+            memcpy(se->pre, pi->shape->pre, sizeof(se->pre));
+            se->id = (uint16_t)i;
             for (unsigned t = 1; t <= TRAIL_MAX; t++)
                 if (pi->shape->runlen[t] && t > db->trail) db->trail = t;
             for (unsigned t = 0; t <= TRAIL_MAX; t++)
@@ -777,6 +795,17 @@ int match_db_pattern_prepass(const struct match_db *db, size_t idx)
 static struct match_stream *stream_new(const struct match_db *db);
 static void stream_free(struct match_stream *st);
 
+/* Whether this CPU runs the AVX2 mask builders. */
+static bool cpu_avx2(void)
+{
+#ifdef HAVE_AVX2_PATH
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+#else
+    return false;
+#endif
+}
+
 struct match_scratch *match_scratch_new(const struct match_db *db)
 {
     struct match_scratch *s = calloc(1, sizeof(*s));
@@ -787,6 +816,7 @@ struct match_scratch *match_scratch_new(const struct match_db *db)
         if (db->pi[i].verify && hs_alloc_scratch(db->pi[i].verify, &s->vhs) != HS_SUCCESS)
             goto error;
     if (!(s->block = stream_new(db))) goto error;
+    s->avx2 = cpu_avx2();
     s->q_cap = (size_t)PIECE * db->n_shapes * (TRAIL_MAX + 1);
     if (s->q_cap && !(s->q = calloc(s->q_cap, sizeof(*s->q)))) goto error;
     return s;
@@ -837,7 +867,13 @@ unsigned match_scratch_set_flags(struct match_scratch *s, unsigned flags)
 {
     unsigned old = s->flags;
     s->flags = flags;
+    s->avx2 = !(flags & MATCH_NO_AVX2) && cpu_avx2();
     return old;
+}
+
+int match_scratch_avx2(const struct match_scratch *s)
+{
+    return s->avx2;
 }
 
 /* ---- look-back ----------------------------------------------------------- */
@@ -1175,8 +1211,8 @@ static void run_end(struct scan_ctx *c, uint64_t end, uint64_t L, unsigned t)
     uint64_t rs = end - t - L;
     int before = rs > c->blk_off - c->st->hist_len ? byte_at(c, rs - 1) : -1;
     for (size_t k = 0; k < db->n_shapes; k++) {
-        unsigned id = db->shapes[k];
-        const struct shape *sh = db->pi[id].shape;
+        const struct shape_end *sh = &db->shapes[k];
+        unsigned id = sh->id;
         uint64_t bit = 1ull << L;
         bool want = (sh->alone[t] & bit) ||
                     ((sh->inner[t] & bit) &&
@@ -1211,7 +1247,38 @@ static void run_trail(struct scan_ctx *c, size_t i, uint64_t L, unsigned t)
     }
 }
 
-/* Bit i set where d[i] is an ASCII digit, for the 64 bytes at d. */
+#ifdef HAVE_AVX2_PATH
+/* The AVX2 twins of digit_mask64() and trigger_mask64(), used when the
+ * scratch says so (match_scratch_new asks the CPU once). Not inlined into
+ * the baseline code around them: one call per 64 bytes, still cheaper than
+ * four SSE2 rounds. */
+__attribute__((target("avx2"), noinline)) static uint64_t digit_mask64_avx2(const uint8_t *d)
+{
+    const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9);
+    __m256i a = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)d), zero);
+    __m256i b = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(d + 32)), zero);
+    uint32_t lo = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(a, nine), a));
+    uint32_t hi = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(b, nine), b));
+    return (uint64_t)hi << 32 | lo;
+}
+
+__attribute__((target("avx2"), noinline)) static uint64_t trigger_mask64_avx2(const uint8_t *d)
+{
+    const __m256i bs = _mm256_set1_epi8('\\'), pc = _mm256_set1_epi8('%'),
+                  ef = _mm256_set1_epi8((char)0xef);
+    __m256i a = _mm256_loadu_si256((const __m256i *)d);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(d + 32));
+    __m256i ha = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(a, bs), _mm256_cmpeq_epi8(a, pc)),
+                                 _mm256_cmpeq_epi8(a, ef));
+    __m256i hb = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(b, bs), _mm256_cmpeq_epi8(b, pc)),
+                                 _mm256_cmpeq_epi8(b, ef));
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(hb) << 32 |
+           (uint32_t)_mm256_movemask_epi8(ha);
+}
+#endif
+
+/* Bit i set where d[i] is an ASCII digit, for the 64 bytes at d (baseline
+ * code: SSE2, or a byte loop). */
 static uint64_t digit_mask64(const uint8_t *d)
 {
 #ifdef __SSE2__
@@ -1297,7 +1364,11 @@ static void prepass(struct scan_ctx *c)
                 w = tail;
             }
         }
+#ifdef HAVE_AVX2_PATH
+        uint64_t D = (c->s->avx2 ? digit_mask64_avx2(w) : digit_mask64(w)) >> shift;
+#else
         uint64_t D = digit_mask64(w) >> shift;
+#endif
         if (!D) {
             in_run = false;
             continue;
@@ -1534,16 +1605,22 @@ static bool escape_at(const uint8_t *p, size_t k)
  * arrive, or n. It walks the bytes as normalize() does (an escaped
  * backslash is passed over whole), so normalize() started there gives
  * what it would have given from 0. */
-static size_t plain_prefix(const uint8_t *d, size_t n)
+static size_t plain_prefix(const uint8_t *d, size_t n, bool avx2)
 {
+#ifdef HAVE_AVX2_PATH
+#define TRIGGER_MASK64(p) (avx2 ? trigger_mask64_avx2(p) : trigger_mask64(p))
+#else
+    (void)avx2;
+#define TRIGGER_MASK64(p) trigger_mask64(p)
+#endif
     size_t next = 0; /* the first byte the walk has not passed over */
     for (size_t base = 0; base < n; base += 64) {
         size_t m = n - base < 64 ? n - base : 64;
         uint64_t T;
         if (m == 64) {
-            T = trigger_mask64(d + base);
+            T = TRIGGER_MASK64(d + base);
         } else if (n >= 64) {
-            T = trigger_mask64(d + n - 64) >> (64 - m);
+            T = TRIGGER_MASK64(d + n - 64) >> (64 - m);
         } else {
             T = 0;
             for (size_t k = 0; k < m; k++)
@@ -1557,6 +1634,7 @@ static size_t plain_prefix(const uint8_t *d, size_t n)
         }
     }
     return n;
+#undef TRIGGER_MASK64
 }
 
 /* Decodes in[0..n) into out/raw (room for n bytes). Stops before an escape
@@ -1730,7 +1808,7 @@ int match_stream_scan(struct match_stream *st, struct match_scratch *s, const ui
             continue;
         }
         /* what needs no decoding is scanned where it is, without a copy */
-        size_t plain = plain_prefix(data, len);
+        size_t plain = plain_prefix(data, len, s->avx2);
         if (plain == len) return scan_norm(st, s, data, NULL, len, len, fn, ud);
         if (plain) {
             if (scan_norm(st, s, data, NULL, plain, plain, fn, ud) != 0) return -1;

@@ -72,6 +72,8 @@ struct match_stats {
 #define MATCH_NO_PREPASS 2u   /* skip the digit-run pre-pass (its patterns find nothing) */
 #define MATCH_NO_HS 4u        /* skip Hyperscan (its patterns find nothing) */
 #define MATCH_RAW_ONLY 8u     /* count Hyperscan matches and pre-pass events, no values */
+#define MATCH_NO_AVX2 16u     /* build the 64-byte masks with the baseline (SSE2) code even
+                                 on a CPU with AVX2; the results are the same */
 
 /* Compiles the ruleset. The ruleset must outlive the database. On error returns
  * -1 with "file:line: pattern ID: message" in err; on success 0. */
@@ -92,6 +94,9 @@ int match_scratch_add_db(struct match_scratch *s, const struct match_db *db);
 const struct match_stats *match_scratch_stats(const struct match_scratch *s);
 /* MATCH_* flags above; returns the previous flags. Can't fail. */
 unsigned match_scratch_set_flags(struct match_scratch *s, unsigned flags);
+/* 1 when s builds its 64-byte masks with AVX2 (the CPU has it and
+ * MATCH_NO_AVX2 is clear), else 0. This function can't fail. */
+int match_scratch_avx2(const struct match_scratch *s);
 /* How many patterns the digit-run pre-pass serves (the rest run in Hyperscan). */
 size_t match_db_prepass_patterns(const struct match_db *db);
 /* Whether pattern idx is served by the pre-pass. */

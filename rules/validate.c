@@ -353,24 +353,40 @@ bool validate_cn_address(const uint8_t *v, size_t len)
  * only the 号 (a literal, which its prefilter does at memory speed); this
  * recovers the leftmost start of a match ending there, as start-of-match
  * would, in one backward pass over at most 96 bytes. Byte-level like the
- * regex: a "CJK character" is a lead byte E4-E9 and two bytes 80-BF. */
+ * regex: a "CJK character" is a lead byte E4-E9 and two bytes 80-BF. The
+ * walk reads byte classes from a table and whole characters as one 24-bit
+ * number, so each step is a few loads and one test, not a chain of range
+ * compares the data decides. */
+enum { AC_BODY = 1, AC_LEAD = 2, AC_CONT = 4 };
+
+static const uint8_t addr_cls[256] = {
+    ['0' ... '9'] = AC_BODY, ['A' ... 'Z'] = AC_BODY, ['a' ... 'z'] = AC_BODY,
+    ['-'] = AC_BODY,         [0x80 ... 0xbf] = AC_CONT, [0xe4 ... 0xe9] = AC_LEAD,
+};
+
+#define U24_HAO 0xe58fb7u /* 号 */
+
+static inline uint32_t u24(const uint8_t *u)
+{
+    return (uint32_t)u[0] << 16 | (uint32_t)u[1] << 8 | u[2];
+}
+
+/* The three bytes ending at end are a CJK character. */
 static inline bool cjk_unit(const uint8_t *w, size_t end)
 {
-    return end >= 3 && w[end - 3] >= 0xe4 && w[end - 3] <= 0xe9 && (w[end - 2] & 0xc0) == 0x80 &&
-           (w[end - 1] & 0xc0) == 0x80;
+    return end >= 3 &&
+           (addr_cls[w[end - 3]] & (addr_cls[w[end - 2]] & addr_cls[w[end - 1]]) >> 1 & AC_LEAD);
 }
 
 static inline bool hao_at(const uint8_t *w, size_t end)
 {
-    return end >= 3 && w[end - 3] == 0xe5 && w[end - 2] == 0x8f && w[end - 1] == 0xb7;
+    return end >= 3 && u24(w + end - 3) == U24_HAO;
 }
 
-static inline bool admin_at(const uint8_t *w, size_t end)
+/* 省 E7 9C 81, 市 E5 B8 82, 区 E5 8C BA, 县 E5 8E BF */
+static inline bool admin_u24(uint32_t u)
 {
-    const uint8_t *u = w + end - 3; /* 省 E7 9C 81, 市 E5 B8 82, 区 E5 8C BA, 县 E5 8E BF */
-    return (u[0] == 0xe7 && u[1] == 0x9c && u[2] == 0x81) ||
-           (u[0] == 0xe5 && ((u[1] == 0xb8 && u[2] == 0x82) || (u[1] == 0x8c && u[2] == 0xba) ||
-                             (u[1] == 0x8e && u[2] == 0xbf)));
+    return u == 0xe79c81u || u == 0xe5b882u || u == 0xe58cbau || u == 0xe58ebfu;
 }
 
 long validate_cn_address_find(const uint8_t *w, size_t n)
@@ -379,9 +395,10 @@ long validate_cn_address_find(const uint8_t *w, size_t n)
     size_t q = n - 3; /* end of the body */
     long best = -1;
     for (int k = 0; k <= 24; k++) {
+        bool cjk = cjk_unit(w, q);
         /* q is the end of the k-th body unit back; is a marker right before? */
-        if (k >= 2 && cjk_unit(w, q) && admin_at(w, q)) {
-            size_t m = q - 3, p = m;
+        if (k >= 2 && cjk && admin_u24(u24(w + q - 3))) {
+            size_t p = q - 3;
             int c = 0;
             while (c < 6 && cjk_unit(w, p))
                 p -= 3, c++;
@@ -389,9 +406,9 @@ long validate_cn_address_find(const uint8_t *w, size_t n)
         }
         if (k == 24) break;
         /* one more body unit back */
-        if (q >= 1 && (is_alnum(w[q - 1]) || w[q - 1] == '-'))
+        if (q >= 1 && (addr_cls[w[q - 1]] & AC_BODY))
             q -= 1;
-        else if (cjk_unit(w, q) && !hao_at(w, q))
+        else if (cjk && u24(w + q - 3) != U24_HAO)
             q -= 3;
         else
             break;

@@ -362,6 +362,94 @@ static void test_address_find(void)
     CHECK(validate_get(validate_find("cn_address"))->find == validate_cn_address_find);
 }
 
+/* The address finder as first written (range compares, byte by byte): the
+ * table-driven one must give the same start on any input. */
+static bool ref_cjk(const uint8_t *w, size_t end)
+{
+    return end >= 3 && w[end - 3] >= 0xe4 && w[end - 3] <= 0xe9 && (w[end - 2] & 0xc0) == 0x80 &&
+           (w[end - 1] & 0xc0) == 0x80;
+}
+
+static bool ref_hao(const uint8_t *w, size_t end)
+{
+    return end >= 3 && w[end - 3] == 0xe5 && w[end - 2] == 0x8f && w[end - 1] == 0xb7;
+}
+
+static bool ref_admin(const uint8_t *w, size_t end)
+{
+    const uint8_t *u = w + end - 3;
+    return (u[0] == 0xe7 && u[1] == 0x9c && u[2] == 0x81) ||
+           (u[0] == 0xe5 && ((u[1] == 0xb8 && u[2] == 0x82) || (u[1] == 0x8c && u[2] == 0xba) ||
+                             (u[1] == 0x8e && u[2] == 0xbf)));
+}
+
+static long ref_find(const uint8_t *w, size_t n)
+{
+    if (!ref_hao(w, n)) return -1;
+    size_t q = n - 3;
+    long best = -1;
+    for (int k = 0; k <= 24; k++) {
+        if (k >= 2 && ref_cjk(w, q) && ref_admin(w, q)) {
+            size_t p = q - 3;
+            int c = 0;
+            while (c < 6 && ref_cjk(w, p))
+                p -= 3, c++;
+            if (c >= 2) best = (long)p;
+        }
+        if (k == 24) break;
+        uint8_t b = q >= 1 ? w[q - 1] : 0;
+        if (q >= 1 && ((b >= '0' && b <= '9') || (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') ||
+                       b == '-'))
+            q -= 1;
+        else if (ref_cjk(w, q) && !ref_hao(w, q))
+            q -= 3;
+        else
+            break;
+    }
+    return best;
+}
+
+static void test_address_find_vs_reference(void)
+{
+    /* characters and stray bytes the walk tells apart: markers, 号, other
+     * CJK (lead bytes E4 and E9 at the class edges), ASCII body bytes and
+     * their neighbours, two-byte and four-byte UTF-8, lone lead and
+     * continuation bytes */
+    static const char *pieces[] = {
+        "省", "市", "区", "县", "号", "路", "中", "\xe4\xb8\x80", "\xe9\xbe\xa5",
+        "\xe3\x80\x80", "\xea\xb0\x80", "7", "a", "Z", "-", "_", "/", " ", "é",
+        "\xf0\x9f\x98\x80", "\xe5", "\x8f", "\xbf\xbf", "\xc0", "@", "[", "`", "{",
+    };
+    enum { NP = sizeof pieces / sizeof pieces[0] };
+    uint32_t x = 2026;
+    long bad = 0, found = 0;
+    for (int t = 0; t < 200000; t++) {
+        uint8_t v[120];
+        size_t len = 0;
+        x = x * 1103515245u + 12345u;
+        int parts = 1 + (int)((x >> 16) % 40);
+        for (int j = 0; j < parts; j++) {
+            x = x * 1103515245u + 12345u;
+            /* markers and 号 often, so matches are common */
+            unsigned r = (x >> 16) % (NP + 8);
+            const char *p = r < NP ? pieces[r] : pieces[r % 5];
+            size_t n = strlen(p);
+            if (len + n > sizeof(v) - 3) break;
+            memcpy(v + len, p, n);
+            len += n;
+        }
+        if (t & 1) { /* end on 号 half of the time */
+            memcpy(v + len, "号", 3);
+            len += 3;
+        }
+        long want = ref_find(v, len);
+        found += want >= 0;
+        bad += validate_cn_address_find(v, len) != want;
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(found > 1000); /* the random strings do hold addresses */
+}
+
 static void test_waybill(void)
 {
     int idx = validate_find("waybill");
@@ -434,6 +522,7 @@ int main(void)
     test_address();
     test_address_vs_reference();
     test_address_find();
+    test_address_find_vs_reference();
     test_waybill();
     test_masked_never_count();
     test_table();
