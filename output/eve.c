@@ -8,9 +8,9 @@
  * sink wants it). Keys are emitted in a fixed order (JSON_PRESERVE_ORDER)
  * so the same capture gives byte-identical lines. Flow and http events, the
  * hot ones, are written as text with output/jsonw.c into a per-thread
- * buffer (no tree, no malloc); the jansson tree is their fallback for an
- * event that does not fit, and the way stats events are built. The sinks own the I/O and
- * its failures (output/sink.h); nothing here can stop the sensor. */
+ * buffer (no tree, no malloc; a larger heap buffer for the rare event that
+ * does not fit); stats events are built as jansson trees. The sinks own the
+ * I/O and its failures (output/sink.h); nothing here can stop the sensor. */
 #include "output/eve.h"
 
 #include <errno.h>
@@ -321,196 +321,22 @@ void eve_write_line(struct eve *e, const char *line, size_t len)
     dispatch(e, type, tlen, line, len, NULL);
 }
 
-/* A JSON string of v. Text from the wire may not be UTF-8, which jansson
- * refuses: every byte that does not start a well-formed sequence becomes
- * U+FFFD, so the field is written rather than silently lost. */
-static json_t *jstr(const char *v)
-{
-    json_t *j = json_string(v);
-    if (j)
-        return j;
-    size_t len = strlen(v);
-    char *buf = malloc(len * 3 + 1);
-    if (!buf)
-        return json_string("");
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        const unsigned char *u = (const unsigned char *)v + i;
-        size_t n = u[0] < 0x80 ? 1
-                   : u[0] >= 0xc2 && u[0] <= 0xdf ? 2
-                   : u[0] >= 0xe0 && u[0] <= 0xef ? 3
-                   : u[0] >= 0xf0 && u[0] <= 0xf4 ? 4 : 0;
-        int ok = n > 0 && n <= len - i;
-        for (size_t k = 1; ok && k < n; k++)
-            ok = (u[k] & 0xc0) == 0x80;
-        if (ok && n == 3)
-            ok = !(u[0] == 0xe0 && u[1] < 0xa0) && !(u[0] == 0xed && u[1] >= 0xa0);
-        if (ok && n == 4)
-            ok = !(u[0] == 0xf0 && u[1] < 0x90) && !(u[0] == 0xf4 && u[1] >= 0x90);
-        if (ok) {
-            memcpy(buf + o, u, n);
-            o += n;
-            i += n;
-        } else {
-            memcpy(buf + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-        }
-    }
-    buf[o] = 0;
-    j = json_string(buf);
-    free(buf);
-    return j ? j : json_string("");
-}
-
-static void set_str(json_t *o, const char *k, const char *v)
-{
-    if (v && v[0])
-        json_object_set_new(o, k, jstr(v));
-}
-
 static json_t *event_base(uint64_t ts_us, const char *type)
 {
     char ts[40];
     eve_format_ts(ts_us, ts, sizeof(ts));
     json_t *o = json_object();
-    json_object_set_new(o, "timestamp", jstr(ts));
-    json_object_set_new(o, "event_type", jstr(type));
+    json_object_set_new(o, "timestamp", json_string(ts));
+    json_object_set_new(o, "event_type", json_string(type));
     return o;
 }
 
-static json_t *common(const struct eve_common *c, const char *type)
-{
-    json_t *o = json_object();
-    char ts[40];
-    eve_format_ts(c->ts_us, ts, sizeof(ts));
-    json_object_set_new(o, "timestamp", jstr(ts));
-    json_object_set_new(o, "flow_id", json_integer((json_int_t)(c->flow_id & INT64_MAX)));
-    if (c->pcap_filename && c->pcap_filename[0])
-        json_object_set_new(o, "pcap_filename", jstr(c->pcap_filename));
-    if (c->pcap_cnt)
-        json_object_set_new(o, "pcap_cnt", json_integer((json_int_t)c->pcap_cnt));
-    json_object_set_new(o, "event_type", jstr(type));
-    if (c->vlan) {
-        json_t *v = json_array();
-        json_array_append_new(v, json_integer(c->vlan));
-        json_object_set_new(o, "vlan", v);
-    }
-    set_str(o, "src_ip", c->src_ip);
-    json_object_set_new(o, "src_port", json_integer(c->src_port));
-    set_str(o, "dest_ip", c->dest_ip);
-    json_object_set_new(o, "dest_port", json_integer(c->dest_port));
-    set_str(o, "proto", c->proto);
-    set_str(o, "app_proto", c->app_proto);
-    set_str(o, "community_id", c->community_id);
-    return o;
-}
-
-static json_t *records_json(const struct eve_records *r)
-{
-    json_t *o = json_object();
-    json_t *counts = json_object();
-    for (size_t i = 0; i < r->n_counts; i++)
-        json_object_set_new(counts, r->counts[i].key, json_integer((json_int_t)r->counts[i].val));
-    json_object_set_new(o, "counts", counts);
-    if (r->n_samples) {
-        json_t *a = json_array();
-        for (size_t i = 0; i < r->n_samples; i++)
-            json_array_append_new(a, jstr(r->samples[i]));
-        json_object_set_new(o, "samples", a);
-    }
-    if (r->n_fingerprints) {
-        /* {"phone": ["hmac:..", ..], "waybill": [..]}, categories in first-seen order */
-        json_t *fo = json_object();
-        for (size_t i = 0; i < r->n_fingerprints; i++) {
-            json_t *a = json_object_get(fo, r->fp_categories[i]);
-            if (!a) {
-                a = json_array();
-                if (json_object_set_new(fo, r->fp_categories[i], a) != 0)
-                    continue; /* a key jansson refuses (not UTF-8); a was freed */
-            }
-            json_array_append_new(a, jstr(r->fingerprints[i]));
-        }
-        json_object_set_new(o, "fingerprints", fo);
-    }
-    return o;
-}
-
-static void tree_flow(struct eve *e, const struct eve_flow *f)
-{
-    json_t *o = common(&f->c, "flow");
-    json_t *fl = json_object();
-    char ts[40];
-    json_object_set_new(fl, "pkts_toserver", json_integer((json_int_t)f->pkts_toserver));
-    json_object_set_new(fl, "pkts_toclient", json_integer((json_int_t)f->pkts_toclient));
-    json_object_set_new(fl, "bytes_toserver", json_integer((json_int_t)f->bytes_toserver));
-    json_object_set_new(fl, "bytes_toclient", json_integer((json_int_t)f->bytes_toclient));
-    eve_format_ts(f->start_us, ts, sizeof(ts));
-    json_object_set_new(fl, "start", jstr(ts));
-    eve_format_ts(f->end_us, ts, sizeof(ts));
-    json_object_set_new(fl, "end", jstr(ts));
-    json_object_set_new(fl, "age", json_integer((json_int_t)((f->end_us - f->start_us) / 1000000u)));
-    set_str(fl, "state", f->state);
-    set_str(fl, "reason", f->reason);
-    json_object_set_new(o, "flow", fl);
-    if ((f->ndpi_proto && f->ndpi_proto[0]) || (f->host && f->host[0])) {
-        json_t *n = json_object();
-        set_str(n, "proto", f->ndpi_proto);
-        set_str(n, "category", f->ndpi_category);
-        set_str(n, "host", f->host);
-        json_object_set_new(o, "ndpi", n);
-    }
-    if (f->records[0] || f->records[1]) {
-        json_t *r = json_object();
-        if (f->records[0])
-            json_object_set_new(r, "toserver", records_json(f->records[0]));
-        if (f->records[1])
-            json_object_set_new(r, "toclient", records_json(f->records[1]));
-        json_object_set_new(o, "records", r);
-    }
-    emit(e, o);
-}
-
-static void tree_http(struct eve *e, const struct eve_http *h)
-{
-    json_t *o = common(&h->c, "http");
-    if (h->account.id && h->account.id[0]) {
-        json_t *a = json_object();
-        json_object_set_new(a, "id", jstr(h->account.id));
-        set_str(a, "via", h->account.via);
-        json_object_set_new(o, "account", a);
-    }
-    json_t *x = json_object();
-    set_str(x, "hostname", h->hostname);
-    set_str(x, "url", h->url);
-    set_str(x, "http_user_agent", h->http_user_agent);
-    set_str(x, "http_content_type", h->http_content_type);
-    set_str(x, "http_refer", h->http_refer);
-    set_str(x, "http_method", h->http_method);
-    set_str(x, "protocol", h->protocol);
-    if (h->status)
-        json_object_set_new(x, "status", json_integer(h->status));
-    json_object_set_new(x, "length", json_integer((json_int_t)h->length));
-    json_object_set_new(x, "request_length", json_integer((json_int_t)h->request_length));
-    set_str(x, "endpoint", h->endpoint);
-    if (h->n_flags) {
-        json_t *a = json_array();
-        for (size_t i = 0; i < h->n_flags; i++)
-            json_array_append_new(a, jstr(h->flags[i]));
-        json_object_set_new(x, "flags", a);
-    }
-    json_object_set_new(o, "http", x);
-    if (h->records)
-        json_object_set_new(o, "records", records_json(h->records));
-    emit(e, o);
-}
-
-/* The fast path: flow and http events are written with jsonw straight
- * into a per-thread buffer, in exactly the bytes json_dumps() gives for the
- * tree above (test_jsonw.c checks the writer against jansson; the golden
- * tests check the events). An event that does not fit, or carries something
- * the writer cannot render as jansson would (a duplicate or non-UTF-8 count
- * key), goes through the tree instead, so nothing is lost. */
+/* Flow and http events are written with jsonw straight into a per-thread
+ * buffer, in exactly the bytes json_dumps() would give for the same tree
+ * (test_jsonw.c checks the writer against jansson; the golden tests check
+ * the events). The rare event that does not fit (a long URL full of bytes
+ * that need escaping, many fingerprints) is written again into a heap
+ * buffer four times as large, as often as needed. */
 #define EVE_LINE_CAP (64 * 1024)
 static __thread char eve_line[EVE_LINE_CAP];
 
@@ -588,9 +414,6 @@ static void w_records(struct jsonw *w, const struct eve_records *r)
     jsonw_key(w, "counts");
     jsonw_obj_begin(w);
     for (size_t i = 0; i < r->n_counts; i++) {
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(r->counts[j].key, r->counts[i].key) == 0)
-                w->invalid = 1; /* jansson keeps one of them: the tree decides */
         jsonw_key(w, r->counts[i].key);
         jsonw_i64(w, (int64_t)r->counts[i].val);
     }
@@ -625,106 +448,132 @@ static void w_records(struct jsonw *w, const struct eve_records *r)
     jsonw_obj_end(w);
 }
 
-void eve_write_flow(struct eve *e, const struct eve_flow *f)
+/* Writes one event with fn into the thread's buffer (or a larger heap one)
+ * and hands the line to the sinks. An event that cannot be written (no
+ * memory for it) reaches them as lost, counted per sink. */
+static void write_event(struct eve *e, const char *type,
+                        void (*fn)(struct jsonw *w, const void *ev), const void *ev)
 {
+    char *heap = NULL, *buf = eve_line;
+    size_t cap = sizeof(eve_line);
     struct jsonw w;
-    jsonw_init(&w, eve_line, sizeof(eve_line));
-    w_common(&w, &f->c, "flow");
-    jsonw_key(&w, "flow");
-    jsonw_obj_begin(&w);
-    jsonw_key(&w, "pkts_toserver");
-    jsonw_i64(&w, (int64_t)f->pkts_toserver);
-    jsonw_key(&w, "pkts_toclient");
-    jsonw_i64(&w, (int64_t)f->pkts_toclient);
-    jsonw_key(&w, "bytes_toserver");
-    jsonw_i64(&w, (int64_t)f->bytes_toserver);
-    jsonw_key(&w, "bytes_toclient");
-    jsonw_i64(&w, (int64_t)f->bytes_toclient);
-    jsonw_key(&w, "start");
-    w_ts(&w, f->start_us);
-    jsonw_key(&w, "end");
-    w_ts(&w, f->end_us);
-    jsonw_key(&w, "age");
-    jsonw_i64(&w, (int64_t)((f->end_us - f->start_us) / 1000000u));
-    w_str(&w, "state", f->state);
-    w_str(&w, "reason", f->reason);
-    jsonw_obj_end(&w);
+    for (;;) {
+        jsonw_init(&w, buf, cap);
+        fn(&w, ev);
+        if (!w.overflow || cap > SIZE_MAX / 4)
+            break;
+        cap *= 4;
+        free(heap);
+        if (!(buf = heap = malloc(cap)))
+            break;
+    }
+    if (buf && jsonw_ok(&w))
+        dispatch(e, type, strlen(type), w.buf, w.len, NULL);
+    else
+        dispatch(e, type, strlen(type), NULL, 0, NULL);
+    free(heap);
+}
+
+static void flow_json(struct jsonw *w, const void *ev)
+{
+    const struct eve_flow *f = ev;
+    w_common(w, &f->c, "flow");
+    jsonw_key(w, "flow");
+    jsonw_obj_begin(w);
+    jsonw_key(w, "pkts_toserver");
+    jsonw_i64(w, (int64_t)f->pkts_toserver);
+    jsonw_key(w, "pkts_toclient");
+    jsonw_i64(w, (int64_t)f->pkts_toclient);
+    jsonw_key(w, "bytes_toserver");
+    jsonw_i64(w, (int64_t)f->bytes_toserver);
+    jsonw_key(w, "bytes_toclient");
+    jsonw_i64(w, (int64_t)f->bytes_toclient);
+    jsonw_key(w, "start");
+    w_ts(w, f->start_us);
+    jsonw_key(w, "end");
+    w_ts(w, f->end_us);
+    jsonw_key(w, "age");
+    jsonw_i64(w, (int64_t)((f->end_us - f->start_us) / 1000000u));
+    w_str(w, "state", f->state);
+    w_str(w, "reason", f->reason);
+    jsonw_obj_end(w);
     if ((f->ndpi_proto && f->ndpi_proto[0]) || (f->host && f->host[0])) {
-        jsonw_key(&w, "ndpi");
-        jsonw_obj_begin(&w);
-        w_str(&w, "proto", f->ndpi_proto);
-        w_str(&w, "category", f->ndpi_category);
-        w_str(&w, "host", f->host);
-        jsonw_obj_end(&w);
+        jsonw_key(w, "ndpi");
+        jsonw_obj_begin(w);
+        w_str(w, "proto", f->ndpi_proto);
+        w_str(w, "category", f->ndpi_category);
+        w_str(w, "host", f->host);
+        jsonw_obj_end(w);
     }
     if (f->records[0] || f->records[1]) {
-        jsonw_key(&w, "records");
-        jsonw_obj_begin(&w);
+        jsonw_key(w, "records");
+        jsonw_obj_begin(w);
         if (f->records[0]) {
-            jsonw_key(&w, "toserver");
-            w_records(&w, f->records[0]);
+            jsonw_key(w, "toserver");
+            w_records(w, f->records[0]);
         }
         if (f->records[1]) {
-            jsonw_key(&w, "toclient");
-            w_records(&w, f->records[1]);
+            jsonw_key(w, "toclient");
+            w_records(w, f->records[1]);
         }
-        jsonw_obj_end(&w);
+        jsonw_obj_end(w);
     }
-    jsonw_obj_end(&w);
-    if (jsonw_ok(&w))
-        dispatch(e, "flow", 4, w.buf, w.len, NULL);
-    else
-        tree_flow(e, f);
+    jsonw_obj_end(w);
+}
+
+void eve_write_flow(struct eve *e, const struct eve_flow *f)
+{
+    write_event(e, "flow", flow_json, f);
+}
+
+static void http_json(struct jsonw *w, const void *ev)
+{
+    const struct eve_http *h = ev;
+    w_common(w, &h->c, "http");
+    if (h->account.id && h->account.id[0]) {
+        jsonw_key(w, "account");
+        jsonw_obj_begin(w);
+        jsonw_key(w, "id");
+        jsonw_str(w, h->account.id);
+        w_str(w, "via", h->account.via);
+        jsonw_obj_end(w);
+    }
+    jsonw_key(w, "http");
+    jsonw_obj_begin(w);
+    w_str(w, "hostname", h->hostname);
+    w_str(w, "url", h->url);
+    w_str(w, "http_user_agent", h->http_user_agent);
+    w_str(w, "http_content_type", h->http_content_type);
+    w_str(w, "http_refer", h->http_refer);
+    w_str(w, "http_method", h->http_method);
+    w_str(w, "protocol", h->protocol);
+    if (h->status) {
+        jsonw_key(w, "status");
+        jsonw_i64(w, h->status);
+    }
+    jsonw_key(w, "length");
+    jsonw_i64(w, (int64_t)h->length);
+    jsonw_key(w, "request_length");
+    jsonw_i64(w, (int64_t)h->request_length);
+    w_str(w, "endpoint", h->endpoint);
+    if (h->n_flags) {
+        jsonw_key(w, "flags");
+        jsonw_arr_begin(w);
+        for (size_t i = 0; i < h->n_flags; i++)
+            jsonw_str(w, h->flags[i]);
+        jsonw_arr_end(w);
+    }
+    jsonw_obj_end(w);
+    if (h->records) {
+        jsonw_key(w, "records");
+        w_records(w, h->records);
+    }
+    jsonw_obj_end(w);
 }
 
 void eve_write_http(struct eve *e, const struct eve_http *h)
 {
-    struct jsonw w;
-    jsonw_init(&w, eve_line, sizeof(eve_line));
-    w_common(&w, &h->c, "http");
-    if (h->account.id && h->account.id[0]) {
-        jsonw_key(&w, "account");
-        jsonw_obj_begin(&w);
-        jsonw_key(&w, "id");
-        jsonw_str(&w, h->account.id);
-        w_str(&w, "via", h->account.via);
-        jsonw_obj_end(&w);
-    }
-    jsonw_key(&w, "http");
-    jsonw_obj_begin(&w);
-    w_str(&w, "hostname", h->hostname);
-    w_str(&w, "url", h->url);
-    w_str(&w, "http_user_agent", h->http_user_agent);
-    w_str(&w, "http_content_type", h->http_content_type);
-    w_str(&w, "http_refer", h->http_refer);
-    w_str(&w, "http_method", h->http_method);
-    w_str(&w, "protocol", h->protocol);
-    if (h->status) {
-        jsonw_key(&w, "status");
-        jsonw_i64(&w, h->status);
-    }
-    jsonw_key(&w, "length");
-    jsonw_i64(&w, (int64_t)h->length);
-    jsonw_key(&w, "request_length");
-    jsonw_i64(&w, (int64_t)h->request_length);
-    w_str(&w, "endpoint", h->endpoint);
-    if (h->n_flags) {
-        jsonw_key(&w, "flags");
-        jsonw_arr_begin(&w);
-        for (size_t i = 0; i < h->n_flags; i++)
-            jsonw_str(&w, h->flags[i]);
-        jsonw_arr_end(&w);
-    }
-    jsonw_obj_end(&w);
-    if (h->records) {
-        jsonw_key(&w, "records");
-        w_records(&w, h->records);
-    }
-    jsonw_obj_end(&w);
-    if (jsonw_ok(&w))
-        dispatch(e, "http", 4, w.buf, w.len, NULL);
-    else
-        tree_http(e, h);
+    write_event(e, "http", http_json, h);
 }
 
 /* Finds or creates the object at the dotted path's parent; returns it and

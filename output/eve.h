@@ -35,7 +35,7 @@ struct eve_kv {
 
 /* A per-direction summary of the records found (never raw values). */
 struct eve_records {
-    const struct eve_kv *counts; /* per category, "phone" -> 12 */
+    const struct eve_kv *counts; /* per category, "phone" -> 12; keys unique */
     size_t n_counts;
     const char *const *samples;  /* masked */
     size_t n_samples;

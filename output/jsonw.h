@@ -5,14 +5,14 @@
  * the order they are written), so a fixed-shape event can skip building a
  * jansson tree. Strings are escaped as jansson escapes them (\" \\ \b \f \n
  * \r \t, other control characters as \u00XX, '/' and UTF-8 kept), after
- * the sanitising rule of output/eve.c: every byte that does not start a
+ * the sensor's sanitising rule: every byte that does not start a
  * well-formed UTF-8 sequence becomes U+FFFD.
  *
  * The caller owns the buffer; nothing is allocated. The writer never writes
  * past cap: when something does not fit, overflow is set, the rest of the
- * event is ignored, and the caller falls back or counts the loss. Values
- * jansson would refuse (a key that is not UTF-8, a real that is not finite)
- * set invalid instead of being written; the caller falls back the same way.
+ * event is ignored, and the caller tries a larger buffer or counts the loss.
+ * Values jansson would refuse (a key that is not UTF-8, a real that is not
+ * finite) set invalid instead of being written; the caller counts the loss.
  * Commas and colons are placed by the writer; keys and values must
  * alternate inside objects (that is the caller's bug otherwise). The
  * writer does not detect duplicate keys: jansson would keep one (the last

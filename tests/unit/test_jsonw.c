@@ -8,8 +8,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "output/eve.h"
 #include "output/jsonw.h"
 
 #define DUMP_FLAGS (JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(12))
@@ -321,6 +323,25 @@ static void test_random_documents(void)
     CHECK(compared > 1000);
 }
 
+/* One document with every kind of value, escapes and nesting. */
+static void write_doc(struct jsonw *w)
+{
+    jsonw_obj_begin(w);
+    jsonw_key(w, "a\n");
+    jsonw_str(w, "x\x01\xff\xc3\xa9");
+    jsonw_key(w, "n");
+    jsonw_arr_begin(w);
+    jsonw_i64(w, -12);
+    jsonw_u64(w, UINT64_MAX);
+    jsonw_real(w, 0.5);
+    jsonw_bool(w, 0);
+    jsonw_null(w);
+    jsonw_obj_begin(w);
+    jsonw_obj_end(w);
+    jsonw_arr_end(w);
+    jsonw_obj_end(w);
+}
+
 /* Every cap from 0 to the full length: never a byte past the cap, overflow
  * exactly when the text does not fit, and a full fit is the full text. */
 static void test_cap(void)
@@ -328,20 +349,7 @@ static void test_cap(void)
     static char ref[512], buf[600];
     struct jsonw w;
     jsonw_init(&w, ref, sizeof(ref));
-    jsonw_obj_begin(&w);
-    jsonw_key(&w, "a\n");
-    jsonw_str(&w, "x\x01\xff\xc3\xa9");
-    jsonw_key(&w, "n");
-    jsonw_arr_begin(&w);
-    jsonw_i64(&w, -12);
-    jsonw_u64(&w, UINT64_MAX);
-    jsonw_real(&w, 0.5);
-    jsonw_bool(&w, 0);
-    jsonw_null(&w);
-    jsonw_obj_begin(&w);
-    jsonw_obj_end(&w);
-    jsonw_arr_end(&w);
-    jsonw_obj_end(&w);
+    write_doc(&w);
     CHECK(jsonw_ok(&w));
     size_t full = w.len;
     ref[full] = 0;
@@ -350,20 +358,7 @@ static void test_cap(void)
     for (size_t cap = 0; cap <= full; cap++) {
         memset(buf, '#', sizeof(buf));
         jsonw_init(&w, buf, cap);
-        jsonw_obj_begin(&w);
-        jsonw_key(&w, "a\n");
-        jsonw_str(&w, "x\x01\xff\xc3\xa9");
-        jsonw_key(&w, "n");
-        jsonw_arr_begin(&w);
-        jsonw_i64(&w, -12);
-        jsonw_u64(&w, UINT64_MAX);
-        jsonw_real(&w, 0.5);
-        jsonw_bool(&w, 0);
-        jsonw_null(&w);
-        jsonw_obj_begin(&w);
-        jsonw_obj_end(&w);
-        jsonw_arr_end(&w);
-        jsonw_obj_end(&w);
+        write_doc(&w);
         CHECK(w.len <= cap);
         CHECK_EQ(w.overflow, cap < full);
         CHECK(buf[cap] == '#');
@@ -401,6 +396,53 @@ static void test_refused(void)
     CHECK(jsonw_ok(&w));
 }
 
+/* An http event far larger than the writer's per-thread buffer (64 KiB):
+ * a URL of 40,000 control bytes, each written as \u00XX, comes out whole,
+ * on one line, and reads back as the same string. */
+static void test_eve_oversize(void)
+{
+    char path[] = "/tmp/lh_jsonw_eve_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    char err[256];
+    struct eve *e = eve_open(path, err, sizeof(err));
+    CHECK(e != NULL);
+    if (!e)
+        return;
+    static char url[40001];
+    for (size_t i = 0; i < sizeof(url) - 1; i++)
+        url[i] = (char)(1 + i % 31);
+    struct eve_http h;
+    memset(&h, 0, sizeof(h));
+    h.c.ts_us = 1767225600000000ull;
+    h.c.flow_id = 7;
+    h.c.src_ip = "10.0.0.1";
+    h.c.dest_ip = "10.0.0.2";
+    h.c.proto = "TCP";
+    h.url = url;
+    h.http_method = "GET";
+    eve_write_http(e, &h);
+    eve_close(e);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    static char line[400000];
+    size_t n = fread(line, 1, sizeof(line) - 1, f);
+    fclose(f);
+    unlink(path);
+    line[n] = 0;
+    CHECK(n > 64 * 1024 * 3); /* the 40,000 bytes took six each */
+    CHECK(n > 0 && line[n - 1] == '\n' && memchr(line, '\n', n) == line + n - 1);
+    json_t *o = json_loadb(line, n, 0, NULL);
+    CHECK(o != NULL);
+    const char *got = json_string_value(json_object_get(json_object_get(o, "http"), "url"));
+    CHECK(got && strcmp(got, url) == 0);
+    CHECK_STR(json_string_value(json_object_get(o, "event_type")), "http");
+    json_decref(o);
+}
+
 int main(void)
 {
     test_fixed_strings();
@@ -408,5 +450,6 @@ int main(void)
     test_random_documents();
     test_cap();
     test_refused();
+    test_eve_oversize();
     return check_done();
 }
