@@ -5,16 +5,23 @@
  * category byte and the value) for alerts, and a 64-bit SipHash-2-4 of the
  * same bytes for in-memory dedup sets. The SipHash key is derived once from
  * the site key, so neither output can be computed without the site key, and
- * the per-record cost of record64 stays a few nanoseconds (HMAC through
- * OpenSSL costs a context and a fetch per call; it is used only for the
- * bounded number of samples an alert carries). Only libcrypto is used here. */
+ * the per-record cost of record64 stays a few nanoseconds. The HMAC is keyed
+ * once per key: the SHA-256 states after the inner and outer pad blocks are
+ * kept in the key, so a record costs two SHA-256 blocks through libcrypto's
+ * SHA256_* (which pick SHA-NI/AVX code) and no EVP context or fetch; it is
+ * used only for the bounded number of fingerprints an event carries. Only
+ * libcrypto is used here. */
 #include "output/fingerprint.h"
+
+/* SHA256_Init/_Update/_Final are deprecated in OpenSSL 3 in favour of EVP,
+ * whose per-call context setup is what this file avoids; they stay in 3.x. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 
 #include <errno.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
-#include <pthread.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -46,6 +53,31 @@ out:
     return rc;
 }
 
+/* The SHA-256 chaining values after one block of key ^ pad (the key is at
+ * most 64 bytes, one block, so it is used as it is). */
+static void hmac_pads(const uint8_t *key, size_t keylen, uint32_t mid[2][8])
+{
+    for (int o = 0; o < 2; o++) {
+        uint8_t pad[64];
+        memset(pad, o ? 0x5c : 0x36, sizeof(pad));
+        for (size_t i = 0; i < keylen && i < sizeof(pad); i++)
+            pad[i] ^= key[i];
+        SHA256_CTX c;
+        SHA256_Init(&c);
+        SHA256_Update(&c, pad, sizeof(pad));
+        memcpy(mid[o], c.h, sizeof(c.h));
+    }
+}
+
+/* A SHA-256 context resumed after one block whose chaining value is mid. */
+static void sha_resume(SHA256_CTX *c, const uint32_t mid[8])
+{
+    memset(c, 0, sizeof(*c));
+    memcpy(c->h, mid, sizeof(c->h));
+    c->Nl = 512; /* bits hashed so far */
+    c->md_len = SHA256_DIGEST_LENGTH;
+}
+
 static int derive_k64(struct fingerprint_key *k)
 {
     uint8_t h[32];
@@ -53,6 +85,8 @@ static int derive_k64(struct fingerprint_key *k)
                     h) != 0)
         return -1;
     memcpy(k->k64, h, sizeof(k->k64));
+    hmac_pads(k->key, k->len, k->hmac_mid);
+    k->hmac_ready = 1;
     return 0;
 }
 
@@ -129,63 +163,28 @@ int fingerprint_key_random(struct fingerprint_key *k)
     return derive_k64(k);
 }
 
-/* HMAC of a record with the key already set up: fetching the MAC and
- * keying it cost far more than hashing a record, so each thread keeps one
- * keyed context per key and re-initialises it with the same key (OpenSSL
- * keeps the keyed pads) for every record. */
-static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
-static pthread_key_t ctx_key_tls;
-
-/* a worker thread's keyed context goes with the thread */
-static void ctx_free_at_exit(void *ctx)
+/* HMAC-SHA256(key, category || v) from the key's pad states: two SHA-256
+ * blocks for a record of up to 54 bytes. A key without them (filled in by
+ * hand) has them made here. Can't fail. */
+static void hmac_record(const struct fingerprint_key *k, uint8_t category, const uint8_t *v,
+                        size_t len, uint8_t out[32])
 {
-    EVP_MAC_CTX_free(ctx);
-}
-
-static void ctx_key_init(void)
-{
-    pthread_key_create(&ctx_key_tls, ctx_free_at_exit);
-}
-
-static int hmac_record(const struct fingerprint_key *k, uint8_t category, const uint8_t *v,
-                       size_t len, uint8_t out[32])
-{
-    static __thread EVP_MAC_CTX *ctx;
-    static __thread const struct fingerprint_key *ctx_key;
-    static __thread uint8_t ctx_key_bytes[FINGERPRINT_KEY_MAX];
-    static __thread size_t ctx_key_len;
-    if (!ctx || ctx_key != k || ctx_key_len != k->len ||
-        memcmp(ctx_key_bytes, k->key, k->len) != 0) {
-        EVP_MAC_CTX_free(ctx);
-        ctx = NULL;
-        if (ctx_key)
-            pthread_setspecific(ctx_key_tls, NULL);
-        EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-        if (mac) {
-            ctx = EVP_MAC_CTX_new(mac);
-            EVP_MAC_free(mac); /* the context holds its own reference */
-        }
-        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
-                               OSSL_PARAM_construct_end()};
-        static const uint8_t nokey[1];
-        if (!ctx || !EVP_MAC_init(ctx, k->len ? k->key : nokey, k->len, params)) {
-            EVP_MAC_CTX_free(ctx);
-            ctx = NULL;
-            return hmac_sha256(k->key, k->len, &category, 1, v, len, out);
-        }
-        ctx_key = k;
-        memcpy(ctx_key_bytes, k->key, k->len);
-        ctx_key_len = k->len;
-        pthread_once(&ctx_once, ctx_key_init);
-        pthread_setspecific(ctx_key_tls, ctx);
-    } else if (!EVP_MAC_init(ctx, NULL, 0, NULL)) {
-        return hmac_sha256(k->key, k->len, &category, 1, v, len, out);
+    uint32_t made[2][8];
+    const uint32_t(*mid)[8] = k->hmac_mid;
+    if (!k->hmac_ready) {
+        hmac_pads(k->key, k->len < FINGERPRINT_KEY_MAX ? k->len : FINGERPRINT_KEY_MAX, made);
+        mid = (const uint32_t(*)[8])made;
     }
-    size_t outl = 0;
-    if (!EVP_MAC_update(ctx, &category, 1) || (len && !EVP_MAC_update(ctx, v, len)) ||
-        !EVP_MAC_final(ctx, out, &outl, 32) || outl != 32)
-        return hmac_sha256(k->key, k->len, &category, 1, v, len, out);
-    return 0;
+    SHA256_CTX c;
+    uint8_t inner[SHA256_DIGEST_LENGTH];
+    sha_resume(&c, mid[0]);
+    SHA256_Update(&c, &category, 1);
+    if (len)
+        SHA256_Update(&c, v, len);
+    SHA256_Final(inner, &c);
+    sha_resume(&c, mid[1]);
+    SHA256_Update(&c, inner, sizeof(inner));
+    SHA256_Final(out, &c);
 }
 
 void fingerprint_record(const struct fingerprint_key *k, uint8_t category, const uint8_t *v,
@@ -193,8 +192,7 @@ void fingerprint_record(const struct fingerprint_key *k, uint8_t category, const
 {
     static const char hexd[] = "0123456789abcdef";
     uint8_t h[32];
-    if (hmac_record(k, category, v, len, h) != 0)
-        memset(h, 0, sizeof(h)); /* only without memory; an all-zero print is visible */
+    hmac_record(k, category, v, len, h);
     memcpy(out, "hmac:", 5);
     for (size_t i = 0; i < 16; i++) {
         out[5 + 2 * i] = hexd[h[i] >> 4];
@@ -235,6 +233,52 @@ static void sip_block(struct sip *s, uint64_t m)
     s->v0 ^= m;
 }
 
+/* Little-endian loads of 1..8 bytes that read nothing outside [p, p+n):
+ * short values are covered by two overlapping loads. */
+static inline uint64_t ld64(const uint8_t *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+
+static inline uint32_t ld32(const uint8_t *p)
+{
+    uint32_t x;
+    memcpy(&x, p, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap32(x);
+#endif
+    return x;
+}
+
+static inline uint16_t ld16(const uint8_t *p)
+{
+    uint16_t x;
+    memcpy(&x, p, 2);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap16(x);
+#endif
+    return x;
+}
+
+/* Bytes p[0..n) for n <= 7, little-endian, upper bytes zero. */
+static inline uint64_t ld_short(const uint8_t *p, size_t n)
+{
+    if (n >= 4)
+        return ld32(p) | (uint64_t)ld32(p + n - 4) << (8 * (n - 4));
+    if (n >= 2)
+        return ld16(p) | (uint64_t)ld16(p + n - 2) << (8 * (n - 2));
+    return n ? p[0] : 0;
+}
+
+/* The same function as fingerprint_siphash over the message category || v,
+ * without copying the message: its 8-byte words are read straight from v
+ * (the first word is the category and v's first 7 bytes, so word i >= 1 is
+ * v[8i-1 .. 8i+6]), and the last partial word by one load ending at v's end. */
 uint64_t fingerprint_record64(const struct fingerprint_key *k, uint8_t category, const uint8_t *v,
                               size_t len)
 {
@@ -242,26 +286,20 @@ uint64_t fingerprint_record64(const struct fingerprint_key *k, uint8_t category,
     struct sip s = {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
                     k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
     size_t total = len + 1;
-    /* the message is category || v: the first block takes 7 bytes of v */
-    uint8_t buf[8];
-    buf[0] = category;
-    size_t i = 0; /* bytes of v consumed */
-    size_t first = len < 7 ? len : 7;
-    if (first) memcpy(buf + 1, v, first);
-    i = first;
-    if (first == 7) {
-        sip_block(&s, load64(buf));
-        for (; i + 8 <= len; i += 8)
-            sip_block(&s, load64(v + i));
-        size_t rest = len - i;
-        memset(buf, 0, sizeof(buf));
-        if (rest) memcpy(buf, v + i, rest);
+    uint64_t last;
+    if (len < 7) {
+        last = category | ld_short(v, len) << 8;
     } else {
-        memset(buf + 1 + first, 0, 7 - first);
+        uint64_t first = len >= 8 ? ld64(v) << 8 : (uint64_t)ld_short(v, 7) << 8;
+        sip_block(&s, category | first);
+        size_t o = 8; /* message offset of the next word */
+        for (; o + 8 <= total; o += 8)
+            sip_block(&s, ld64(v + o - 1));
+        size_t r = total - o; /* bytes left, 0..7; when r > 0, len >= 8 */
+        last = r ? ld64(v + len - 8) >> (64 - 8 * r) : 0;
     }
-    /* last block: the remaining bytes and the length's low byte */
-    buf[7] = (uint8_t)total;
-    sip_block(&s, load64(buf));
+    last |= (uint64_t)(uint8_t)total << 56;
+    sip_block(&s, last);
     s.v2 ^= 0xff;
     for (int r = 0; r < 4; r++)
         sip_round(&s);

@@ -20,6 +20,11 @@ struct fingerprint_key {
      * fingerprint_key_set/_random: the first 16 bytes of
      * HMAC-SHA256(key, "leakhound record64 v1"). */
     uint8_t k64[16];
+    /* HMAC-SHA256 keyed once: the SHA-256 chaining values after the key's
+     * inner and outer pad blocks, set with k64 by fingerprint_key_set/
+     * _random (hmac_ready). A key filled in by hand still works, slower. */
+    uint32_t hmac_mid[2][8];
+    uint8_t hmac_ready;
 };
 
 /* Key from a hex or plain string (>= 16 bytes). Returns 0, or -1 with err. */
