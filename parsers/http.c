@@ -7,7 +7,9 @@
  * the end of the loop. Bodies are never buffered: body bytes are handed to
  * the body callback directly, or through the decompressor (decompress.c).
  * The only copy is of the head being parsed, capped at max_header_bytes, and
- * it is copied into the transaction when the head ends.
+ * it is copied into the transaction when the head ends. Runs of ordinary
+ * target, name and value bytes are taken in one step (counted, copied and
+ * scanned together), with exactly the effect of the byte states.
  *
  *   request:  method SP target SP HTTP/1.x CRLF *(field CRLF) CRLF [body]
  *   response: HTTP/1.x SP 3DIGIT [SP reason] CRLF *(field CRLF) CRLF [body]
@@ -318,14 +320,6 @@ static void buf_put(struct half *h, uint8_t c)
     h->buf[h->buf_len++] = c;
 }
 
-static void name_put(struct half *h, uint8_t c)
-{
-    if (h->nlen < NAME_SCR) h->nscr[h->nlen] = (char)c;
-    h->nlen++;
-    if (!is_blank(c)) h->ntrim = h->nlen;
-    buf_put(h, c);
-}
-
 static void val_put(struct half *h, uint8_t c)
 {
     if (c == 0) c = ' '; /* RFC 9110 5.5: NUL in a field value may be replaced by SP */
@@ -333,6 +327,49 @@ static void val_put(struct half *h, uint8_t c)
     h->vlen++;
     if (!is_blank(c)) h->vtrim = h->vlen;
     buf_put(h, c);
+}
+
+/* Several head bytes at once, as buf_put() one by one would store them. */
+static void buf_put_run(struct half *h, const uint8_t *s, size_t n)
+{
+    if (!h->storing) return;
+    if (n <= (size_t)(h->buf_cap - h->buf_len)) {
+        memcpy(h->buf + h->buf_len, s, n);
+        h->buf_len += (uint32_t)n;
+        return;
+    }
+    for (size_t k = 0; k < n; k++)
+        buf_put(h, s[k]);
+}
+
+/* Name or value bytes r[0..n) (a name: no ':' nor control among them; a
+ * value: no CR, LF nor NUL), as name or val_put() one by one would take
+ * them: the bounded scratch copy, the logical and trimmed lengths, the
+ * stored head. */
+static void field_put_run(struct half *h, char *scr, size_t scr_cap, uint64_t *flen,
+                          uint64_t *ftrim, const uint8_t *r, size_t n)
+{
+    if (*flen < scr_cap) {
+        size_t k = scr_cap - (size_t)*flen;
+        memcpy(scr + *flen, r, k < n ? k : n);
+    }
+    for (size_t k = n; k-- > 0;)
+        if (!is_blank(r[k])) {
+            *ftrim = *flen + k + 1;
+            break;
+        }
+    *flen += n;
+    buf_put_run(h, r, n);
+}
+
+/* How many of the n head bytes at s[0..n) after the first one head_count()
+ * may count without reaching the cap: a run stops short of it, so the byte
+ * that hits the cap goes through the byte loop. */
+static size_t head_run_limit(const struct http_parser *p, const struct half *h, size_t n)
+{
+    if (h->head_capped) return n;
+    uint64_t room = p->cfg.max_header_bytes - h->head_bytes; /* head_bytes <= cap here */
+    return n - 1 > room ? (size_t)room + 1 : n;
 }
 
 /* obs-fold: the value so far (trimmed) and the continuation join with one SP */
@@ -934,10 +971,21 @@ void http_feed(struct http_parser *p, enum http_dir dir, const uint8_t *data, si
                 h->state = S_REQ_VER;
             } else if (c < 0x20 || c == 0x7f) {
                 goto error; /* CR/LF: an HTTP/0.9 request line */
+            } else if (h->uri_len < p->cfg.max_uri) {
+                /* a run of target bytes under the cap at once */
+                size_t e = i + 1;
+                while (e < len && data[e] > 0x20 && data[e] != 0x7f)
+                    e++;
+                size_t n = head_run_limit(p, h, e - i);
+                if (n > p->cfg.max_uri - h->uri_len) n = (size_t)(p->cfg.max_uri - h->uri_len);
+                h->head_bytes += n - 1;
+                buf_put_run(h, data + i, n);
+                h->uri_len += n;
+                i += n;
+                counted = i - 1;
+                break;
             } else {
-                if (h->uri_len < p->cfg.max_uri) {
-                    buf_put(h, c);
-                } else if (!h->uri_capped) {
+                if (!h->uri_capped) {
                     h->uri_capped = true;
                     flag(h, HTTP_TX_TRUNCATED);
                     if (!h->tentative) st->uri_cap_hit++;
@@ -1062,7 +1110,17 @@ void http_feed(struct http_parser *p, enum http_dir dir, const uint8_t *data, si
             } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
                 goto error; /* includes a line without a colon */
             } else {
-                name_put(h, c);
+                /* a run of name bytes at once, as if taken one by one */
+                size_t e = i + 1;
+                while (e < len && data[e] != ':' && (data[e] >= 0x20 || data[e] == '\t') &&
+                       data[e] != 0x7f)
+                    e++;
+                size_t n = head_run_limit(p, h, e - i);
+                h->head_bytes += n - 1;
+                field_put_run(h, h->nscr, NAME_SCR, &h->nlen, &h->ntrim, data + i, n);
+                i += n;
+                counted = i - 1;
+                break;
             }
             i++;
             break;
@@ -1088,8 +1146,20 @@ void http_feed(struct http_parser *p, enum http_dir dir, const uint8_t *data, si
             } else if (c == '\n') {
                 h->hdr_pending = true;
                 h->state = S_HDR_START;
-            } else {
+            } else if (c == 0) {
                 val_put(h, c);
+            } else {
+                /* a run of value bytes: counted, scanned and copied at once,
+                 * as val_put() and head_count() byte by byte would */
+                size_t e = i + 1;
+                while (e < len && data[e] != '\r' && data[e] != '\n' && data[e] != 0)
+                    e++;
+                size_t n = head_run_limit(p, h, e - i);
+                h->head_bytes += n - 1;
+                field_put_run(h, h->vscr, VAL_SCR, &h->vlen, &h->vtrim, data + i, n);
+                i += n;
+                counted = i - 1;
+                break;
             }
             i++;
             break;
