@@ -3,8 +3,9 @@
  *
  * Values come in one call each; text goes out into the caller's buffer and
  * nowhere else. Invariant: len <= cap always; after the first overflow
- * nothing more is written. Plain runs of a string are copied with one
- * memcpy; only escapes and non-ASCII bytes are looked at one by one. */
+ * nothing more is written. Plain runs of a string are found eight bytes a
+ * step and copied with one memcpy; only escapes and non-ASCII bytes are
+ * looked at one by one. */
 #include "output/jsonw.h"
 
 #include <locale.h>
@@ -97,6 +98,18 @@ static const unsigned char plain[256] = {
     [0x5d ... 0x7f] = 1,
 };
 
+/* 1 when none of the 8 bytes at u needs a look: no control byte, '"', '\\'
+ * nor byte >= 0x80 (SWAR tests; a false alarm only costs the byte loop). */
+static int plain8(const unsigned char *u)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t x;
+    memcpy(&x, u, 8);
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    uint64_t bad = x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
+    return (bad & high) == 0;
+}
+
 /* The quoted, escaped string s[0..n). Returns 0 if some byte was not
  * UTF-8 (and was written as U+FFFD). */
 static int quoted(struct jsonw *w, const char *s, size_t n)
@@ -108,6 +121,8 @@ static int quoted(struct jsonw *w, const char *s, size_t n)
     size_t i = 0;
     while (i < n) {
         size_t run = i;
+        while (n - run >= 8 && plain8(u + run))
+            run += 8;
         while (run < n && plain[u[run]])
             run++;
         put(w, u + i, run - i);

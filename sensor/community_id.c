@@ -155,18 +155,30 @@ void flow_community_id(uint16_t seed, uint8_t ip_ver, uint8_t proto, const struc
 void flow_addr_str(const struct lh_addr *a, uint8_t ip_ver, char *out, size_t outlen)
 {
     static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const char hex[] = "0123456789abcdef";
     char tmp[INET6_ADDRSTRLEN];
+    size_t n = 0;
 
     if (!out || outlen == 0) return;
+    /* written by hand, not by printf: two per event on the packet path */
     if (ip_ver == 4 || memcmp(a->a, v4mapped, sizeof(v4mapped)) == 0) {
-        if (!inet_ntop(AF_INET, a->a + 12, tmp, sizeof(tmp))) tmp[0] = '\0';
+        for (int i = 12; i < 16; i++) { /* dotted quad, as inet_ntop writes it */
+            unsigned v = a->a[i];
+            if (v >= 100) tmp[n++] = (char)('0' + v / 100);
+            if (v >= 10) tmp[n++] = (char)('0' + v / 10 % 10);
+            tmp[n++] = (char)('0' + v % 10);
+            if (i < 15) tmp[n++] = '.';
+        }
     } else {
         /* written out in full, as Suricata's EVE does, so SIEM parsers and
          * correlation on the text form carry over */
-        snprintf(tmp, sizeof(tmp),
-                 "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
-                 a->a[0], a->a[1], a->a[2], a->a[3], a->a[4], a->a[5], a->a[6], a->a[7], a->a[8],
-                 a->a[9], a->a[10], a->a[11], a->a[12], a->a[13], a->a[14], a->a[15]);
+        for (int i = 0; i < 16; i++) {
+            tmp[n++] = hex[a->a[i] >> 4];
+            tmp[n++] = hex[a->a[i] & 15];
+            if (i & 1 && i < 15) tmp[n++] = ':';
+        }
     }
-    snprintf(out, outlen, "%s", tmp);
+    if (n > outlen - 1) n = outlen - 1;
+    memcpy(out, tmp, n);
+    out[n] = 0;
 }

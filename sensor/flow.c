@@ -9,7 +9,8 @@
  * version. The hash is SipHash-2-4 with the 128-bit seed from the config
  * (getrandom() when the seed is 0,0) over the key with its endpoints in
  * canonical order, so both directions hash alike and crafted ports cannot
- * pile flows into one chain. Buckets: a power-of-two array of chains,
+ * pile flows into one chain (the last key and its hash are kept, so a run of
+ * packets of one flow hashes once). Buckets: a power-of-two array of chains,
  * hash_size to start with, doubled (up to 2^24) whenever there are more than
  * two flows per bucket and the memory cap has room.
  *
@@ -123,6 +124,11 @@ struct flow_table {
     struct flow_lru lru[CLS_N];
     uint64_t timeout[CLS_N];
     uint64_t k0, k1;
+    /* the last key hashed and its hash: packets come in runs of one flow,
+     * and SipHash is a pure function of the key */
+    uint8_t last_key[40];
+    uint64_t last_hash;
+    uint8_t last_valid;
     uint64_t memcap;
     uint64_t flow_cost;
     uint64_t seq; /* flows created without a pcap_cnt: their flow_id source */
@@ -169,7 +175,7 @@ const char *flow_end_reason_name(enum flow_end_reason r)
 
 /* ---- hashing ---------------------------------------------------------------- */
 
-static uint64_t key_hash(const struct flow_table *t, const struct lh_addr *a0, uint16_t p0,
+static uint64_t key_hash(struct flow_table *t, const struct lh_addr *a0, uint16_t p0,
                          const struct lh_addr *a1, uint16_t p1, uint8_t proto, uint8_t ver,
                          uint16_t vlan)
 {
@@ -193,7 +199,11 @@ static uint64_t key_hash(const struct flow_table *t, const struct lh_addr *a0, u
     b[37] = ver;
     b[38] = (uint8_t)(vlan >> 8);
     b[39] = (uint8_t)vlan;
-    return fingerprint_siphash(t->k0, t->k1, b, sizeof(b));
+    if (t->last_valid && memcmp(b, t->last_key, sizeof(b)) == 0) return t->last_hash;
+    memcpy(t->last_key, b, sizeof(b));
+    t->last_hash = fingerprint_siphash(t->k0, t->k1, b, sizeof(b));
+    t->last_valid = 1;
+    return t->last_hash;
 }
 
 /* A bijection of [0, 2^53): xor-shifts and odd multipliers, each invertible
