@@ -280,12 +280,6 @@ struct account_bucket *account_minute(struct account_table *t, struct account *a
     return *slot;
 }
 
-struct account_bucket *account_minute_peek(const struct account *a, uint32_t m)
-{
-    struct account_bucket *b = a->min[m % ACCOUNT_MINUTES];
-    return b && b->idx == m ? b : NULL;
-}
-
 struct account_bucket *account_hour(struct account_table *t, struct account *a, uint32_t h)
 {
     if (!t->lay.hours || !a->hr)

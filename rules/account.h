@@ -130,8 +130,13 @@ void account_charge(struct account_table *t, struct account *a, int64_t delta);
 /* The bucket of minute m: the ring slot, emptied if it held another minute.
  * Allocates on first use (NULL when out of memory; then nothing is counted). */
 struct account_bucket *account_minute(struct account_table *t, struct account *a, uint32_t m);
-/* The existing bucket of minute m, or NULL. */
-struct account_bucket *account_minute_peek(const struct account *a, uint32_t m);
+/* The existing bucket of minute m, or NULL. Inline: the engine looks up a
+ * window's minutes for every detection of every transaction. */
+static inline struct account_bucket *account_minute_peek(const struct account *a, uint32_t m)
+{
+    struct account_bucket *b = a->min[m % ACCOUNT_MINUTES];
+    return b && b->idx == m ? b : NULL;
+}
 /* Same for hour buckets (layout.hours > 0). */
 struct account_bucket *account_hour(struct account_table *t, struct account *a, uint32_t h);
 struct account_bucket *account_hour_peek(const struct account_table *t, const struct account *a,

@@ -48,6 +48,7 @@
 #define ALERT_SRC_IPS 8        /* hosts listed in an alert */
 #define CONCURRENT_S 300       /* a new host this soon after another host's request: shared */
 #define ALERT_SAMPLES 5
+#define PREFETCH_AHEAD 8       /* records: a sketch slot is fetched this far ahead of its add */
 
 struct det_rt {
     const struct detection *d;
@@ -182,9 +183,6 @@ struct sum_ctx {
     int ep; /* -1: requests */
     uint32_t cats;
     uint64_t sum, known, out;
-    struct sketch *dst;
-    unsigned cat;
-    int switched;
 };
 
 static void sum_queries(struct account_bucket *b, void *ud)
@@ -197,8 +195,8 @@ static void sum_bound(struct account_bucket *b, void *ud)
 {
     struct sum_ctx *c = ud;
     for (unsigned k = 0; k < c->d->lay.n_cat; k++)
-        if (c->cats & (1u << k))
-            c->sum += sketch_count(&b->cat[k]);
+        if (c->cats & (1u << k)) /* an exact set's count is n: no call */
+            c->sum += b->cat[k].hll ? sketch_count(&b->cat[k]) : b->cat[k].n;
 }
 
 static void sum_regions(struct account_bucket *b, void *ud)
@@ -208,11 +206,44 @@ static void sum_regions(struct account_bucket *b, void *ud)
     c->out += b->region_out;
 }
 
-static void merge_cat(struct account_bucket *b, void *ud)
+/* Sketches of one category, collected from a window's (or an hour's)
+ * buckets: at most ACCOUNT_MINUTES minute or ACCOUNT_MAX_HOURS hour buckets. */
+struct union_ctx {
+    unsigned cat;
+    size_t n;
+    struct sketch *src[ACCOUNT_MINUTES > ACCOUNT_MAX_HOURS ? ACCOUNT_MINUTES : ACCOUNT_MAX_HOURS];
+};
+
+static void collect_cat(struct account_bucket *b, void *ud)
 {
-    struct sum_ctx *c = ud;
-    if (sketch_merge(c->dst, &b->cat[c->cat], &c->switched) < 0)
-        c->d->st.obs_nomem++;
+    struct union_ctx *u = ud;
+    struct sketch *s = &b->cat[u->cat];
+    if ((s->hll || s->n) && u->n < sizeof u->src / sizeof u->src[0])
+        u->src[u->n++] = s; /* empty sketches add nothing to a union */
+}
+
+/* Distinct values in the union of the collected sketches. The count
+ * depends only on the union of the values (exact up to SKETCH_EXACT_MAX,
+ * then the HyperLogLog of them all), not on the order of merging or the
+ * size of the table, so: one sketch is its own union; several are merged
+ * into the engine's scratch set, sized once from the sum of their counts
+ * (an upper bound of the union) so it never grows while merging. */
+static uint64_t union_count(struct detect_engine *d, struct union_ctx *u)
+{
+    if (u->n == 0)
+        return 0;
+    if (u->n == 1)
+        return sketch_count(u->src[0]);
+    uint64_t bound = 0;
+    for (size_t i = 0; i < u->n; i++)
+        bound += sketch_count(u->src[i]);
+    if (sketch_prepare(&d->scratch, bound) < 0)
+        sketch_reset(&d->scratch); /* then it grows as it goes */
+    int sw = 0;
+    for (size_t i = 0; i < u->n; i++)
+        if (sketch_merge(&d->scratch, u->src[i], &sw) < 0)
+            d->st.obs_nomem++;
+    return sketch_count(&d->scratch);
 }
 
 static uint64_t win_queries(struct detect_engine *d, struct account *a, uint32_t win_min, int ep,
@@ -227,10 +258,9 @@ static uint64_t win_queries(struct detect_engine *d, struct account *a, uint32_t
 static uint64_t win_distinct(struct detect_engine *d, struct account *a, uint32_t win_min,
                              unsigned cat, uint32_t now_min)
 {
-    sketch_reset(&d->scratch);
-    struct sum_ctx c = {.d = d, .dst = &d->scratch, .cat = cat};
-    win_foreach(d, a, win_min, now_min, merge_cat, &c);
-    return sketch_count(&d->scratch);
+    struct union_ctx u = {.cat = cat};
+    win_foreach(d, a, win_min, now_min, collect_cat, &u);
+    return union_count(d, &u);
 }
 
 static uint64_t win_records(struct detect_engine *d, struct account *a, uint32_t win_min,
@@ -282,17 +312,6 @@ static double region_total(const struct account *a)
     return total;
 }
 
-static int region_home(const struct account *a, uint16_t region)
-{
-    double total = region_total(a), w = 0;
-    for (int r = 0; r < ACCOUNT_REGIONS; r++)
-        if (a->reg[r].region == region)
-            w = a->reg[r].w;
-    if (total <= 0)
-        return -1; /* nothing learned: no notion of home yet */
-    return w >= REGION_HOME * total;
-}
-
 /* The account's usual share of records outside its home regions, from its
  * learned region mix (every record it was shown in hours that did not
  * alert); *total is the weight behind it. */
@@ -306,24 +325,37 @@ static double region_usual_out(const struct account *a, double *total)
     return t > 0 ? (t - home) / t : 0;
 }
 
-static void region_note(struct account *a, uint16_t region)
+/* One record of a region: returns whether the region is home (its learned
+ * weight is at least REGION_HOME of the total; -1 while nothing is learned),
+ * as it stood before this record, then counts the record as pending for
+ * the hour (in the region's slot, a free slot, or "other"). *total is
+ * region_total(a), kept up to date here (it changes only when a free slot
+ * is claimed), so a transaction's records cost one pass over the slots. */
+static int region_home_note(struct account *a, uint16_t region, double *total)
 {
-    int free_slot = -1;
+    int first = -1, last = -1, free_slot = -1;
     for (int r = 0; r < ACCOUNT_REGIONS; r++) {
         if (a->reg[r].region == region) {
-            a->reg[r].pending++;
-            return;
-        }
-        if (!a->reg[r].region && free_slot < 0)
+            if (first < 0)
+                first = r;
+            last = r;
+        } else if (!a->reg[r].region && free_slot < 0) {
             free_slot = r;
+        }
     }
-    if (free_slot >= 0) {
+    double w = last >= 0 ? a->reg[last].w : 0;
+    int home = *total <= 0 ? -1 : w >= REGION_HOME * *total;
+    if (first >= 0) {
+        a->reg[first].pending++;
+    } else if (free_slot >= 0) {
         a->reg[free_slot].region = region;
         a->reg[free_slot].pending = 1;
         a->reg[free_slot].w = 0;
+        *total = region_total(a);
     } else {
         a->reg_other_pending++;
     }
+    return home;
 }
 
 /* Out-of-scope reference of an account for detection i: the usual share
@@ -373,10 +405,9 @@ static uint64_t hour_count(struct detect_engine *d, struct account *a, const str
         for (unsigned k = 0; k < d->lay.n_cat; k++) {
             if (!(rt->cats & (1u << k)))
                 continue;
-            sketch_reset(&d->scratch);
-            struct sum_ctx c = {.d = d, .dst = &d->scratch, .cat = k};
-            hour_minutes(a, h, merge_cat, &c);
-            x += sketch_count(&d->scratch);
+            struct union_ctx u = {.cat = k};
+            hour_minutes(a, h, collect_cat, &u);
+            x += union_count(d, &u);
         }
     }
     return x;
@@ -461,12 +492,14 @@ struct hit {
     const char *base_kind;
     int has_spread;
     double z, cusum;
-    char sentence[384];
     const char *detail_name;
-    struct eve_alert_num detail[6];
     size_t n_detail;
-    uint64_t tx_recs[RULE_CAT_MAX]; /* bulk: records of the transaction */
+    /* from here on not zeroed per evaluation (HIT_ZEROED): written before read */
+    uint64_t tx_recs[RULE_CAT_MAX]; /* by eval_bulk(): records of the transaction */
+    char sentence[384];             /* by every evaluation that fires */
+    struct eve_alert_num detail[6]; /* the first n_detail */
 };
+#define HIT_ZEROED offsetof(struct hit, sentence)
 
 static int src_cmp(const void *x, const void *y)
 {
@@ -639,16 +672,16 @@ static void describe_records(struct detect_engine *d, const struct det_rt *rt, c
     snprintf(out, len, "%s", n == 1 ? cat_plural(last) : "records");
 }
 
-static int eval_bulk(struct detect_engine *d, size_t i, const struct detect_obs *o, struct hit *h)
+/* tx_recs: the transaction's records per category (detect_observe() counts
+ * them once for every detection). */
+static int eval_bulk(struct detect_engine *d, size_t i, const struct detect_obs *o,
+                     const uint64_t *tx_recs, struct hit *h)
 {
     const struct detection *det = d->rt[i].d;
     uint64_t n = 0;
-    for (size_t k = 0; k < o->n_recs; k++) {
-        unsigned c = o->recs[k].category;
-        if (c < RULE_CAT_MAX && (det->categories & (1u << c))) {
-            n++;
-            h->tx_recs[c]++;
-        }
+    for (int c = 0; c < RULE_CAT_MAX; c++) {
+        h->tx_recs[c] = det->categories & (1u << c) ? tx_recs[c] : 0;
+        n += h->tx_recs[c];
     }
     if (n < det->at_least)
         return 0;
@@ -809,13 +842,14 @@ static int eval_enum(struct detect_engine *d, struct account *a, size_t i,
                      const struct detect_obs *o, struct hit *h, int pushed)
 {
     const struct detection *det = d->rt[i].d;
-    if (!pushed || !a->en)
-        return 0;
+    if (!pushed || !a->en || a->en_n < det->min_queries || a->en_n < 2)
+        return 0; /* the window holds at most en_n queries */
     uint32_t cap = d->lay.enum_cap, k = 0, near = 0;
     uint64_t since = o->ts_us > det->window_s * US ? o->ts_us - det->window_s * US : 0;
     const struct account_enum_ent *prev = NULL;
-    for (uint32_t j = 0; j < a->en_n; j++) {
-        const struct account_enum_ent *e = &a->en[(a->en_head + cap - 1 - j) % cap];
+    uint32_t pos = (a->en_head + cap - 1) % cap; /* newest first, no division per entry */
+    for (uint32_t j = 0; j < a->en_n; j++, pos = pos ? pos - 1 : cap - 1) {
+        const struct account_enum_ent *e = &a->en[pos];
         if (e->ts_us < since)
             break;
         if (prev) {
@@ -824,6 +858,12 @@ static int eval_enum(struct detect_engine *d, struct account *a, size_t i,
         }
         prev = e;
         k++;
+        /* each further query adds at most one near step, so the share can
+         * reach at most (near + en_n - k) / (en_n - 1): give up once even
+         * that is short (a person's lookups are rarely near each other) */
+        if ((k & 15) == 0 &&
+            (double)(near + a->en_n - k) / (double)(a->en_n - 1) < det->seq_share)
+            return 0;
     }
     if (k < det->min_queries || k < 2)
         return 0;
@@ -904,10 +944,14 @@ static int eval_cadence(struct detect_engine *d, struct account *a, size_t i,
         return 0;
     uint32_t cap = d->lay.cad_cap, n = det->min_requests;
     double sum = 0, sumsq = 0;
+    /* newest gap first (the same order of additions as ever), no division per gap */
+    uint32_t pos = (a->cad_head + cap - 1) % cap;
+    uint64_t t1 = a->cad[pos];
     for (uint32_t j = 0; j < n; j++) {
-        uint64_t t1 = a->cad[(a->cad_head + cap - 1 - j) % cap];
-        uint64_t t0 = a->cad[(a->cad_head + cap - 2 - j) % cap];
+        pos = pos ? pos - 1 : cap - 1;
+        uint64_t t0 = a->cad[pos];
         double g = t1 >= t0 ? (double)(t1 - t0) / US : 0;
+        t1 = t0;
         sum += g;
         sumsq += g * g;
     }
@@ -1037,6 +1081,8 @@ void detect_observe(struct detect_engine *d, const struct detect_obs *o)
 
     struct account_bucket *b = account_minute(d->t, a, m);
     struct account_bucket *hb = d->lay.hours ? account_hour(d->t, a, h) : NULL;
+    uint64_t tx_recs[RULE_CAT_MAX] = {0}; /* records per category, for bulk_response */
+    size_t n_hist = 0;                    /* records counted in tx_recs so far */
     if (!b) {
         d->st.obs_nomem++;
     } else {
@@ -1054,8 +1100,19 @@ void detect_observe(struct detect_engine *d, const struct detect_obs *o)
             if (hb)
                 account_bucket_epq(d->t, hb)[ep]++;
         }
-        for (size_t k = 0; k < o->n_recs && k < DETECT_MAX_TX_RECORDS; k++) {
+        double reg_total = region_total(a);
+        size_t n_rec = o->n_recs < DETECT_MAX_TX_RECORDS ? o->n_recs : DETECT_MAX_TX_RECORDS;
+        for (size_t k = 0; k < n_rec; k++) {
             const struct detect_rec *r = &o->recs[k];
+            if (k + PREFETCH_AHEAD < n_rec) {
+                const struct detect_rec *p = &o->recs[k + PREFETCH_AHEAD];
+                int pc = p->category < RULE_CAT_MAX ? d->cat_dense[p->category] : -1;
+                if (pc >= 0)
+                    sketch_prefetch(&b->cat[pc], p->fp);
+            }
+            if (r->category < RULE_CAT_MAX)
+                tx_recs[r->category]++;
+            n_hist = k + 1;
             int c = r->category < RULE_CAT_MAX ? d->cat_dense[r->category] : -1;
             int fresh = 1;
             if (c >= 0) {
@@ -1069,7 +1126,7 @@ void detect_observe(struct detect_engine *d, const struct detect_obs *o)
                 d->st.sketch_switches += (uint64_t)sw;
             }
             if (r->region && fresh) {
-                int home = region_home(a, r->region);
+                int home = region_home_note(a, r->region, &reg_total);
                 if (home >= 0) {
                     b->region_known++;
                     b->region_out += home == 0;
@@ -1078,10 +1135,13 @@ void detect_observe(struct detect_engine *d, const struct detect_obs *o)
                         hb->region_out += home == 0;
                     }
                 }
-                region_note(a, r->region);
             }
         }
     }
+
+    for (size_t k = n_hist; k < o->n_recs; k++)
+        if (o->recs[k].category < RULE_CAT_MAX)
+            tx_recs[o->recs[k].category]++;
 
     /* rings for enumeration and cadence */
     int en_pushed = 0, cad_pushed = 0;
@@ -1105,10 +1165,10 @@ void detect_observe(struct detect_engine *d, const struct detect_obs *o)
         if (!evaluate_allowed(d, det, o))
             continue;
         struct hit hit;
-        memset(&hit, 0, sizeof hit);
+        memset(&hit, 0, HIT_ZEROED);
         int fired = 0;
         switch (det->type) {
-        case DETECT_BULK_RESPONSE: fired = eval_bulk(d, i, o, &hit); break;
+        case DETECT_BULK_RESPONSE: fired = eval_bulk(d, i, o, tx_recs, &hit); break;
         case DETECT_VOLUME: fired = eval_volume(d, a, i, o, &hit); break;
         case DETECT_ANOMALY: fired = eval_anomaly(d, a, i, o, &hit); break;
         case DETECT_NEW_SOURCE: fired = eval_new_source(d, a, i, o, &hit); break;

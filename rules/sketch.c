@@ -94,6 +94,25 @@ static int exact_grow(struct sketch *s)
     return 0;
 }
 
+int sketch_prepare(struct sketch *s, uint64_t expect)
+{
+    uint32_t cap = 16;
+    while (cap < SKETCH_EXACT_SLOTS && expect * 4 > (uint64_t)cap * 3)
+        cap *= 2;
+    if (!s->hll && s->cap == cap) {
+        memset(s->mem, 0, (size_t)cap * sizeof(uint64_t));
+    } else {
+        sketch_reset(s);
+        s->mem = calloc(cap, sizeof(uint64_t));
+        if (!s->mem)
+            return -1;
+        s->cap = cap;
+    }
+    s->n = 0;
+    s->hll = s->dirty = s->has_zero = 0;
+    return 0;
+}
+
 /* Adds an already mixed value. */
 static int add_mixed(struct sketch *s, uint64_t h, int *switched)
 {
@@ -115,9 +134,10 @@ static int add_mixed(struct sketch *s, uint64_t h, int *switched)
         s->n++;
         return 1;
     }
+    uint32_t j = 0;
     if (s->cap) {
         uint64_t *slots = s->mem;
-        uint32_t j = (uint32_t)h & (s->cap - 1);
+        j = (uint32_t)h & (s->cap - 1);
         while (slots[j]) {
             if (slots[j] == h)
                 return 0;
@@ -126,13 +146,15 @@ static int add_mixed(struct sketch *s, uint64_t h, int *switched)
     }
     if (s->n >= SKETCH_EXACT_MAX)
         goto full;
-    if ((uint64_t)(s->n + 1) * 4 > (uint64_t)s->cap * 3 && exact_grow(s) < 0)
-        return -1;
-    uint64_t *slots = s->mem;
-    uint32_t j = (uint32_t)h & (s->cap - 1);
-    while (slots[j])
-        j = (j + 1) & (s->cap - 1);
-    slots[j] = h;
+    if ((uint64_t)(s->n + 1) * 4 > (uint64_t)s->cap * 3) {
+        if (exact_grow(s) < 0)
+            return -1;
+        uint64_t *slots = s->mem; /* a new table: probe again */
+        j = (uint32_t)h & (s->cap - 1);
+        while (slots[j])
+            j = (j + 1) & (s->cap - 1);
+    }
+    ((uint64_t *)s->mem)[j] = h; /* the first free slot of h's probe sequence */
     s->n++;
     return 1;
 full:
@@ -141,6 +163,15 @@ full:
     if (switched)
         *switched = 1;
     return add_mixed(s, h, switched);
+}
+
+void sketch_prefetch(const struct sketch *s, uint64_t v)
+{
+    uint64_t h = mix64(v);
+    if (s->hll)
+        __builtin_prefetch((const uint8_t *)s->mem + (h >> Q), 1);
+    else if (s->cap)
+        __builtin_prefetch((const uint64_t *)s->mem + ((uint32_t)h & (s->cap - 1)), 1);
 }
 
 int sketch_add(struct sketch *s, uint64_t v, int *switched)
@@ -206,11 +237,43 @@ uint64_t sketch_count(struct sketch *s)
     return s->n;
 }
 
+/* Adds src's exact values to dst while dst stays an exact set with room
+ * (no growing, no switch), probing inline; returns the index of the first
+ * slot of src not added (src->cap when all were). add_mixed() takes over
+ * from there, so the result is the same as adding them all one by one. */
+static uint32_t merge_exact_fast(struct sketch *dst, const struct sketch *src)
+{
+    if (dst->hll || !dst->cap)
+        return 0;
+    const uint64_t *from = src->mem;
+    uint64_t *slots = dst->mem;
+    uint32_t mask = dst->cap - 1, n = dst->n;
+    /* room: adding keeps (n + 1) * 4 <= cap * 3 and n < SKETCH_EXACT_MAX */
+    uint32_t room = (uint32_t)((uint64_t)dst->cap * 3 / 4);
+    if (room > SKETCH_EXACT_MAX)
+        room = SKETCH_EXACT_MAX;
+    uint32_t i = 0;
+    for (; i < src->cap && n < room; i++) {
+        uint64_t h = from[i];
+        if (!h)
+            continue;
+        uint32_t j = (uint32_t)h & mask;
+        while (slots[j] && slots[j] != h)
+            j = (j + 1) & mask;
+        if (!slots[j]) {
+            slots[j] = h;
+            n++;
+        }
+    }
+    dst->n = n;
+    return i;
+}
+
 int sketch_merge(struct sketch *dst, const struct sketch *src, int *switched)
 {
     if (!src->hll) {
         const uint64_t *slots = src->mem;
-        for (uint32_t i = 0; i < src->cap; i++)
+        for (uint32_t i = merge_exact_fast(dst, src); i < src->cap; i++)
             if (slots[i] && add_mixed(dst, slots[i], switched) < 0)
                 return -1;
         if (src->has_zero && add_mixed(dst, 0, switched) < 0)
@@ -225,11 +288,14 @@ int sketch_merge(struct sketch *dst, const struct sketch *src, int *switched)
     }
     uint8_t *d = dst->mem;
     const uint8_t *r = src->mem;
-    for (uint32_t i = 0; i < SKETCH_REGS; i++)
-        if (r[i] > d[i]) {
-            d[i] = r[i];
-            dst->dirty = 1;
-        }
+    uint8_t raised = 0;
+    for (uint32_t i = 0; i < SKETCH_REGS; i++) { /* branch-free: vectorised */
+        uint8_t up = r[i] > d[i];
+        raised |= up;
+        d[i] = up ? r[i] : d[i];
+    }
+    if (raised)
+        dst->dirty = 1;
     return 0;
 }
 

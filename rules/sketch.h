@@ -44,12 +44,25 @@ void sketch_reset(struct sketch *s);
  * *switched is set to 1 when this call turned the set into a HyperLogLog. */
 int sketch_add(struct sketch *s, uint64_t v, int *switched);
 
+/* Hints the CPU to fetch the slot (or register) v would go to, so that a
+ * sketch_add(s, v) a few values later does not wait for memory. Changes
+ * nothing; can't fail. */
+void sketch_prefetch(const struct sketch *s, uint64_t v);
+
 /* Distinct values: exact below the switch, estimated above it. */
 uint64_t sketch_count(struct sketch *s);
 
 /* dst := dst union src. Returns 0, or -1 when memory could not be
  * allocated (dst is then still a valid sketch, possibly an undercount). */
 int sketch_merge(struct sketch *dst, const struct sketch *src, int *switched);
+
+/* Empties s into an exact set whose table holds expect values without
+ * growing (at most SKETCH_EXACT_SLOTS slots), reusing its memory when the
+ * table has that size already: for a scratch sketch that unions are built
+ * in again and again. Counts do not depend on the table size. Returns 0,
+ * or -1 when memory could not be allocated (s is then empty, as after
+ * sketch_reset(), and grows as values come). */
+int sketch_prepare(struct sketch *s, uint64_t expect);
 
 /* Bytes held (not counting the struct itself). */
 size_t sketch_mem(const struct sketch *s);
