@@ -50,6 +50,8 @@
 
 #define SAMPLE_LEN 64
 #define MAX_SAMPLES_CAP 8
+#define CLEAN_SLOTS 256     /* strings known to hold no record (redact), per worker */
+#define CLEAN_MAX_LEN 240   /* the longest string kept there */
 #define ACCOUNT_LEN (IDENTITY_MAX * 2)
 
 enum session_mode {
@@ -177,6 +179,17 @@ struct worker {
     worker_obs_fn obs_fn;  /* pipeline: where transactions go, or NULL */
     void *obs_ud;
     pthread_mutex_t *eve_lock; /* pipeline: taken around event writes, or NULL */
+    /* redact(): header values seen again and again (Host, User-Agent,
+     * Content-Type, an account name) that held no record under the current
+     * rules (clean_epoch, advanced when the rules change) are not scanned
+     * again; direct-mapped by a hash of the string, which is kept whole */
+    struct clean_str {
+        uint64_t h;
+        uint32_t epoch;
+        uint32_t len;
+        char s[CLEAN_MAX_LEN];
+    } clean[CLEAN_SLOTS];
+    uint32_t clean_epoch;
 };
 
 static void eve_lock(struct worker *w)
@@ -244,6 +257,7 @@ static void gen_adopt(struct worker *w, uint8_t i)
 {
     struct wgen *sl = &w->gens[i];
     w->cur = i;
+    w->clean_epoch++; /* what was clean under the old rules may not be now */
     w->db = sl->g ? sl->g->db : NULL;
     w->rs = sl->g ? sl->g->rs : NULL;
     w->epdb = sl->g ? sl->g->epdb : NULL;
@@ -784,8 +798,27 @@ static void redact(struct worker *w, struct recctx *rc, const char *in, char *ou
         snprintf(out, outlen, "%s", in);
         return;
     }
+    struct clean_str *cs = NULL;
+    if (len <= CLEAN_MAX_LEN) {
+        uint64_t h = fingerprint_siphash(0x6c6561, 0x6b686f756e64, in, len);
+        cs = &w->clean[h % CLEAN_SLOTS];
+        if (cs->epoch == w->clean_epoch && cs->h == h && cs->len == len &&
+            memcmp(cs->s, in, len) == 0) {
+            size_t n = len < outlen - 1 ? len : outlen - 1; /* as the copy below */
+            memcpy(out, in, n);
+            out[n] = 0;
+            return;
+        }
+        cs->epoch = 0; /* the slot is taken again only if this one is clean */
+        cs->h = h;
+    }
     struct redact_ctx rx = {.w = w, .rc = rc};
     match_scan_block(w->db, w->scratch, (const uint8_t *)in, len, on_redact_record, &rx);
+    if (cs && !rx.overflow && rx.n == 0) {
+        memcpy(cs->s, in, len);
+        cs->len = (uint32_t)len;
+        cs->epoch = w->clean_epoch;
+    }
     if (rx.overflow) {
         snprintf(out, outlen, "[withheld: more than %d records]", REDACT_MAX);
         return;
