@@ -52,6 +52,9 @@
 #define MAX_SAMPLES_CAP 8
 #define CLEAN_SLOTS 256     /* strings known to hold no record (redact), per worker */
 #define CLEAN_MAX_LEN 240   /* the longest string kept there */
+/* struct match_stats is all counters: the redactor's cache adds them up as arrays */
+#define MATCH_STATS_N (sizeof(struct match_stats) / sizeof(uint64_t))
+_Static_assert(sizeof(struct match_stats) % sizeof(uint64_t) == 0, "match_stats: uint64_t only");
 #define ACCOUNT_LEN (IDENTITY_MAX * 2)
 
 enum session_mode {
@@ -187,9 +190,11 @@ struct worker {
         uint64_t h;
         uint32_t epoch;
         uint32_t len;
+        uint32_t st[MATCH_STATS_N]; /* what its scan added to the matcher's stats */
         char s[CLEAN_MAX_LEN];
     } clean[CLEAN_SLOTS];
     uint32_t clean_epoch;
+    uint64_t clean_st[MATCH_STATS_N]; /* added again for each string not rescanned */
 };
 
 static void eve_lock(struct worker *w)
@@ -807,14 +812,24 @@ static void redact(struct worker *w, struct recctx *rc, const char *in, char *ou
             size_t n = len < outlen - 1 ? len : outlen - 1; /* as the copy below */
             memcpy(out, in, n);
             out[n] = 0;
+            /* the stats read as if it had been scanned: the same whatever
+             * the number of workers, each with its own cache */
+            for (size_t i = 0; i < MATCH_STATS_N; i++)
+                w->clean_st[i] += cs->st[i];
             return;
         }
         cs->epoch = 0; /* the slot is taken again only if this one is clean */
         cs->h = h;
     }
+    struct match_stats before = *match_scratch_stats(w->scratch);
     struct redact_ctx rx = {.w = w, .rc = rc};
     match_scan_block(w->db, w->scratch, (const uint8_t *)in, len, on_redact_record, &rx);
     if (cs && !rx.overflow && rx.n == 0) {
+        uint64_t b[MATCH_STATS_N], a[MATCH_STATS_N];
+        memcpy(b, &before, sizeof(b));
+        memcpy(a, match_scratch_stats(w->scratch), sizeof(a));
+        for (size_t i = 0; i < MATCH_STATS_N; i++)
+            cs->st[i] = (uint32_t)(a[i] - b[i]); /* at most a few per byte of 240 */
         memcpy(cs->s, in, len);
         cs->len = (uint32_t)len;
         cs->epoch = w->clean_epoch;
@@ -1315,8 +1330,13 @@ void worker_snapshot(struct worker *w, struct worker_snap *out)
     out->flow = *flow_table_stats(w->ft);
     out->tcp = *reasm_ctx_stats(w->reasm);
     out->dpi = *dpi_get_stats(w->dpi);
-    if (w->scratch)
-        out->match = *match_scratch_stats(w->scratch);
+    if (w->scratch) {
+        uint64_t m[MATCH_STATS_N];
+        memcpy(m, match_scratch_stats(w->scratch), sizeof(m));
+        for (size_t i = 0; i < MATCH_STATS_N; i++)
+            m[i] += w->clean_st[i];
+        memcpy(&out->match, m, sizeof(m));
+    }
     out->http = w->http_st;
     out->ident = *identity_get_stats(w->ident); /* sessions_*: the table's */
     memset(out->ident.resolved, 0, sizeof(out->ident.resolved));
