@@ -181,6 +181,20 @@ static int quoted(struct jsonw *w, const char *s, size_t n)
 void jsonw_key(struct jsonw *w, const char *k)
 {
     sep(w);
+    /* keys are nearly always short plain names: one pass, one copy */
+    size_t n = 0;
+    while (plain[(unsigned char)k[n]]) /* plain[0] is 0: stops at the end */
+        n++;
+    if (k[n] == 0 && !w->overflow && n + 3 <= w->cap - w->len) {
+        char *o = w->buf + w->len;
+        o[0] = '"';
+        memcpy(o + 1, k, n);
+        o[n + 1] = '"';
+        o[n + 2] = ':';
+        w->len += n + 3;
+        w->comma = 0;
+        return;
+    }
     if (!quoted(w, k, strlen(k))) w->invalid = 1; /* json_object_set_new() refuses such a key */
     put_c(w, ':');
     w->comma = 0;
