@@ -899,6 +899,36 @@ static void test_checksums(void)
         }
         CHECK(found);
         CHECK_EQ(st->ev[DEC_UDP_BAD_CSUM], 2 * verify);
+
+        /* every payload length around the summing loop's 8- and 32-byte
+         * steps, odd and even, over both IP versions: the sum is right
+         * with the segment as sent and wrong with any one byte changed */
+        char pl[200];
+        uint32_t x = 7;
+        unsigned ok_bad = 0, flip_missed = 0;
+        for (uint32_t n = 1; n < sizeof(pl); n++) {
+            for (uint32_t i = 0; i < n; i++) {
+                x = x * 1103515245u + 12345u;
+                pl[i] = (char)(0x20 + (x >> 16) % 0x5f);
+            }
+            pl[n] = 0;
+            for (int v6 = 0; v6 < 2; v6++) {
+                tc_init(&t, "csumlen", 1);
+                l_eth(&t, v6 ? ETHT_IPV6 : ETHT_IPV4);
+                seg_tcp(&s, 0, pl);
+                if (v6)
+                    ip6(&t, &s, 0, NULL, 0, DST6);
+                else
+                    ip4(&t, &s, 0);
+                run(d, &p, 1, t.b, t.n, t.n);
+                ok_bad += p.csum_bad;
+                t.b[t.n - 1 - (x >> 8) % n] ^= 0x04;
+                run(d, &p, 1, t.b, t.n, t.n);
+                flip_missed += verify && !p.csum_bad;
+            }
+        }
+        CHECK_EQ(ok_bad, 0);
+        CHECK_EQ(flip_missed, 0);
         decoder_free(d);
     }
 }
