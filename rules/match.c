@@ -1114,11 +1114,12 @@ static void candidate(struct scan_ctx *c, unsigned id, uint64_t end)
     }
     case VALUE_FIND: {
         size_t lo = n > pi->win ? n - pi->win : 0;
-        s = pi->find(w + lo, n - lo);
+        bool checked;
+        s = pi->find(w + lo, n - lo, &checked);
         if (s < 0) goto reject;
         start = lo + (size_t)s;
         if (start >= n || !start_ok(c, pi, w, n, end, start) ||
-            !value_ok(pi, w + start, n - start))
+            (!checked && !value_ok(pi, w + start, n - start)))
             goto reject;
         break;
     }

@@ -389,11 +389,27 @@ static inline bool admin_u24(uint32_t u)
     return u == 0xe79c81u || u == 0xe5b882u || u == 0xe58cbau || u == 0xe58ebfu;
 }
 
-long validate_cn_address_find(const uint8_t *w, size_t n)
+/* The code point's kind (cp_kind) of the CJK character whose three bytes
+ * end at end. */
+static inline int cjk_kind(const uint8_t *w, size_t end)
 {
+    const uint8_t *u = w + end - 3;
+    return cp_kind((long)(u[0] & 0x0f) << 12 | (long)(u[1] & 0x3f) << 6 | (u[2] & 0x3f));
+}
+
+long validate_cn_address_find(const uint8_t *w, size_t n, bool *checked)
+{
+    *checked = false;
     if (!w || !hao_at(w, n)) return -1;
     size_t q = n - 3; /* end of the body */
     long best = -1;
+    /* What validate_cn_address would say, learnt on the way: the body's
+     * last unit is a numeral (so 号 completes a house number) and a street
+     * marker comes somewhere in the body (after the admin marker that
+     * starts it). Then admin < street < numeral 号 holds in order, and the
+     * value is made of whole CJK characters and ASCII body bytes only, so
+     * it is valid UTF-8 without '*': the validator would accept it. */
+    bool numeral_last = false, street = false;
     for (int k = 0; k <= 24; k++) {
         bool cjk = cjk_unit(w, q);
         /* q is the end of the k-th body unit back; is a marker right before? */
@@ -402,16 +418,24 @@ long validate_cn_address_find(const uint8_t *w, size_t n)
             int c = 0;
             while (c < 6 && cjk_unit(w, p))
                 p -= 3, c++;
-            if (c >= 2) best = (long)p; /* later k start further left or not at all */
+            if (c >= 2) { /* later k start further left or not at all */
+                best = (long)p;
+                *checked = numeral_last && street;
+            }
         }
         if (k == 24) break;
         /* one more body unit back */
-        if (q >= 1 && (addr_cls[w[q - 1]] & AC_BODY))
+        if (q >= 1 && (addr_cls[w[q - 1]] & AC_BODY)) {
+            if (k == 0) numeral_last = w[q - 1] >= '0' && w[q - 1] <= '9';
             q -= 1;
-        else if (cjk && u24(w + q - 3) != U24_HAO)
+        } else if (cjk && u24(w + q - 3) != U24_HAO) {
+            int kind = cjk_kind(w, q);
+            if (k == 0) numeral_last = (kind & CP_NUMERAL) != 0;
+            street |= (kind & CP_STREET) != 0;
             q -= 3;
-        else
+        } else {
             break;
+        }
     }
     return best;
 }

@@ -22,8 +22,11 @@ typedef size_t (*validate_norm_fn)(const uint8_t *v, size_t len, uint8_t *out);
 /* Finds a value by looking back from where its anchor ends. w holds the n
  * bytes before the anchor's end (as many as the look-back holds, at most the
  * pattern's max_len). Returns the index in w where the value starts (the value
- * is w[start..n)), or -1 when no value ends there. Never reads outside w. */
-typedef long (*validate_find_fn)(const uint8_t *w, size_t n);
+ * is w[start..n)), or -1 when no value ends there. Never reads outside w.
+ * Sets *checked when it has found on the way that the value passes the
+ * validator's fn (and holds no '*'), so the caller need not run it; false
+ * says nothing. */
+typedef long (*validate_find_fn)(const uint8_t *w, size_t n, bool *checked);
 
 struct validator {
     const char *name;
@@ -48,6 +51,6 @@ bool validate_cn_address(const uint8_t *v, size_t len);  /* UTF-8 address with a
 size_t validate_cn_mobile_norm(const uint8_t *v, size_t len, uint8_t *out);
 /* The start of the address that ends with the 号 ending w[0..n), found the way
  * the regex in docs/rules.md ("cn_address") would find its leftmost start. */
-long validate_cn_address_find(const uint8_t *w, size_t n);
+long validate_cn_address_find(const uint8_t *w, size_t n, bool *checked);
 
 #endif

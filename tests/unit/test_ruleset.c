@@ -365,7 +365,8 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
         /* the regex is only the anchor (cn_address: 号); the validator looks
          * back from it for the value, as the matcher does */
         size_t lo = end > p->max_len ? end - p->max_len : 0;
-        long s = v->find(c->text + lo, end - lo);
+        bool checked;
+        long s = v->find(c->text + lo, end - lo, &checked);
         if (s < 0) return 0;
         start = lo + (size_t)s;
         from = start;
