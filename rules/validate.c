@@ -383,12 +383,6 @@ static inline bool hao_at(const uint8_t *w, size_t end)
     return end >= 3 && u24(w + end - 3) == U24_HAO;
 }
 
-/* 省 E7 9C 81, 市 E5 B8 82, 区 E5 8C BA, 县 E5 8E BF */
-static inline bool admin_u24(uint32_t u)
-{
-    return u == 0xe79c81u || u == 0xe5b882u || u == 0xe58cbau || u == 0xe58ebfu;
-}
-
 /* The code point's kind (cp_kind) of the CJK character whose three bytes
  * end at end. */
 static inline int cjk_kind(const uint8_t *w, size_t end)
@@ -410,10 +404,18 @@ long validate_cn_address_find(const uint8_t *w, size_t n, bool *checked)
      * value is made of whole CJK characters and ASCII body bytes only, so
      * it is valid UTF-8 without '*': the validator would accept it. */
     bool numeral_last = false, street = false;
-    for (int k = 0; k <= 24; k++) {
-        bool cjk = cjk_unit(w, q);
-        /* q is the end of the k-th body unit back; is a marker right before? */
-        if (k >= 2 && cjk && admin_u24(u24(w + q - 3))) {
+    for (int k = 0;; k++) {
+        /* q is the end of the k-th body unit back; the unit before it is an
+         * ASCII body byte, a CJK character (a marker?), or the end */
+        if (q >= 1 && (addr_cls[w[q - 1]] & AC_BODY)) {
+            if (k == 24) break;
+            if (k == 0) numeral_last = w[q - 1] >= '0' && w[q - 1] <= '9';
+            q -= 1;
+            continue;
+        }
+        if (!cjk_unit(w, q)) break;
+        int kind = cjk_kind(w, q);
+        if (k >= 2 && (kind & CP_ADMIN)) {
             size_t p = q - 3;
             int c = 0;
             while (c < 6 && cjk_unit(w, p))
@@ -423,19 +425,10 @@ long validate_cn_address_find(const uint8_t *w, size_t n, bool *checked)
                 *checked = numeral_last && street;
             }
         }
-        if (k == 24) break;
-        /* one more body unit back */
-        if (q >= 1 && (addr_cls[w[q - 1]] & AC_BODY)) {
-            if (k == 0) numeral_last = w[q - 1] >= '0' && w[q - 1] <= '9';
-            q -= 1;
-        } else if (cjk && u24(w + q - 3) != U24_HAO) {
-            int kind = cjk_kind(w, q);
-            if (k == 0) numeral_last = (kind & CP_NUMERAL) != 0;
-            street |= (kind & CP_STREET) != 0;
-            q -= 3;
-        } else {
-            break;
-        }
+        if (k == 24 || u24(w + q - 3) == U24_HAO) break;
+        if (k == 0) numeral_last = (kind & CP_NUMERAL) != 0;
+        street |= (kind & CP_STREET) != 0;
+        q -= 3;
     }
     return best;
 }
