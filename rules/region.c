@@ -5,6 +5,7 @@
  * "广东广州". IDs give the code in their first two digits. */
 #include "rules/region.h"
 
+#include <pthread.h>
 #include <string.h>
 
 static const struct {
@@ -18,6 +19,26 @@ static const struct {
     {"云南", 53}, {"西藏", 54}, {"陕西", 61}, {"甘肃", 62}, {"青海", 63}, {"宁夏", 64},
     {"新疆", 65}, {"台湾", 71}, {"香港", 81}, {"澳门", 82},
 };
+#define N_PROVINCES (sizeof(provinces) / sizeof(provinces[0]))
+_Static_assert(N_PROVINCES <= 64, "one bit per province");
+
+/* The names by the last byte of their first character: up to 3 names
+ * share one (河 澳, 广 西 ...), the rest of the slot is 0xff. */
+#define BY_BYTE_N 4
+static uint8_t by_byte[256][BY_BYTE_N];
+
+static void by_byte_init(void)
+{
+    memset(by_byte, 0xff, sizeof(by_byte));
+    for (size_t i = 0; i < N_PROVINCES; i++) {
+        uint8_t *slot = by_byte[(uint8_t)provinces[i].name[2]];
+        size_t k = 0;
+        while (k < BY_BYTE_N && slot[k] != 0xff)
+            k++;
+        if (k < BY_BYTE_N) /* always: test_validate finds every name */
+            slot[k] = (uint8_t)i;
+    }
+}
 
 uint16_t region_of_record(enum rule_category cat, const uint8_t *v, size_t len)
 {
@@ -25,24 +46,25 @@ uint16_t region_of_record(enum rule_category cat, const uint8_t *v, size_t len)
         if (len < 2 || v[0] < '1' || v[0] > '9' || v[1] < '0' || v[1] > '9')
             return 0;
         uint16_t code = (uint16_t)((v[0] - '0') * 10 + (v[1] - '0'));
-        for (size_t i = 0; i < sizeof(provinces) / sizeof(provinces[0]); i++)
+        for (size_t i = 0; i < N_PROVINCES; i++)
             if (provinces[i].code == code)
                 return code;
         return 0;
     }
     if (cat != RULE_CAT_ADDRESS)
         return 0;
-    /* every name is two or three 3-byte characters: most values are told
-     * apart by their first bytes, so those are compared first */
+    /* every name is two or three 3-byte characters: the last byte of the
+     * value's first character leaves at most three names to compare */
     if (len < 6)
         return 0;
-    for (size_t i = 0; i < sizeof(provinces) / sizeof(provinces[0]); i++) {
-        const char *nm = provinces[i].name;
-        if ((uint8_t)nm[1] != v[1] || (uint8_t)nm[2] != v[2] || (uint8_t)nm[0] != v[0])
-            continue;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, by_byte_init);
+    const uint8_t *slot = by_byte[v[2]];
+    for (size_t k = 0; k < BY_BYTE_N && slot[k] != 0xff; k++) {
+        const char *nm = provinces[slot[k]].name;
         size_t n = strlen(nm);
         if (len >= n && memcmp(v, nm, n) == 0)
-            return provinces[i].code;
+            return provinces[slot[k]].code;
     }
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "rules/region.h"
 #include "rules/validate.h"
 
 static void expect(const char *label, validate_fn fn, const char *v, bool want)
@@ -534,6 +535,70 @@ static void test_table(void)
     CHECK(validate_get(validate_find("cn_address"))->fn == validate_cn_address);
 }
 
+/* region_of_record against the straightforward reading: the first province
+ * whose whole short name begins the address. */
+static uint16_t ref_region(const uint8_t *v, size_t len)
+{
+    static const struct {
+        const char *name;
+        uint16_t code;
+    } p[] = {
+        {"北京", 11}, {"天津", 12}, {"河北", 13}, {"山西", 14}, {"内蒙古", 15}, {"辽宁", 21},
+        {"吉林", 22}, {"黑龙江", 23}, {"上海", 31}, {"江苏", 32}, {"浙江", 33}, {"安徽", 34},
+        {"福建", 35}, {"江西", 36}, {"山东", 37}, {"河南", 41}, {"湖北", 42}, {"湖南", 43},
+        {"广东", 44}, {"广西", 45}, {"海南", 46}, {"重庆", 50}, {"四川", 51}, {"贵州", 52},
+        {"云南", 53}, {"西藏", 54}, {"陕西", 61}, {"甘肃", 62}, {"青海", 63}, {"宁夏", 64},
+        {"新疆", 65}, {"台湾", 71}, {"香港", 81}, {"澳门", 82},
+    };
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
+        size_t n = strlen(p[i].name);
+        if (len >= n && memcmp(v, p[i].name, n) == 0) return p[i].code;
+    }
+    return 0;
+}
+
+static void test_region(void)
+{
+    CHECK_EQ(region_of_record(RULE_CAT_ADDRESS, (const uint8_t *)"广东省深圳市南山区科苑路15号",
+                              strlen("广东省深圳市南山区科苑路15号")),
+             44);
+    CHECK_EQ(region_of_record(RULE_CAT_ADDRESS, (const uint8_t *)"广西南宁", 12), 45);
+    CHECK_EQ(region_of_record(RULE_CAT_ADDRESS, (const uint8_t *)"内蒙古呼和浩特", 21), 15);
+    CHECK_EQ(region_of_record(RULE_CAT_ADDRESS, (const uint8_t *)"内蒙", 6), 0);
+    static const char *all = "北京天津河北山西内蒙古辽宁吉林黑龙江上海江苏浙江安徽福建江西山东河南湖北湖南"
+                             "广东广西海南重庆四川贵州云南西藏陕西甘肃青海宁夏新疆台湾香港澳门";
+    int named = 0; /* every name is found where it stands */
+    for (size_t o = 0; o < strlen(all); o += 3) {
+        uint16_t want = ref_region((const uint8_t *)all + o, strlen(all) - o);
+        named += want != 0;
+        CHECK_EQ(region_of_record(RULE_CAT_ADDRESS, (const uint8_t *)all + o, strlen(all) - o), want);
+    }
+    CHECK(named >= 34);
+    CHECK_EQ(region_of_record(RULE_CAT_ID, (const uint8_t *)"440305199001011234", 18), 44);
+    CHECK_EQ(region_of_record(RULE_CAT_ID, (const uint8_t *)"990305199001011234", 18), 0);
+    /* random strings of province characters and others: the same answer */
+    static const char *pieces[] = {"北", "京", "河", "南", "江", "西", "内", "蒙", "古", "黑", "龙",
+                                   "广", "东", "山", "湖", "澳", "门", "中", "a", "1"};
+    enum { NP = sizeof pieces / sizeof pieces[0] };
+    uint32_t x = 7;
+    long bad = 0, hits = 0;
+    for (int t = 0; t < 100000; t++) {
+        uint8_t v[32];
+        size_t len = 0;
+        for (int j = 0; j < 4; j++) {
+            x = x * 1103515245u + 12345u;
+            const char *pc = pieces[(x >> 16) % NP];
+            memcpy(v + len, pc, strlen(pc));
+            len += strlen(pc);
+        }
+        uint16_t want = ref_region(v, len);
+        hits += want != 0;
+        bad += region_of_record(RULE_CAT_ADDRESS, v, len) != want;
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(hits > 1000);
+}
+
 int main(void)
 {
     test_mobile();
@@ -547,5 +612,6 @@ int main(void)
     test_waybill();
     test_masked_never_count();
     test_table();
+    test_region();
     return check_done();
 }
