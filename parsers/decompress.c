@@ -89,7 +89,7 @@ static bool layer_init(struct decomp *d, struct layer *L, uint8_t b0, uint8_t b1
     }
     /* The trailer's CRC-32 / Adler-32 is not computed: every byte was
      * scanned as it was inflated, so a wrong check value would change nothing
-     * but this counter, and the CRC was ~1.3 % of the sensor's CPU. A
+     * but this counter, and the CRC was ~2 % of the sensor's CPU. A
      * corrupt stream still fails in inflate's own decoding. */
     if (inflateValidate(&L->zs, 0) != Z_OK) {
         inflateEnd(&L->zs);

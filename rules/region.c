@@ -20,7 +20,7 @@ static const struct {
     {"新疆", 65}, {"台湾", 71}, {"香港", 81}, {"澳门", 82},
 };
 #define N_PROVINCES (sizeof(provinces) / sizeof(provinces[0]))
-_Static_assert(N_PROVINCES <= 64, "one bit per province");
+_Static_assert(N_PROVINCES < 0xff, "a province index fits by_byte, 0xff is free");
 
 /* The names by the last byte of their first character: up to 3 names
  * share one (河 澳, 广 西 ...), the rest of the slot is 0xff. */
