@@ -342,13 +342,27 @@ static void buf_put_run(struct half *h, const uint8_t *s, size_t n)
         buf_put(h, s[k]);
 }
 
-/* Name or value bytes r[0..n) (a name: no ':' nor control among them; a
- * value: no CR, LF nor NUL), as name or val_put() one by one would take
- * them: the bounded scratch copy, the logical and trimmed lengths, the
- * stored head. */
-static void field_put_run(struct half *h, char *scr, size_t scr_cap, uint64_t *flen,
-                          uint64_t *ftrim, const uint8_t *r, size_t n)
+/* How many of the n head bytes at s[0..n) after the first one head_count()
+ * may count without reaching the cap: a run stops short of it, so the byte
+ * that hits the cap goes through the byte loop. */
+static size_t head_run_limit(const struct http_parser *p, const struct half *h, size_t n)
 {
+    if (h->head_capped) return n;
+    uint64_t room = p->cfg.max_header_bytes - h->head_bytes; /* head_bytes <= cap here */
+    return n - 1 > room ? (size_t)room + 1 : n;
+}
+
+/* Name or value bytes r[0..avail) (a name: no ':' nor control among them;
+ * a value: no CR, LF nor NUL): takes as many as head_run_limit() allows, as
+ * name or val_put() and head_count() one by one would (the bounded scratch
+ * copy, the logical and trimmed lengths, the stored head, the head bytes
+ * after the first, which the caller counts). Returns how many. */
+static size_t field_put_run(const struct http_parser *p, struct half *h, char *scr,
+                            size_t scr_cap, uint64_t *flen, uint64_t *ftrim, const uint8_t *r,
+                            size_t avail)
+{
+    size_t n = head_run_limit(p, h, avail);
+    h->head_bytes += n - 1;
     if (*flen < scr_cap) {
         size_t k = scr_cap - (size_t)*flen;
         memcpy(scr + *flen, r, k < n ? k : n);
@@ -360,16 +374,7 @@ static void field_put_run(struct half *h, char *scr, size_t scr_cap, uint64_t *f
         }
     *flen += n;
     buf_put_run(h, r, n);
-}
-
-/* How many of the n head bytes at s[0..n) after the first one head_count()
- * may count without reaching the cap: a run stops short of it, so the byte
- * that hits the cap goes through the byte loop. */
-static size_t head_run_limit(const struct http_parser *p, const struct half *h, size_t n)
-{
-    if (h->head_capped) return n;
-    uint64_t room = p->cfg.max_header_bytes - h->head_bytes; /* head_bytes <= cap here */
-    return n - 1 > room ? (size_t)room + 1 : n;
+    return n;
 }
 
 /* obs-fold: the value so far (trimmed) and the continuation join with one SP */
@@ -1115,10 +1120,7 @@ void http_feed(struct http_parser *p, enum http_dir dir, const uint8_t *data, si
                 while (e < len && data[e] != ':' && (data[e] >= 0x20 || data[e] == '\t') &&
                        data[e] != 0x7f)
                     e++;
-                size_t n = head_run_limit(p, h, e - i);
-                h->head_bytes += n - 1;
-                field_put_run(h, h->nscr, NAME_SCR, &h->nlen, &h->ntrim, data + i, n);
-                i += n;
+                i += field_put_run(p, h, h->nscr, NAME_SCR, &h->nlen, &h->ntrim, data + i, e - i);
                 counted = i - 1;
                 break;
             }
@@ -1154,10 +1156,7 @@ void http_feed(struct http_parser *p, enum http_dir dir, const uint8_t *data, si
                 size_t e = i + 1;
                 while (e < len && data[e] != '\r' && data[e] != '\n' && data[e] != 0)
                     e++;
-                size_t n = head_run_limit(p, h, e - i);
-                h->head_bytes += n - 1;
-                field_put_run(h, h->vscr, VAL_SCR, &h->vlen, &h->vtrim, data + i, n);
-                i += n;
+                i += field_put_run(p, h, h->vscr, VAL_SCR, &h->vlen, &h->vtrim, data + i, e - i);
                 counted = i - 1;
                 break;
             }
