@@ -119,6 +119,9 @@ struct pat_info {
     struct shape *shape;    /* VALUE_SHAPE */
     hs_database_t *verify;  /* VALUE_VAR: block-mode "(?:re)\z" with SOM; NULL if it
                                would not compile (then: candidates by length) */
+    hs_database_t *ctx;     /* the rule's context: block-mode "(?:context)\z", scanned
+                               over the ctx_win bytes before a value; NULL: none */
+    uint16_t ctx_win;       /* the context's longest match in bytes */
 };
 
 /* What the pre-pass's run-end check reads of a shape, copied out of the
@@ -642,6 +645,50 @@ static hs_database_t *verify_build(const struct rule_pattern *p, unsigned flags,
     return vdb;
 }
 
+/* The context check of a pattern with a context: "(?:context)\z" in block
+ * mode (no SOM: only whether a match ends right where the value starts
+ * matters), and its window. */
+static int context_build(const struct rule_pattern *p, struct pat_info *pi,
+                         const hs_platform_info_t *plat, char *err, size_t errlen)
+{
+    unsigned fl = p->context_flags & ~(unsigned)(HS_FLAG_SINGLEMATCH | HS_FLAG_SOM_LEFTMOST);
+    unsigned w = p->context_max_len;
+    hs_compile_error_t *cerr = NULL;
+    if (!w) { /* rulesets not made by the loader */
+        hs_expr_info_t *info = NULL;
+        if (hs_expression_info(p->context, fl, &info, &cerr) != HS_SUCCESS) {
+            pat_errf(err, errlen, p, cerr && cerr->message ? cerr->message : "bad context");
+            hs_free_compile_error(cerr);
+            return -1;
+        }
+        w = info->max_width;
+        free(info);
+    }
+    if (w == 0 || w > RECORD_MAX_LEN) {
+        pat_errf(err, errlen, p, "context has no longest match of at most 128 bytes");
+        return -1;
+    }
+    size_t n = strlen(p->context);
+    char *expr = malloc(n + 8);
+    if (!expr) {
+        pat_errf(err, errlen, p, "out of memory");
+        return -1;
+    }
+    memcpy(expr, "(?:", 3);
+    memcpy(expr + 3, p->context, n);
+    memcpy(expr + 3 + n, ")\\z", 4);
+    int rc = 0;
+    if (hs_compile(expr, fl, HS_MODE_BLOCK, plat, &pi->ctx, &cerr) != HS_SUCCESS) {
+        pat_errf(err, errlen, p, cerr && cerr->message ? cerr->message : "context compile failed");
+        pi->ctx = NULL;
+        rc = -1;
+    }
+    hs_free_compile_error(cerr);
+    free(expr);
+    pi->ctx_win = (uint16_t)w;
+    return rc;
+}
+
 static unsigned pattern_flags(const struct rule_pattern *p)
 {
     /* every occurrence is needed, and SOM is recovered by look-back */
@@ -654,6 +701,7 @@ void match_db_free(struct match_db *db)
     if (db->pi)
         for (size_t i = 0; i < db->n; i++) {
             hs_free_database(db->pi[i].verify);
+            hs_free_database(db->pi[i].ctx);
             free(db->pi[i].shape);
         }
     free(db->pi);
@@ -729,7 +777,10 @@ int match_db_build(const struct ruleset *rs, struct match_db **out, char *err, s
             n_hs++;
             if (pi->kind == VALUE_VAR && pi->record) pi->verify = verify_build(p, fl, &plat);
         }
-        if (pi->win > win_max) win_max = pi->win;
+        if (p->context && p->record && context_build(p, pi, &plat, err, errlen) != 0) goto error;
+        /* a context's window and the byte before it come before the value */
+        size_t need = (size_t)pi->win + (pi->ctx ? pi->ctx_win + 1u : 0);
+        if (need > win_max) win_max = need;
     }
     db->look = win_max + 1;
     uint64_t any = 0;
@@ -813,7 +864,8 @@ struct match_scratch *match_scratch_new(const struct match_db *db)
     s->db = db;
     if (db->hs && hs_alloc_scratch(db->hs, &s->hs) != HS_SUCCESS) goto error;
     for (size_t i = 0; i < db->n; i++)
-        if (db->pi[i].verify && hs_alloc_scratch(db->pi[i].verify, &s->vhs) != HS_SUCCESS)
+        if ((db->pi[i].verify && hs_alloc_scratch(db->pi[i].verify, &s->vhs) != HS_SUCCESS) ||
+            (db->pi[i].ctx && hs_alloc_scratch(db->pi[i].ctx, &s->vhs) != HS_SUCCESS))
             goto error;
     if (!(s->block = stream_new(db))) goto error;
     s->avx2 = cpu_avx2();
@@ -831,7 +883,8 @@ int match_scratch_add_db(struct match_scratch *s, const struct match_db *db)
      * databases, and leaves it as it was when it fails */
     if (db->hs && hs_alloc_scratch(db->hs, &s->hs) != HS_SUCCESS) return -1;
     for (size_t i = 0; i < db->n; i++)
-        if (db->pi[i].verify && hs_alloc_scratch(db->pi[i].verify, &s->vhs) != HS_SUCCESS)
+        if ((db->pi[i].verify && hs_alloc_scratch(db->pi[i].verify, &s->vhs) != HS_SUCCESS) ||
+            (db->pi[i].ctx && hs_alloc_scratch(db->pi[i].ctx, &s->vhs) != HS_SUCCESS))
             return -1;
     size_t q_cap = (size_t)PIECE * db->n_shapes * (TRAIL_MAX + 1);
     if (q_cap > s->q_cap) {
@@ -1039,6 +1092,31 @@ static long shape_value(const struct scan_ctx *c, const struct pat_info *pi, con
     return -1;
 }
 
+static int context_cb(unsigned id, unsigned long long from, unsigned long long to,
+                      unsigned flags, void *ctx)
+{
+    (void)id, (void)from, (void)to, (void)flags, (void)ctx;
+    return 1; /* one match is enough */
+}
+
+/* Whether the pattern's context matches ending at vstart, the value's
+ * start: "(?:context)\z" over the ctx_win bytes before it and one more, so
+ * that a \b at the context's start sees the byte before it. A stream's
+ * start or a gap cuts the window short. */
+static bool context_ok(const struct scan_ctx *c, const struct pat_info *pi, uint64_t vstart)
+{
+    uint64_t avail = c->blk_off - c->st->hist_len;
+    size_t want = (size_t)pi->ctx_win + 1;
+    size_t n = vstart - avail < want ? (size_t)(vstart - avail) : want;
+    if (!n) return false;
+    uint8_t w[RECORD_MAX_LEN + 1];
+    copy_back(c, vstart, n, w);
+    hs_error_t e = hs_scan(pi->ctx, (const char *)w, (unsigned)n, 0, c->s->vhs, context_cb, NULL);
+    if (e == HS_SCAN_TERMINATED) return true;
+    if (e != HS_SUCCESS) c->s->st.scan_errors++;
+    return false;
+}
+
 /* Delivers the value whose text is w[0..span), ending at normalised offset
  * end. */
 static void emit(struct scan_ctx *c, uint16_t pattern, const uint8_t *w, size_t span,
@@ -1133,6 +1211,7 @@ static void candidate(struct scan_ctx *c, unsigned id, uint64_t end)
         break;
     }
     size_t span = n - start;
+    if (pi->ctx && !context_ok(c, pi, end - span)) goto reject;
 
     if (pending) {
         if (st->n_pending == PENDING_MAX) goto reject;

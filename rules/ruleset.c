@@ -82,6 +82,7 @@ void ruleset_free(struct ruleset *rs)
         free(p->id);
         free(p->regex);
         free(p->validator);
+        free(p->context);
         free(p->file);
     }
     free(rs->patterns);
@@ -303,8 +304,9 @@ static char *xstrdup(const char *s)
 
 /* --- one pattern ----------------------------------------------------------- */
 
-static const char *const pattern_keys[] = {"id",       "category", "regex",   "flags", "validator",
-                                           "boundary", "mask",     "max_len", "value", "record"};
+static const char *const pattern_keys[] = {"id",      "category", "regex",   "flags",
+                                           "validator", "boundary", "mask",   "max_len",
+                                           "value",   "record",   "context"};
 #define N_PATTERN_KEYS (sizeof pattern_keys / sizeof pattern_keys[0])
 
 static const struct {
@@ -416,14 +418,17 @@ static void parse_mask(struct loader *L, const yaml_node_t *v, struct rule_patte
     }
 }
 
-/* Checks the regex with Hyperscan under the pattern's flags and settles
- * max_len. regex_line is where the regex was written. */
-static void check_regex(struct loader *L, struct rule_pattern *p, int regex_line, bool has_max_len)
+/* Checks a regex with Hyperscan under its flags and settles its longest
+ * match into *max_len (left alone when has_max_len: the rule gave it).
+ * what names it in errors ("regex", "context regex"); line is where it was
+ * written. */
+static void check_regex(struct loader *L, const char *what, const char *regex, unsigned flags,
+                        int line, bool has_max_len, uint16_t *max_len)
 {
     hs_expr_info_t *info = NULL;
     hs_compile_error_t *cerr = NULL;
-    if (hs_expression_info(p->regex, p->hs_flags, &info, &cerr) != HS_SUCCESS) {
-        lerr(L, regex_line, "regex rejected by Hyperscan: %s",
+    if (hs_expression_info(regex, flags, &info, &cerr) != HS_SUCCESS) {
+        lerr(L, line, "%s rejected by Hyperscan: %s", what,
              cerr && cerr->message ? cerr->message : "unknown error");
         hs_free_compile_error(cerr);
         free(info);
@@ -432,25 +437,106 @@ static void check_regex(struct loader *L, struct rule_pattern *p, int regex_line
     unsigned minw = info->min_width, maxw = info->max_width;
     free(info);
     if (minw == 0) {
-        lerr(L, regex_line, "regex can match the empty string");
+        lerr(L, line, "%s can match the empty string", what);
         return;
     }
     if (has_max_len) return;
     if (maxw == UINT_MAX) {
-        lerr(L, regex_line,
-             "regex has no longest match (Hyperscan max_width is unbounded), and the matcher "
+        lerr(L, line,
+             "%s has no longest match (Hyperscan max_width is unbounded), and the matcher "
              "needs a bounded look-back: bound its repeats or set max_len (at most %d)",
-             RULESET_MAX_LEN);
+             what, RULESET_MAX_LEN);
         return;
     }
     if (maxw > RULESET_MAX_LEN) {
-        lerr(L, regex_line,
-             "regex can match up to %u bytes, more than the limit of %d: tighten it or set "
+        lerr(L, line,
+             "%s can match up to %u bytes, more than the limit of %d: tighten it or set "
              "max_len",
-             maxw, RULESET_MAX_LEN);
+             what, maxw, RULESET_MAX_LEN);
         return;
     }
-    p->max_len = (uint16_t)maxw;
+    *max_len = (uint16_t)maxw;
+}
+
+static long parse_max_len(struct loader *L, const char *s, int line)
+{
+    long n = parse_uint(s, 1000000);
+    if (n < 1 || n > RULESET_MAX_LEN) {
+        lerr(L, line, "bad max_len '%s': must be a whole number from 1 to %d", s,
+             RULESET_MAX_LEN);
+        return -1;
+    }
+    return n;
+}
+
+static const char *const context_keys[] = {"regex", "flags", "max_len"};
+
+/* context: a regex, or {regex:, flags:, max_len:}. Checked like the
+ * pattern's own regex, under its own flags. key_line: where 'context:' is. */
+static void parse_context(struct loader *L, const yaml_node_t *v, int key_line,
+                          struct rule_pattern *p)
+{
+    const yaml_node_t *re = NULL;
+    bool has_max_len = false, flags_ok = true;
+    if (v->type == YAML_SCALAR_NODE) {
+        re = v;
+    } else if (v->type == YAML_MAPPING_NODE) {
+        bool seen[3] = {false};
+        for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
+             pr++) {
+            yaml_node_t *kn = yaml_document_get_node(L->doc, pr->key);
+            yaml_node_t *vn = yaml_document_get_node(L->doc, pr->value);
+            const char *k = want_scalar(L, kn, "context key");
+            if (!k) continue;
+            size_t ki;
+            for (ki = 0; ki < 3; ki++)
+                if (strcmp(k, context_keys[ki]) == 0) break;
+            if (ki == 3) {
+                char hint[64];
+                lerr(L, node_line(kn), "unknown key '%s' in context%s; use regex, flags, max_len",
+                     k, suggest(hint, sizeof hint, k, context_keys, 3));
+                continue;
+            }
+            if (seen[ki]) {
+                lerr(L, node_line(kn), "duplicate key '%s' in context", k);
+                continue;
+            }
+            seen[ki] = true;
+            if (ki == 0) {
+                re = vn;
+            } else if (ki == 1) {
+                unsigned before = L->n_errors;
+                parse_flags(L, vn, &p->context_flags);
+                flags_ok = L->n_errors == before;
+            } else {
+                const char *s = want_scalar(L, vn, "max_len");
+                long n = s ? parse_max_len(L, s, node_line(vn)) : -1;
+                if (n > 0) {
+                    p->context_max_len = (uint16_t)n;
+                    has_max_len = true;
+                }
+            }
+        }
+        if (!re) {
+            lerr(L, key_line, "context has no 'regex'");
+            return;
+        }
+    } else {
+        lerr(L, node_line(v), "'context' must be a regex or a mapping (regex:, flags:, max_len:), "
+                              "not %s",
+             node_kind(v));
+        return;
+    }
+    const char *s = want_scalar(L, re, "context regex");
+    if (!s) return;
+    if (!*s) {
+        lerr(L, node_line(re), "empty context regex");
+        return;
+    }
+    p->context = xstrdup(s);
+    if (flags_ok)
+        check_regex(L, "context regex", p->context, p->context_flags, node_line(re), has_max_len,
+                    &p->context_max_len);
 }
 
 static bool id_ok(const char *s)
@@ -500,7 +586,7 @@ static void load_pattern(struct loader *L, const yaml_node_t *m)
     p->mask = MASK_FULL;
     p->record = 1;
     int category = -1;
-    int id_line = 0, regex_line = 0, max_len_line = 0;
+    int id_line = 0, regex_line = 0, max_len_line = 0, context_line = 0;
     bool seen[N_PATTERN_KEYS] = {false};
     bool flags_ok = true;
 
@@ -532,6 +618,11 @@ static void load_pattern(struct loader *L, const yaml_node_t *m)
         }
         if (strcmp(k, "mask") == 0) {
             parse_mask(L, vn, p);
+            continue;
+        }
+        if (strcmp(k, "context") == 0) {
+            context_line = node_line(kn);
+            parse_context(L, vn, context_line, p);
             continue;
         }
         const char *s = want_scalar(L, vn, k);
@@ -591,12 +682,8 @@ static void load_pattern(struct loader *L, const yaml_node_t *m)
             }
             p->boundary = (enum rule_boundary)b;
         } else if (strcmp(k, "max_len") == 0) {
-            long n = parse_uint(s, 1000000);
-            if (n < 1 || n > RULESET_MAX_LEN) {
-                lerr(L, vl, "bad max_len '%s': must be a whole number from 1 to %d", s,
-                     RULESET_MAX_LEN);
-                continue;
-            }
+            long n = parse_max_len(L, s, vl);
+            if (n < 0) continue;
             p->max_len = (uint16_t)n;
             max_len_line = vl;
         } else if (strcmp(k, "value") == 0) {
@@ -623,7 +710,11 @@ static void load_pattern(struct loader *L, const yaml_node_t *m)
     if (!seen[2])
         lerr(L, p->line, "pattern %s%s%shas no 'regex'", p->id ? "'" : "", p->id ? p->id : "",
              p->id ? "' " : "");
-    if (p->regex && flags_ok) check_regex(L, p, regex_line, max_len_line != 0);
+    if (p->regex && flags_ok)
+        check_regex(L, "regex", p->regex, p->hs_flags, regex_line, max_len_line != 0, &p->max_len);
+    if (p->context && !p->record)
+        lerr(L, context_line,
+             "a context applies to records; a pattern with record: false is only counted");
 
     if (p->id) {
         for (size_t i = 0; i + 1 < L->rs->n_patterns; i++) {

@@ -70,6 +70,11 @@ struct rule_pattern {
     uint8_t value_tail;  /* 1: the record is the last [0-9A-Za-z] run of the match
                             (context patterns like "waybillNo":"...") */
     uint8_t record;      /* 1: a validated match is a personal record (default) */
+    /* context: what must stand right before the value (docs/rules.md), e.g. a
+     * field name and its ':'. NULL: nothing is required. */
+    char *context;       /* Hyperscan syntax, matched ending where the value starts */
+    unsigned context_flags;   /* HS_FLAG_* of the context's own flags: list */
+    uint16_t context_max_len; /* its longest match in bytes (from Hyperscan or given) */
     char *file;          /* where it was declared */
     int line;
 };

@@ -25,6 +25,8 @@ struct spec {
     enum rule_boundary boundary;
     uint16_t max_len;
     uint8_t value_tail, record;
+    const char *context; /* NULL: none */
+    unsigned context_flags;
 };
 
 #define HSF_CASELESS 1u /* HS_FLAG_CASELESS; the tests do not include <hs.h> */
@@ -75,6 +77,8 @@ static struct ruleset *rs_build(const struct spec *sp, size_t n)
         p->max_len = sp[i].max_len;
         p->value_tail = sp[i].value_tail;
         p->record = sp[i].record;
+        p->context = sp[i].context ? strdup(sp[i].context) : NULL;
+        p->context_flags = sp[i].context_flags;
         p->file = strdup("test.yaml");
         p->line = (int)(10 + i);
     }
@@ -87,6 +91,7 @@ static void rs_free(struct ruleset *rs)
         free(rs->patterns[i].id);
         free(rs->patterns[i].regex);
         free(rs->patterns[i].validator);
+        free(rs->patterns[i].context);
         free(rs->patterns[i].file);
     }
     free(rs->patterns);
@@ -714,6 +719,103 @@ static void test_prepass_vs_hyperscan(void)
     rs_free(rn);
 }
 
+/* ---- context: the value first, its field name checked before it ---------- */
+
+/* The shipped waybill context written the old way, as one regex with the
+ * record as its tail. */
+#define CTX_NAMES                                                                                  \
+    "(?:waybillno|waybill_no|waybillnum|waybill_num|waybillnumber|waybill_number|waybillcode|"      \
+    "waybill_code|waybillid|waybill_id|mailno|mail_no|billcode|bill_code|trackingno|tracking_no|"  \
+    "trackingnum|tracking_num|trackingnumber|tracking_number|expressno|express_no|logisticno|"     \
+    "logistic_no|logisticsno|logistics_no|运单号|运单编号|快递单号)\"?[ \\t]{0,3}(?:[:=>]|：)[ "     \
+    "\\t]{0,3}\"?"
+#define CTX_VALUES "(?:[1589]|7[3-68]|(?:77|43)[0-9]{0,3}|[34][0-9]{2}|621)[0-9]{12}"
+
+/* A pattern with a context (the value a digit shape in the pre-pass, the
+ * field name checked by looking back) finds exactly what the one regex
+ * "names, separator, number" with value: tail finds in Hyperscan, on random
+ * text of field names, separators, digits and escapes cut anywhere; and \b
+ * in a context sees the byte before the context's window. */
+static void test_context(void)
+{
+    static const struct spec ctx[] = {{"ctx", CTX_VALUES, 0, RULE_CAT_WAYBILL, "waybill",
+                                       BOUNDARY_ALNUM, 0, 0, 1, CTX_NAMES, HSF_CASELESS}};
+    static const struct spec tail[] = {{"ctx", CTX_NAMES CTX_VALUES, HSF_CASELESS,
+                                        RULE_CAT_WAYBILL, "waybill", BOUNDARY_ALNUM, 0, 1, 1}};
+    struct ruleset *ra = rs_build(ctx, 1), *rb = rs_build(tail, 1);
+    struct match_db *da = NULL, *dbb = NULL;
+    char err[256] = "";
+    CHECK_EQ(match_db_build(ra, &da, err, sizeof(err)), 0);
+    CHECK_EQ(match_db_build(rb, &dbb, err, sizeof(err)), 0);
+    if (!da || !dbb) return;
+    CHECK_EQ(match_db_prepass_patterns(da), 1);
+    CHECK_EQ(match_db_prepass_patterns(dbb), 0);
+    struct match_scratch *sa = match_scratch_new(da), *sb = match_scratch_new(dbb);
+    static const char *const pieces[] = {
+        "mailNo", "MAILNO", "waybill_no", "TrackingNumber", "emailno", "returnWaybillNo", "bill",
+        "Code", "运单号", "快递单号", "运单", "\"", "\"", ":", "=", ">", "：", " ", "\t", "    ", "<",
+        ",", "\"mailNo\":\"", "billCode=", "trackingNo> ", "运单号：", "MailNo :\t\"",
+        "\"waybill_no\" = ", "7312345678901", "73123456789012", "981234567890",
+        "9812345678901", "4312345678901234", "62112345678901", "621123456789012", "5", "1", "9",
+        "0", "12", "A", "x", "_", "\\u0037", "%33", "３", "*"};
+    enum { NPC = sizeof(pieces) / sizeof(pieces[0]) };
+    size_t bad = 0, total = 0, runs = 0;
+    compare_random(da, sa, dbb, sb, pieces, NPC, 1500, &bad, &total, &runs);
+    CHECK_EQ(bad, 0);
+    CHECK(total > 300); /* the inputs do hold records */
+    CHECK(runs == 9000);
+    match_scratch_free(sa);
+    match_scratch_free(sb);
+    match_db_free(da);
+    match_db_free(dbb);
+    rs_free(ra);
+    rs_free(rb);
+
+    /* \b at the context's start; a context before a Hyperscan pattern; a
+     * context cut by a gap or by the stream's start */
+    static const struct spec b[] = {
+        {"no", "[0-9]{6}", 0, RULE_CAT_OTHER, NULL, BOUNDARY_DIGIT, 0, 0, 1, "\\bno=", 0},
+        {"yt", "YT[0-9]{4}", 0, RULE_CAT_WAYBILL, NULL, BOUNDARY_ALNUM, 0, 0, 1, "code:", 0}};
+    struct ruleset *rc = rs_build(b, 2);
+    struct match_db *dc = NULL;
+    CHECK_EQ(match_db_build(rc, &dc, err, sizeof(err)), 0);
+    if (!dc) return;
+    CHECK_EQ(match_db_prepass_patterns(dc), 1);
+    struct match_scratch *sc = match_scratch_new(dc);
+    static const char in[] = "no=111111 xno=222222 &no=333333 code:YT1234 xcode:YT5678 "
+                             "code=YT9999 no=444444";
+    size_t len = strlen(in);
+    for (size_t cut = 0; cut <= len; cut++) {
+        struct reclist l;
+        scan_list(dc, sc, in, len, cut, &l);
+        int ok = l.n == 5 && l.r[0].len == 6 && memcmp(l.r[0].v, "111111", 6) == 0 &&
+                 memcmp(l.r[1].v, "333333", 6) == 0 && memcmp(l.r[2].v, "YT1234", 6) == 0 &&
+                 l.r[3].pattern == 1 && memcmp(l.r[3].v, "YT5678", 6) == 0 &&
+                 memcmp(l.r[4].v, "444444", 6) == 0;
+        /* YT5678: "xcode:" ends in "code:" (no \b in that context) */
+        CHECK(ok);
+        if (!ok) {
+            fprintf(stderr, "cut %zu: %zu records\n", cut, l.n);
+            for (size_t k = 0; k < l.n; k++)
+                fprintf(stderr, "  %u %.*s\n", l.r[k].pattern, l.r[k].len, l.r[k].v);
+        }
+        if (!ok) break;
+    }
+    /* the value right after a gap: its context is behind the hole */
+    struct reclist l;
+    memset(&l, 0, sizeof(l));
+    struct match_stream *st = match_stream_open(dc, sc);
+    match_stream_scan(st, sc, (const uint8_t *)"code:", 5, on_list, &l);
+    match_stream_gap(st);
+    match_stream_scan(st, sc, (const uint8_t *)" YT1234 no=555555", 17, on_list, &l);
+    match_stream_close(st, sc, on_list, &l);
+    CHECK_EQ(l.n, 1);
+    CHECK(l.n == 1 && memcmp(l.r[0].v, "555555", 6) == 0);
+    match_scratch_free(sc);
+    match_db_free(dc);
+    rs_free(rc);
+}
+
 /* ---- the address finder against start-of-match --------------------------- */
 
 static const char addr_regex[] =
@@ -941,7 +1043,8 @@ static void test_shipped(void)
         return;
     }
     /* the digit patterns run in the pre-pass, the rest in Hyperscan */
-    CHECK_EQ(match_db_prepass_patterns(db), 4);
+    CHECK_EQ(match_db_prepass_patterns(db), 5);
+    CHECK(match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "waybill_ctx")));
     CHECK(match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "cn_mobile")));
     CHECK(match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "cn_resident_id")));
     CHECK(match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "cn_landline")));
@@ -953,12 +1056,13 @@ static void test_shipped(void)
         "\"address\":\"北京市海淀区中关村大街27号院3号楼\"},\"sender\":{\"mobile\":\"+86 "
         "13912345678\",\"idNo\":\"11010519491231002X\",\"tel\":\"010-62345678\","
         "\"address\":\"广东省深圳市南山区科苑路15号\"},\"mailNo\":\"9812345678901\","
-        "\"intl\":\"RB123456785GB\",\"masked\":\"138******78\",\"m2\":\"１３８１２３４５６７８\"}";
+        "\"intl\":\"RB123456785GB\",\"masked\":\"138******78\",\"m2\":\"１３８１２３４５６７８\","
+        "\"orderNo\":\"73123456789012\",\"returnWaybillNo\" : \"73123456789013\"}";
     size_t len = strlen(in), bad = 0;
     for (size_t i = 0; i <= len; i += 7) {
         struct got g;
         scan_cuts(db, s, in, len, &i, 1, &g);
-        int ok = g.n == 10 && count_id(rs, &g, "waybill_yto", "YT1234567890123") == 1 &&
+        int ok = g.n == 11 && count_id(rs, &g, "waybill_yto", "YT1234567890123") == 1 &&
                  count_id(rs, &g, "cn_mobile", "13812345678") == 2 &&
                  count_id(rs, &g, "cn_mobile", "13912345678") == 1 &&
                  count_id(rs, &g, "cn_address", "北京市海淀区中关村大街27号") == 1 &&
@@ -966,6 +1070,7 @@ static void test_shipped(void)
                  count_id(rs, &g, "cn_resident_id", "11010519491231002X") == 1 &&
                  count_id(rs, &g, "cn_landline", "010-62345678") == 1 &&
                  count_id(rs, &g, "waybill_ctx", "9812345678901") == 1 &&
+                 count_id(rs, &g, "waybill_ctx", "73123456789013") == 1 &&
                  count_id(rs, &g, "waybill_ems_s10", "RB123456785GB") == 1;
         /* records come out in stream order */
         for (size_t k = 1; k < g.n; k++)
@@ -1102,6 +1207,7 @@ int main(void)
     test_edges();
     test_build_errors();
     test_prepass_vs_hyperscan();
+    test_context();
     test_address_finder();
     test_normalize();
     test_shipped();

@@ -166,6 +166,25 @@ static void test_broken_files(void)
                            "s10, cn_address, waybill",
                       NULL});
 
+    /* context: each mistake at its line; the last pattern is right */
+    expect_errors(
+        DATA "context.yaml", NULL,
+        (const char *const[]){
+            DATA "context.yaml:6: unknown key 'flag' in context (did you mean 'flags'?); use "
+                 "regex, flags, max_len",
+            DATA "context.yaml:10: context has no 'regex'",
+            DATA "context.yaml:15: context regex rejected by Hyperscan: Missing close "
+                 "parenthesis for group started at index 0.",
+            DATA "context.yaml:20: context regex has no longest match (Hyperscan max_width is "
+                 "unbounded), and the matcher needs a bounded look-back: bound its repeats or "
+                 "set max_len (at most 128)",
+            DATA "context.yaml:24: context regex can match the empty string",
+            DATA "context.yaml:28: 'context' must be a regex or a mapping (regex:, flags:, "
+                 "max_len:), not a list",
+            DATA "context.yaml:33: a context applies to records; a pattern with record: false "
+                 "is only counted",
+            NULL});
+
     /* Hyperscan's message is its own; the file and line are ours */
     struct ruleset *rs = NULL;
     char err[4096], want[700];
@@ -201,7 +220,7 @@ static void test_sections_and_fields(void)
         fprintf(stderr, "%s\n", err);
         return;
     }
-    CHECK_EQ(rs->n_patterns, 3);
+    CHECK_EQ(rs->n_patterns, 5);
     CHECK_EQ(rs->n_files, 1);
 
     const struct rule_pattern *p = &rs->patterns[0];
@@ -239,6 +258,21 @@ static void test_sections_and_fields(void)
     CHECK_EQ(p->max_len, 30); /* given, not Hyperscan's 24 */
     CHECK_EQ(p->mask, MASK_FULL);
     CHECK_EQ(p->line, 30);
+    CHECK(p->context == NULL);
+
+    p = &rs->patterns[3];
+    CHECK_STR(p->id, "key_context");
+    CHECK_STR(p->regex, "[0-9]{12,15}");
+    CHECK_EQ(p->hs_flags, 0); /* the context's flags are its own */
+    CHECK_STR(p->context, "billCode[ ]{0,2}=");
+    CHECK_EQ(p->context_flags, HS_FLAG_CASELESS);
+    CHECK_EQ(p->context_max_len, 11); /* from Hyperscan */
+    CHECK_EQ(p->max_len, 15);
+    CHECK_EQ(p->value_tail, 0);
+    p = &rs->patterns[4];
+    CHECK_STR(p->context, "no:"); /* a scalar is the regex alone */
+    CHECK_EQ(p->context_flags, 0);
+    CHECK_EQ(p->context_max_len, 3);
 
     CHECK_EQ(ruleset_pattern_index(rs, "key_tail"), 2);
     CHECK_EQ(ruleset_pattern_index(rs, "phone_any"), 0);
@@ -358,7 +392,7 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     (void)flags;
     struct scan_ctx *c = ud;
     const struct rule_pattern *p = &c->rs->patterns[id];
-    CHECK(to - from <= p->max_len);
+    CHECK(to - from <= (unsigned long long)p->max_len + p->context_max_len);
     size_t start = (size_t)from, end = (size_t)to;
     const struct validator *v = p->validator_idx >= 0 ? validate_get(p->validator_idx) : NULL;
     if (v && v->find) {
@@ -371,12 +405,16 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
         start = lo + (size_t)s;
         from = start;
     }
-    if (p->value_tail) {
+    if (p->value_tail || p->context) {
+        /* the shipped contexts end in punctuation and their values are
+         * digits: the value is the last alnum run, the rest the context */
         start = end;
         while (start > from && in_class(BOUNDARY_ALNUM, c->text[start - 1]))
             start--;
     }
-    if (from > 0 && in_class(p->boundary, c->text[from - 1])) return 0;
+    /* the boundary is the value's, not the context's: "returnWaybillNo" is
+     * a field name ending in one of the context's */
+    if (start > 0 && in_class(p->boundary, c->text[start - 1])) return 0;
     if (end < c->len && in_class(p->boundary, c->text[end])) return 0;
     if (p->validator_idx >= 0 && !validate_get(p->validator_idx)->fn(c->text + start, end - start))
         return 0;
@@ -425,10 +463,21 @@ static void test_shipped_scan(const struct ruleset *rs)
     const char **expr = calloc(rs->n_patterns, sizeof *expr);
     unsigned *flags = calloc(rs->n_patterns, sizeof *flags);
     unsigned *ids = calloc(rs->n_patterns, sizeof *ids);
+    char *owned[64] = {NULL};
     for (size_t i = 0; i < rs->n_patterns; i++) {
-        expr[i] = rs->patterns[i].regex;
-        flags[i] = rs->patterns[i].hs_flags | HS_FLAG_SOM_LEFTMOST;
+        const struct rule_pattern *p = &rs->patterns[i];
+        expr[i] = p->regex;
+        flags[i] = p->hs_flags | HS_FLAG_SOM_LEFTMOST;
         ids[i] = (unsigned)i;
+        if (p->context && i < 64) {
+            /* what one regex would say: the context (its flags inline),
+             * then the value */
+            CHECK(p->context_flags == HS_FLAG_CASELESS && p->hs_flags == 0);
+            size_t n = strlen(p->context) + strlen(p->regex) + 16;
+            owned[i] = malloc(n);
+            snprintf(owned[i], n, "(?i:%s)(?:%s)", p->context, p->regex);
+            expr[i] = owned[i];
+        }
     }
     hs_database_t *db = NULL;
     hs_compile_error_t *cerr = NULL;
@@ -511,12 +560,21 @@ static void test_shipped_scan(const struct ruleset *rs)
                                       {"waybill_ctx", "621123456789012"},
                                       {NULL, NULL}});
     expect_scan(db, scratch, rs, "bare digits without a field name, or after another field",
-                "73123456789012 orderNo=73123456789012 emailNo=73123456789012",
+                "73123456789012 orderNo=73123456789012 mailbox=73123456789012 "
+                "waybill=73123456789012 mailNo=7312345678901 mailNo=9812345678901234 "
+                "mailNo==73123456789012 mailNo:A73123456789012",
                 (const struct want[]){{NULL, NULL}});
+    expect_scan(db, scratch, rs, "a field name ending in one of the names counts",
+                "{\"returnWaybillNo\":\"73123456789013\",\"sfMailNo\" : \"9812345678902\"}",
+                (const struct want[]){{"waybill_ctx", "73123456789013"},
+                                      {"waybill_ctx", "9812345678902"},
+                                      {NULL, NULL}});
 
     hs_free_scratch(scratch);
     hs_free_database(db);
 out:
+    for (size_t i = 0; i < 64; i++)
+        free(owned[i]);
     free(expr);
     free(flags);
     free(ids);
@@ -578,8 +636,14 @@ static void test_shipped(void)
     if (addr >= 0) CHECK_EQ(rs->patterns[addr].mask, MASK_ADDRESS);
     int ctx = ruleset_pattern_index(rs, "waybill_ctx");
     if (ctx >= 0) {
-        CHECK_EQ(rs->patterns[ctx].value_tail, 1);
-        CHECK_EQ(rs->patterns[ctx].hs_flags, HS_FLAG_CASELESS);
+        /* the number alone, the field name as its context */
+        CHECK_EQ(rs->patterns[ctx].value_tail, 0);
+        CHECK_EQ(rs->patterns[ctx].hs_flags, 0);
+        CHECK(rs->patterns[ctx].context != NULL);
+        CHECK_EQ(rs->patterns[ctx].context_flags, HS_FLAG_CASELESS);
+        CHECK_EQ(rs->patterns[ctx].max_len, 17);
+        /* "tracking_number" 15, '"', 3 blanks, '：' 3, 3 blanks, '"' */
+        CHECK_EQ(rs->patterns[ctx].context_max_len, 26);
     }
     test_shipped_scan(rs);
     ruleset_free(rs);

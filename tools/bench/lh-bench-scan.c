@@ -22,12 +22,15 @@
  *   match_stream     the project's matcher (rules/match.h): Hyperscan plus
  *                    look-back, boundaries and validators, records counted
  *
- * The raw databases are compiled from the ruleset exactly as match.c does
- * (same expressions, ids and flags less SINGLEMATCH and SOM_LEFTMOST), once
- * in stream and once in block mode. Not part of the sensor: it includes
+ * The raw databases are compiled from the ruleset's regexes and flags (less
+ * SINGLEMATCH and SOM_LEFTMOST), once in stream and once in block mode. A
+ * pattern with a context is compiled as what one regex would have to say,
+ * "(?flags:context)(?:regex)": the straightforward design has no other way
+ * to ask for a field name before a value. Not part of the sensor: it includes
  * <hs.h> on its own, and allocates freely. */
 #include <hs.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,27 +307,58 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* The one regex a pattern stands for: its regex, or with a context
+ * "(?FLAGS:context)(?:regex)", the context's own case, dot and line flags
+ * inline (the pattern's flags apply to the whole). */
+static char *raw_expr(const struct rule_pattern *p)
+{
+    if (!p->context) return strdup(p->regex);
+    static const struct {
+        unsigned flag;
+        char c;
+    } inl[] = {{HS_FLAG_CASELESS, 'i'}, {HS_FLAG_DOTALL, 's'}, {HS_FLAG_MULTILINE, 'm'}};
+    char on[4] = "", off[5] = "-";
+    size_t non = 0, noff = 1;
+    for (size_t k = 0; k < 3; k++) {
+        bool want = p->context_flags & inl[k].flag, have = p->hs_flags & inl[k].flag;
+        if (want && !have) on[non++] = inl[k].c;
+        if (!want && have) off[noff++] = inl[k].c;
+    }
+    on[non] = off[noff] = '\0';
+    size_t n = strlen(p->context) + strlen(p->regex) + 32;
+    char *e = malloc(n);
+    if (e)
+        snprintf(e, n, "(?%s%s:%s)(?:%s)", on, noff > 1 ? off : "", p->context, p->regex);
+    return e;
+}
+
 static int compile_raw(const struct ruleset *rs, unsigned mode, hs_database_t **db)
 {
     size_t n = rs->n_patterns;
-    const char **ex = calloc(n, sizeof(*ex));
+    char **ex = calloc(n, sizeof(*ex));
     unsigned *fl = calloc(n, sizeof(*fl)), *ids = calloc(n, sizeof(*ids));
     hs_compile_error_t *cerr = NULL;
     int rc = -1;
     if (ex && fl && ids) {
+        bool ok = true;
         for (size_t i = 0; i < n; i++) {
-            ex[i] = rs->patterns[i].regex;
-            fl[i] = rs->patterns[i].hs_flags &
+            const struct rule_pattern *p = &rs->patterns[i];
+            ok &= (ex[i] = raw_expr(p)) != NULL;
+            fl[i] = (p->hs_flags | (p->context ? p->context_flags & (HS_FLAG_UTF8 | HS_FLAG_UCP)
+                                               : 0)) &
                     ~(unsigned)(HS_FLAG_SINGLEMATCH | HS_FLAG_SOM_LEFTMOST);
             ids[i] = (unsigned)i;
         }
-        if (hs_compile_multi(ex, fl, ids, (unsigned)n, mode, NULL, db, &cerr) == HS_SUCCESS)
+        if (ok && hs_compile_multi((const char *const *)ex, fl, ids, (unsigned)n, mode, NULL, db,
+                                   &cerr) == HS_SUCCESS)
             rc = 0;
         else
             fprintf(stderr, "lh-bench-scan: hs_compile_multi: %s\n",
                     cerr && cerr->message ? cerr->message : "failed");
     }
     hs_free_compile_error(cerr);
+    for (size_t i = 0; ex && i < n; i++)
+        free(ex[i]);
     free(ex);
     free(fl);
     free(ids);
