@@ -33,7 +33,9 @@
  *          over the look-back window only.
  * Then: no boundary-class byte (and no '*') before the value, none of the
  * class after it, no '*' in it, the validator, and the validator's
- * normalisation. A value that ends exactly at the end of a block waits
+ * normalisation; for a pattern with a context (a field name before its
+ * value), a block-mode "(?:context)\z" scanned over the bytes before the
+ * value. A value that ends exactly at the end of a block waits
  * (pending) for the first byte of the next block, the end of the stream, or
  * is dropped by a gap. docs/matching.md has the reasoning and corner cases.
  *
@@ -756,8 +758,8 @@ int match_db_build(const struct ruleset *rs, struct match_db **out, char *err, s
         pi->boundary = (uint8_t)p->boundary;
         pi->category = (uint8_t)p->category;
         /* the pre-pass serves record patterns with a boundary and no flags
-         * whose regex is a digit shape; end-anchored or context patterns
-         * (value: tail) stay with Hyperscan */
+         * whose regex is a digit shape (a context is checked after, either
+         * way); value: tail patterns stay with Hyperscan */
         if (p->record && !p->value_tail && !pi->find && fl == 0 &&
             p->boundary != BOUNDARY_NONE && (pi->shape = shape_build(p->regex))) {
             pi->kind = VALUE_SHAPE;

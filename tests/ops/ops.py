@@ -728,6 +728,21 @@ outputs:
         r = run(lh, ["--check-config", "-c", os.path.join(d, "missing.yaml")])
         check(r.returncode == 1 and "missing.yaml: cannot read the configuration" in r.stderr,
               "missing config: exit 1 and says so (%r)" % r.stderr)
+        # --check-rules says which patterns the digit-run pre-pass serves: the
+        # shipped context waybill is one; a digit shape of more than 64
+        # positions is not (docs/rules.md, "Writing fast patterns")
+        r = run(lh, ["--check-rules", os.path.join(src, "rules")])
+        pre = [l for l in r.stdout.split("\n") if "pre-pass:" in l]
+        check(r.returncode == 0 and len(pre) == 1 and " waybill_ctx" in pre[0] and " cn_address" not in pre[0],
+              "--check-rules names the pre-pass patterns (%r)" % r.stdout)
+        site = write(os.path.join(d, "site.yaml"),
+                     "version: 1\npatterns:\n"
+                     "  - id: cust_no\n    category: other\n    regex: '[0-9]{10}'\n    boundary: digit\n"
+                     "    context: {regex: 'custno\"?[ ]?[:=][ ]?\"?', flags: [caseless]}\n"
+                     "  - id: long_shape\n    category: other\n    regex: '[0-9]{40}|[0-9]{30}'\n    boundary: digit\n")
+        r = run(lh, ["--check-rules", site])
+        check(r.returncode == 0 and "1 in the digit-run pre-pass: cust_no;" in r.stdout,
+              "a user's context pattern is a digit shape; 70 positions are not (%r %r)" % (r.stdout, r.stderr))
 
 
 # ---- refusals ----------------------------------------------------------------------

@@ -1057,12 +1057,13 @@ static void test_shipped(void)
         "13912345678\",\"idNo\":\"11010519491231002X\",\"tel\":\"010-62345678\","
         "\"address\":\"广东省深圳市南山区科苑路15号\"},\"mailNo\":\"9812345678901\","
         "\"intl\":\"RB123456785GB\",\"masked\":\"138******78\",\"m2\":\"１３８１２３４５６７８\","
-        "\"orderNo\":\"73123456789012\",\"returnWaybillNo\" : \"73123456789013\"}";
+        "\"orderNo\":\"73123456789012\",\"returnWaybillNo\" : \"73123456789013\","
+        "\"note\":\"运单号：621123456789012\"}";
     size_t len = strlen(in), bad = 0;
     for (size_t i = 0; i <= len; i += 7) {
         struct got g;
         scan_cuts(db, s, in, len, &i, 1, &g);
-        int ok = g.n == 11 && count_id(rs, &g, "waybill_yto", "YT1234567890123") == 1 &&
+        int ok = g.n == 12 && count_id(rs, &g, "waybill_yto", "YT1234567890123") == 1 &&
                  count_id(rs, &g, "cn_mobile", "13812345678") == 2 &&
                  count_id(rs, &g, "cn_mobile", "13912345678") == 1 &&
                  count_id(rs, &g, "cn_address", "北京市海淀区中关村大街27号") == 1 &&
@@ -1071,6 +1072,7 @@ static void test_shipped(void)
                  count_id(rs, &g, "cn_landline", "010-62345678") == 1 &&
                  count_id(rs, &g, "waybill_ctx", "9812345678901") == 1 &&
                  count_id(rs, &g, "waybill_ctx", "73123456789013") == 1 &&
+                 count_id(rs, &g, "waybill_ctx", "621123456789012") == 1 &&
                  count_id(rs, &g, "waybill_ems_s10", "RB123456785GB") == 1;
         /* records come out in stream order */
         for (size_t k = 1; k < g.n; k++)
