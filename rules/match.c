@@ -276,7 +276,7 @@ static bool left_byte_ok(uint8_t c, int boundary)
  * position per character matched, first/last sets and follow sets, all as
  * 64-bit masks. Bounded repeats are unrolled (x{2,4} = x x x? x?), so the
  * automaton is exact. Anything outside the small grammar below (alternation,
- * unbounded repeats, literal letters, other characters, anchors, flags)
+ * unbounded repeats, other characters, anchors, flags)
  * leaves the pattern to Hyperscan: the shape is an optimisation, never a
  * change of meaning. */
 struct shape_parse {
@@ -367,14 +367,16 @@ static struct frag shape_atom(struct shape_parse *P)
         P->i += 2;
         for (unsigned d = '0'; d <= '9'; d++)
             set_add(set, d);
-    } else if (is_digit((uint8_t)c) || c == '-' || c == ' ') {
+    } else if (is_alnum((uint8_t)c) || c == '-' || c == ' ') {
+        /* a literal letter too: YT, SF, JD are too short and too common for
+         * Hyperscan's literal prefilter (docs/matching.md, measured) */
         P->i++;
         set_add(set, (unsigned char)c);
     } else if (c == '\\' && (s[P->i + 1] == '+' || s[P->i + 1] == '-')) {
         set_add(set, (unsigned char)s[P->i + 1]);
         P->i += 2;
     } else {
-        goto bad; /* literal letters are Hyperscan's strength; anything else too */
+        goto bad; /* anything else is Hyperscan's */
     }
     if (P->npos == SHAPE_POS) goto bad;
     int p = P->npos++;

@@ -641,6 +641,13 @@ static void test_prepass_vs_hyperscan(void)
         {"s10", "[A-Z]{2}[0-9]{9}[A-Z]{2}", 0, RULE_CAT_WAYBILL, "s10", BOUNDARY_ALNUM, 0, 0, 1},
         {"run", "[0-9]{5,7}", 0, RULE_CAT_OTHER, NULL, BOUNDARY_DIGIT, 0, 0, 1},
         {"dash", "[0-9]{2}-[0-9]{2}", 0, RULE_CAT_OTHER, NULL, BOUNDARY_ALNUM, 0, 0, 1},
+        /* literal letters before the digits: the carrier prefixes */
+        {"yto", "YT[0-9]{13}", 0, RULE_CAT_WAYBILL, "waybill", BOUNDARY_ALNUM, 0, 0, 1},
+        {"sf", "SF[0-9A-Za-z][0-9]{12}", 0, RULE_CAT_WAYBILL, "waybill", BOUNDARY_ALNUM, 0, 0, 1},
+        {"jd", "JD[0-9A-Za-z]{2}[0-9]{11}", 0, RULE_CAT_WAYBILL, "waybill", BOUNDARY_ALNUM, 0, 0,
+         1},
+        {"dpk", "DPK[0-9]{12}", 0, RULE_CAT_WAYBILL, NULL, BOUNDARY_ALNUM, 0, 0, 1},
+        {"ab", "A[0-9]B[0-9]{3}", 0, RULE_CAT_OTHER, NULL, BOUNDARY_DIGIT, 0, 0, 1},
     };
     enum { NP = sizeof(pre) / sizeof(pre[0]) };
     struct spec hs[NP];
@@ -661,7 +668,9 @@ static void test_prepass_vs_hyperscan(void)
         "8613512345678", "YT8613412345678", "+",
         "0086-135-1234-5678", "010-62345678", "0755 23456789", "02112345678", "11010519491231002X",
         "360426199101010071", "RB123456785GB", "AB123456789CD", "12345", "1234567", "12-34",
-        "12-34-56", "-", " ", "X", "x", "A", "B", "*", "\"", ":", "7", "0", "1", "86", "138"};
+        "12-34-56", "-", " ", "X", "x", "A", "B", "*", "\"", ":", "7", "0", "1", "86", "138",
+        "YT", "SF", "SFA", "JD", "JDVA", "JDx1", "DPK", "DP", "K", "T", "Y", "1234567890123",
+        "123456789012", "12345678901", "A1B234", "A1B", "9B123"};
     enum { NPC = sizeof(pieces) / sizeof(pieces[0]) };
     size_t bad = 0, total = 0, runs = 0;
     compare_random(da, sa, dbb, sb, pieces, NPC, 400, &bad, &total, &runs);
@@ -703,10 +712,10 @@ static void test_prepass_vs_hyperscan(void)
     rs_free(ra);
     rs_free(rb);
 
-    /* what stays with Hyperscan: alternation of literals, unbounded repeats,
-     * literal letters, no boundary */
+    /* what stays with Hyperscan: flags, unbounded repeats, other
+     * characters, no boundary */
     static const struct spec not_shapes[] = {
-        {"yto", "YT[0-9]{13}", 0, RULE_CAT_WAYBILL, NULL, BOUNDARY_ALNUM, 0, 0, 1},
+        {"yto", "YT[0-9]{13}", HSF_CASELESS, RULE_CAT_WAYBILL, NULL, BOUNDARY_ALNUM, 0, 0, 1},
         {"nob", "[0-9]{11}", 0, RULE_CAT_OTHER, NULL, BOUNDARY_NONE, 0, 0, 1},
         {"unb", "[0-9]+x", 0, RULE_CAT_OTHER, NULL, BOUNDARY_DIGIT, 8, 0, 1},
         {"dot", "1.3", 0, RULE_CAT_OTHER, NULL, BOUNDARY_DIGIT, 0, 0, 1},
@@ -775,7 +784,9 @@ static void test_context(void)
      * context cut by a gap or by the stream's start */
     static const struct spec b[] = {
         {"no", "[0-9]{6}", 0, RULE_CAT_OTHER, NULL, BOUNDARY_DIGIT, 0, 0, 1, "\\bno=", 0},
-        {"yt", "YT[0-9]{4}", 0, RULE_CAT_WAYBILL, NULL, BOUNDARY_ALNUM, 0, 0, 1, "code:", 0}};
+        /* a flag keeps this one in Hyperscan */
+        {"yt", "YT[0-9]{4}", HSF_CASELESS, RULE_CAT_WAYBILL, NULL, BOUNDARY_ALNUM, 0, 0, 1, "code:",
+         0}};
     struct ruleset *rc = rs_build(b, 2);
     struct match_db *dc = NULL;
     CHECK_EQ(match_db_build(rc, &dc, err, sizeof(err)), 0);
@@ -1043,7 +1054,9 @@ static void test_shipped(void)
         return;
     }
     /* the digit patterns run in the pre-pass, the rest in Hyperscan */
-    CHECK_EQ(match_db_prepass_patterns(db), 5);
+    CHECK_EQ(match_db_prepass_patterns(db), 10);
+    CHECK(match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "waybill_yto")));
+    CHECK(match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "waybill_jd")));
     CHECK(match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "waybill_ctx")));
     CHECK(match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "cn_mobile")));
     CHECK(match_db_pattern_prepass(db, (size_t)ruleset_pattern_index(rs, "cn_resident_id")));
