@@ -126,22 +126,24 @@ struct pat_info {
     uint16_t ctx_win;       /* the context's longest match in bytes */
 };
 
-/* What the pre-pass's run-end check reads of a shape, copied out of the
- * 1.6 KB struct shape so the check over all shapes stays in a few lines. */
-struct shape_end {
-    uint64_t alone[TRAIL_MAX + 1];
-    uint64_t inner[TRAIL_MAX + 1];
-    uint64_t pre[2];
-    uint16_t id; /* the pattern */
-};
+/* At most this many patterns are served by the pre-pass (one bit each in
+ * the run-end tables below); more digit shapes go to Hyperscan. */
+#define SHAPES_MAX 64
 
 struct match_db {
     const struct ruleset *rs;
     hs_database_t *hs; /* NULL when no pattern is left for Hyperscan */
     struct pat_info *pi;
     size_t n;
-    struct shape_end *shapes; /* patterns served by the pre-pass */
+    uint16_t shape_id[SHAPES_MAX]; /* the patterns served by the pre-pass */
     size_t n_shapes;
+    /* The run-end check over every shape at once, bit k for shape k: which
+     * shapes can end in a run of L digits then t letters that starts the
+     * value ([t][L]), or that has a byte before it (inner[t][L]), and which
+     * shapes allow byte c before such a run (pre[c]) */
+    uint64_t end_alone[TRAIL_MAX + 1][64];
+    uint64_t end_inner[TRAIL_MAX + 1][64];
+    uint64_t end_pre[128];
     unsigned trail;   /* most letters after a digit run any shape ends with */
     /* bit L of [t]: some shape can end in a run of L digits and t letters
      * (the union of its alone and inner masks): the pre-pass turns away
@@ -709,7 +711,6 @@ void match_db_free(struct match_db *db)
             free(db->pi[i].shape);
         }
     free(db->pi);
-    free(db->shapes);
     hs_free_database(db->hs);
     free(db);
 }
@@ -730,11 +731,10 @@ int match_db_build(const struct ruleset *rs, struct match_db **out, char *err, s
     }
     size_t cap = db->n ? db->n : 1;
     db->pi = calloc(cap, sizeof(*db->pi));
-    db->shapes = calloc(cap, sizeof(*db->shapes));
     exprs = calloc(cap, sizeof(*exprs));
     flags = calloc(cap, sizeof(*flags));
     ids = calloc(cap, sizeof(*ids));
-    if (!db->pi || !db->shapes || !exprs || !flags || !ids) goto nomem;
+    if (!db->pi || !exprs || !flags || !ids) goto nomem;
 
     hs_platform_info_t plat;
     if (hs_populate_platform(&plat) != HS_SUCCESS) {
@@ -763,13 +763,18 @@ int match_db_build(const struct ruleset *rs, struct match_db **out, char *err, s
          * whose regex is a digit shape (a context is checked after, either
          * way); value: tail patterns stay with Hyperscan */
         if (p->record && !p->value_tail && !pi->find && fl == 0 &&
-            p->boundary != BOUNDARY_NONE && (pi->shape = shape_build(p->regex))) {
+            p->boundary != BOUNDARY_NONE && db->n_shapes < SHAPES_MAX &&
+            (pi->shape = shape_build(p->regex))) {
             pi->kind = VALUE_SHAPE;
-            struct shape_end *se = &db->shapes[db->n_shapes++];
-            memcpy(se->alone, pi->shape->alone, sizeof(se->alone));
-            memcpy(se->inner, pi->shape->inner, sizeof(se->inner));
-            memcpy(se->pre, pi->shape->pre, sizeof(se->pre));
-            se->id = (uint16_t)i;
+            uint64_t bit = 1ull << db->n_shapes;
+            db->shape_id[db->n_shapes++] = (uint16_t)i;
+            for (unsigned t = 0; t <= TRAIL_MAX; t++)
+                for (unsigned L = 0; L < 64; L++) {
+                    if (pi->shape->alone[t] >> L & 1) db->end_alone[t][L] |= bit;
+                    if (pi->shape->inner[t] >> L & 1) db->end_inner[t][L] |= bit;
+                }
+            for (unsigned c = 0; c < 128; c++)
+                if (pi->shape->pre[c >> 6] >> (c & 63) & 1) db->end_pre[c] |= bit;
             for (unsigned t = 1; t <= TRAIL_MAX; t++)
                 if (pi->shape->runlen[t] && t > db->trail) db->trail = t;
             for (unsigned t = 0; t <= TRAIL_MAX; t++)
@@ -1294,23 +1299,18 @@ static void run_end(struct scan_ctx *c, uint64_t end, uint64_t L, unsigned t)
      * "44030309" turns those away before any look-back is copied) */
     uint64_t rs = end - t - L;
     int before = rs > c->blk_off - c->st->hist_len ? byte_at(c, rs - 1) : -1;
-    for (size_t k = 0; k < db->n_shapes; k++) {
-        const struct shape_end *sh = &db->shapes[k];
-        unsigned id = sh->id;
-        uint64_t bit = 1ull << L;
-        bool want = (sh->alone[t] & bit) ||
-                    ((sh->inner[t] & bit) &&
-                     (before < 0 || (before < 128 && (sh->pre[before >> 6] >> (before & 63) & 1))));
-        if (want) {
-            s->st.raw_matches++;
-            if (s->q_len == s->q_cap) { /* cannot happen: PIECE bounds it */
-                s->st.rejected++;
-                continue;
-            }
-            s->q[s->q_len].end = end;
-            s->q[s->q_len].pattern = (uint16_t)id;
-            s->q_len++;
+    uint64_t pre = before < 0 ? ~0ull : before < 128 ? db->end_pre[before] : 0;
+    /* every shape that can end here, in pattern order */
+    for (uint64_t want = db->end_alone[t][L] | (db->end_inner[t][L] & pre); want;
+         want &= want - 1) {
+        s->st.raw_matches++;
+        if (s->q_len == s->q_cap) { /* cannot happen: PIECE bounds it */
+            s->st.rejected++;
+            continue;
         }
+        s->q[s->q_len].end = end;
+        s->q[s->q_len].pattern = db->shape_id[__builtin_ctzll(want)];
+        s->q_len++;
     }
 }
 
