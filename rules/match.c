@@ -860,7 +860,8 @@ static bool cpu_avx2(void)
 {
 #ifdef HAVE_AVX2_PATH
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
+           __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
 #else
     return false;
 #endif
@@ -1333,10 +1334,11 @@ static void run_trail(struct scan_ctx *c, size_t i, uint64_t L, unsigned t)
 
 #ifdef HAVE_AVX2_PATH
 /* The AVX2 twins of digit_mask64() and trigger_mask64(), used when the
- * scratch says so (match_scratch_new asks the CPU once). Not inlined into
- * the baseline code around them: one call per 64 bytes, still cheaper than
- * four SSE2 rounds. */
-__attribute__((target("avx2"), noinline)) static uint64_t digit_mask64_avx2(const uint8_t *d)
+ * scratch says so (match_scratch_new asks the CPU once). digit_mask64_avx2
+ * is inlined into the pre-pass's AVX2 build (prepass_avx2); trigger_mask64_avx2
+ * is a call from the baseline code around it: one call per 64 bytes, still
+ * cheaper than four SSE2 rounds. */
+__attribute__((target("avx2"))) static inline uint64_t digit_mask64_avx2(const uint8_t *d)
 {
     const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9);
     __m256i a = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)d), zero);
@@ -1412,11 +1414,15 @@ static unsigned popcount64(uint64_t x)
     return (unsigned)((x * 0x0101010101010101ull) >> 56);
 }
 
+/* In the AVX2 build of the pre-pass the CPU has POPCNT. */
+#define POPCOUNT64(x) (avx2 ? (unsigned)__builtin_popcountll(x) : popcount64(x))
+
 /* A run end no shape can take (shorter than every run length a shape
  * ends with, and its letters, if any, inside the chunk) only counts: one
  * prepass event for the end and one for each letter after it, as run_end()
  * and run_trail() would have counted them. The others take the full path. */
-static void prepass(struct scan_ctx *c)
+static inline __attribute__((always_inline)) void prepass_body(struct scan_ctx *c,
+                                                               const bool avx2)
 {
     struct match_stream *st = c->st;
     const uint8_t *d = c->blk;
@@ -1449,7 +1455,7 @@ static void prepass(struct scan_ctx *c)
             }
         }
 #ifdef HAVE_AVX2_PATH
-        uint64_t D = (c->s->avx2 ? digit_mask64_avx2(w) : digit_mask64(w)) >> shift;
+        uint64_t D = (avx2 ? digit_mask64_avx2(w) : digit_mask64(w)) >> shift;
 #else
         uint64_t D = digit_mask64(w) >> shift;
 #endif
@@ -1480,12 +1486,12 @@ static void prepass(struct scan_ctx *c)
             uint64_t fast = ends & ~(R | near);
             if (fast) {
                 ends &= ~fast;
-                uint64_t ev = popcount64(fast);
+                uint64_t ev = POPCOUNT64(fast);
                 if (trail) {
                     uint64_t A = letter_mask64(w) >> shift;
                     for (unsigned t = 0; t < trail; t++) {
                         if (!(fast = (fast << 1) & A)) break;
-                        ev += popcount64(fast);
+                        ev += POPCOUNT64(fast);
                     }
                 }
                 c->s->st.prepass_events += ev;
@@ -1517,6 +1523,24 @@ static void prepass(struct scan_ctx *c)
     st->in_run = in_run;
     st->run_start = run_start;
 }
+
+/* The pre-pass built twice: for the baseline CPU, and for one with AVX2
+ * (and the POPCNT and BMI that come with it), where the 64-byte digit mask,
+ * the event counts and the bit scans are single instructions. */
+static void prepass_base(struct scan_ctx *c)
+{
+    prepass_body(c, false);
+}
+
+#ifdef HAVE_AVX2_PATH
+__attribute__((target("avx2,popcnt,bmi,bmi2"))) static void prepass_avx2(struct scan_ctx *c)
+{
+    prepass_body(c, true);
+}
+#define PREPASS(c) ((c)->s->avx2 ? prepass_avx2(c) : prepass_base(c))
+#else
+#define PREPASS(c) prepass_base(c)
+#endif
 
 /* ---- normalising the input ----------------------------------------------- */
 
@@ -1842,7 +1866,7 @@ static int scan_norm(struct match_stream *st, struct match_scratch *s, const uin
         resolve_pending(&c, data[0]);
         c.blk_len = k;
         s->q_len = s->q_next = 0;
-        if (pre) prepass(&c);
+        if (pre) PREPASS(&c);
         if (st->hs && !(s->flags & MATCH_NO_HS) && hs_scan_guarded(st, s, data, k, &c) != 0) {
             s->st.scan_errors++;
             st->broken = 1;
