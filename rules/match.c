@@ -144,6 +144,7 @@ struct match_db {
     uint64_t end_alone[TRAIL_MAX + 1][64];
     uint64_t end_inner[TRAIL_MAX + 1][64];
     uint64_t end_pre[128];
+    uint64_t end_first[128]; /* shapes whose value may begin with byte c */
     unsigned trail;   /* most letters after a digit run any shape ends with */
     /* bit L of [t]: some shape can end in a run of L digits and t letters
      * (the union of its alone and inner masks): the pre-pass turns away
@@ -775,6 +776,8 @@ int match_db_build(const struct ruleset *rs, struct match_db **out, char *err, s
                 }
             for (unsigned c = 0; c < 128; c++)
                 if (pi->shape->pre[c >> 6] >> (c & 63) & 1) db->end_pre[c] |= bit;
+            for (unsigned c = 0; c < 128; c++)
+                if (pi->shape->first & pi->shape->cls[c]) db->end_first[c] |= bit;
             for (unsigned t = 1; t <= TRAIL_MAX; t++)
                 if (pi->shape->runlen[t] && t > db->trail) db->trail = t;
             for (unsigned t = 0; t <= TRAIL_MAX; t++)
@@ -1301,8 +1304,12 @@ static void run_end(struct scan_ctx *c, uint64_t end, uint64_t L, unsigned t)
     uint64_t rs = end - t - L;
     int before = rs > c->blk_off - c->st->hist_len ? byte_at(c, rs - 1) : -1;
     uint64_t pre = before < 0 ? ~0ull : before < 128 ? db->end_pre[before] : 0;
+    /* a run that starts the value starts with a byte its shape can begin
+     * with (a timestamp's 1 is no landline's 0) */
+    int first = rs >= c->blk_off - c->st->hist_len ? byte_at(c, rs) : -1;
+    uint64_t lead = first < 0 ? ~0ull : first < 128 ? db->end_first[first] : 0;
     /* every shape that can end here, in pattern order */
-    for (uint64_t want = db->end_alone[t][L] | (db->end_inner[t][L] & pre); want;
+    for (uint64_t want = (db->end_alone[t][L] & lead) | (db->end_inner[t][L] & pre); want;
          want &= want - 1) {
         s->st.raw_matches++;
         if (s->q_len == s->q_cap) { /* cannot happen: PIECE bounds it */
