@@ -267,7 +267,8 @@ P(f"- struct flow {sizes['sizeof_flow']}; struct reasm_stream {sizes['sizeof_rea
   f"TCP flow, inside the session); per scanned stream (a raw flow direction, or an HTTP body or "
   f"request target) one matcher stream of {sizes['match_stream_state']} (match_db_stream_size: "
   f"Hyperscan's stream state {sizes['hs_stream_state']} + struct match_stream + 2 x look-back); "
-  f"Hyperscan database {sizes['hs_database']} ({sizes['patterns']} patterns, shared by threads)")
+  f"the straightforward design's stream-mode database of all {sizes['patterns']} patterns "
+  f"{sizes['hs_database']} (the hs_stream rows)")
 P(f"- flow table accounting per flow (struct flow + the worker's session), from the sensor's stats "
   f"with {best['active'] if best else 0} flows alive: {per_flow:.0f}")
 text = "\n".join(lines)
