@@ -13,10 +13,11 @@
  *      an escape cut by the block's end waits (at most 11 bytes) in the
  *      stream. Per normalised byte the number of source bytes it came from is
  *      kept, so a record still names the exact source text (end_off, src_len).
- *   2. pre-pass: patterns whose regex is a "digit shape" (digits, digit and
- *      letter classes, '-' and ' ', groups, ?, {m,n}: e.g. the mobile, ID,
- *      landline and S10 patterns) are not given to Hyperscan, which has no
- *      literal to anchor them on and runs them at a few hundred MB/s. A SIMD
+ *   2. pre-pass: patterns whose regex is a "digit shape" (digits, letters,
+ *      digit and letter classes, '-' and ' ', groups, ?, {m,n}: e.g. the
+ *      mobile, ID, landline, S10 and waybill patterns) are not given to
+ *      Hyperscan, which has no literal to anchor them on (or only a short,
+ *      common one, YT) and runs them at a few hundred MB/s. A SIMD
  *      loop finds where digit runs end (and the one or two letters after
  *      them); for each end whose run length the pattern allows, the value is
  *      found by trying the run starts in the look-back against the pattern's
