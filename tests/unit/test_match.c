@@ -598,6 +598,46 @@ static void scan_list(const struct match_db *db, struct match_scratch *s, const 
     match_stream_close(st, s, on_list, l);
 }
 
+/* Two matchers built from two pattern lists, a scratch each: what the
+ * differential tests below compare. */
+struct pair {
+    struct ruleset *ra, *rb;
+    struct match_db *da, *db;
+    struct match_scratch *sa, *sb;
+};
+
+static void pair_close(struct pair *p)
+{
+    match_scratch_free(p->sa);
+    match_scratch_free(p->sb);
+    match_db_free(p->da);
+    match_db_free(p->db);
+    if (p->ra) rs_free(p->ra);
+    if (p->rb) rs_free(p->rb);
+    memset(p, 0, sizeof(*p));
+}
+
+/* 0 when both build (then they have a scratch each), else -1 (closed). */
+static int pair_open(struct pair *p, const struct spec *a, size_t na, const struct spec *b,
+                     size_t nb)
+{
+    char err[256] = "";
+    memset(p, 0, sizeof(*p));
+    p->ra = rs_build(a, na);
+    p->rb = rs_build(b, nb);
+    CHECK_EQ(match_db_build(p->ra, &p->da, err, sizeof(err)), 0);
+    CHECK_EQ(match_db_build(p->rb, &p->db, err, sizeof(err)), 0);
+    if (p->da && p->db) {
+        p->sa = match_scratch_new(p->da);
+        p->sb = match_scratch_new(p->db);
+    }
+    if (!p->sa || !p->sb) {
+        pair_close(p);
+        return -1;
+    }
+    return 0;
+}
+
 /* The same digit-shape patterns served by the pre-pass (no flags) and by
  * Hyperscan with the SOM verifier (a flag without meaning for them) give the
  * same records, in the same order, on random digit-heavy text cut anywhere. */
@@ -630,6 +670,16 @@ static void compare_random(const struct match_db *da, struct match_scratch *sa,
     }
 }
 
+/* compare_random() over a pair, every run alike; returns the records. */
+static size_t pair_random(struct pair *P, const char *const *pieces, uint32_t n, int iters)
+{
+    size_t bad = 0, total = 0, runs = 0;
+    compare_random(P->da, P->sa, P->db, P->sb, pieces, n, iters, &bad, &total, &runs);
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(runs, (size_t)iters * 6);
+    return total;
+}
+
 static void test_prepass_vs_hyperscan(void)
 {
     static const struct spec pre[] = {
@@ -654,15 +704,10 @@ static void test_prepass_vs_hyperscan(void)
     memcpy(hs, pre, sizeof(hs));
     for (size_t i = 0; i < NP; i++)
         hs[i].flags = HSF_DOTALL;
-    struct ruleset *ra = rs_build(pre, NP), *rb = rs_build(hs, NP);
-    struct match_db *da = NULL, *dbb = NULL;
-    char err[256] = "";
-    CHECK_EQ(match_db_build(ra, &da, err, sizeof(err)), 0);
-    CHECK_EQ(match_db_build(rb, &dbb, err, sizeof(err)), 0);
-    if (!da || !dbb) return;
-    CHECK_EQ(match_db_prepass_patterns(da), NP);
-    CHECK_EQ(match_db_prepass_patterns(dbb), 0);
-    struct match_scratch *sa = match_scratch_new(da), *sb = match_scratch_new(dbb);
+    struct pair P;
+    if (pair_open(&P, pre, NP, hs, NP) != 0) return;
+    CHECK_EQ(match_db_prepass_patterns(P.da), NP);
+    CHECK_EQ(match_db_prepass_patterns(P.db), 0);
     static const char *const pieces[] = {
         "13812345678", "138-1234-5678", "139 1234 5678", "86 13712345678", "+8613612345678",
         "8613512345678", "YT8613412345678", "+",
@@ -672,18 +717,9 @@ static void test_prepass_vs_hyperscan(void)
         "YT", "SF", "SFA", "JD", "JDVA", "JDx1", "DPK", "DP", "K", "T", "Y", "1234567890123",
         "123456789012", "12345678901", "A1B234", "A1B", "9B123"};
     enum { NPC = sizeof(pieces) / sizeof(pieces[0]) };
-    size_t bad = 0, total = 0, runs = 0;
-    compare_random(da, sa, dbb, sb, pieces, NPC, 400, &bad, &total, &runs);
-    CHECK_EQ(bad, 0);
-    CHECK(total > 1000); /* the inputs do hold records */
-    CHECK(runs == 2400);
-    CHECK(match_scratch_stats(sa)->prepass_events > 0);
-    match_scratch_free(sa);
-    match_scratch_free(sb);
-    match_db_free(da);
-    match_db_free(dbb);
-    rs_free(ra);
-    rs_free(rb);
+    CHECK(pair_random(&P, pieces, NPC, 400) > 1000); /* the inputs do hold records */
+    CHECK(match_scratch_stats(P.sa)->prepass_events > 0);
+    pair_close(&P);
 
     /* the shipped shapes alone: every run shorter than 4 digits is only
      * counted (the pre-pass's fast path), so short runs with letters after
@@ -693,24 +729,10 @@ static void test_prepass_vs_hyperscan(void)
         "13812345678", "138-1234-5678", "010-62345678", "11010519491231002X", "123", "45",
         "9", "Z", "-", " ", "\"", "a1b2c3d4e5f6a7b8c9d0", "DEADBEEF"};
     enum { NHX = sizeof(hexish) / sizeof(hexish[0]) };
-    ra = rs_build(pre, 4), rb = rs_build(hs, 4);
-    da = dbb = NULL;
-    CHECK_EQ(match_db_build(ra, &da, err, sizeof(err)), 0);
-    CHECK_EQ(match_db_build(rb, &dbb, err, sizeof(err)), 0);
-    if (!da || !dbb) return;
-    CHECK_EQ(match_db_prepass_patterns(da), 4);
-    sa = match_scratch_new(da), sb = match_scratch_new(dbb);
-    bad = total = runs = 0;
-    compare_random(da, sa, dbb, sb, hexish, NHX, 300, &bad, &total, &runs);
-    CHECK_EQ(bad, 0);
-    CHECK(total > 300);
-    CHECK(runs == 1800);
-    match_scratch_free(sa);
-    match_scratch_free(sb);
-    match_db_free(da);
-    match_db_free(dbb);
-    rs_free(ra);
-    rs_free(rb);
+    if (pair_open(&P, pre, 4, hs, 4) != 0) return;
+    CHECK_EQ(match_db_prepass_patterns(P.da), 4);
+    CHECK(pair_random(&P, hexish, NHX, 300) > 300);
+    pair_close(&P);
 
     /* what stays with Hyperscan: flags, unbounded repeats, other
      * characters, no boundary */
@@ -722,6 +744,7 @@ static void test_prepass_vs_hyperscan(void)
     };
     struct ruleset *rn = rs_build(not_shapes, 4);
     struct match_db *dn = NULL;
+    char err[256] = "";
     CHECK_EQ(match_db_build(rn, &dn, err, sizeof(err)), 0);
     if (dn) CHECK_EQ(match_db_prepass_patterns(dn), 0);
     match_db_free(dn);
@@ -751,15 +774,10 @@ static void test_context(void)
                                        BOUNDARY_ALNUM, 0, 0, 1, CTX_NAMES, HSF_CASELESS}};
     static const struct spec tail[] = {{"ctx", CTX_NAMES CTX_VALUES, HSF_CASELESS,
                                         RULE_CAT_WAYBILL, "waybill", BOUNDARY_ALNUM, 0, 1, 1}};
-    struct ruleset *ra = rs_build(ctx, 1), *rb = rs_build(tail, 1);
-    struct match_db *da = NULL, *dbb = NULL;
-    char err[256] = "";
-    CHECK_EQ(match_db_build(ra, &da, err, sizeof(err)), 0);
-    CHECK_EQ(match_db_build(rb, &dbb, err, sizeof(err)), 0);
-    if (!da || !dbb) return;
-    CHECK_EQ(match_db_prepass_patterns(da), 1);
-    CHECK_EQ(match_db_prepass_patterns(dbb), 0);
-    struct match_scratch *sa = match_scratch_new(da), *sb = match_scratch_new(dbb);
+    struct pair P;
+    if (pair_open(&P, ctx, 1, tail, 1) != 0) return;
+    CHECK_EQ(match_db_prepass_patterns(P.da), 1);
+    CHECK_EQ(match_db_prepass_patterns(P.db), 0);
     static const char *const pieces[] = {
         "mailNo", "MAILNO", "waybill_no", "TrackingNumber", "emailno", "returnWaybillNo", "bill",
         "Code", "运单号", "快递单号", "运单", "\"", "\"", ":", "=", ">", "：", " ", "\t", "    ", "<",
@@ -768,17 +786,8 @@ static void test_context(void)
         "9812345678901", "4312345678901234", "62112345678901", "621123456789012", "5", "1", "9",
         "0", "12", "A", "x", "_", "\\u0037", "%33", "３", "*"};
     enum { NPC = sizeof(pieces) / sizeof(pieces[0]) };
-    size_t bad = 0, total = 0, runs = 0;
-    compare_random(da, sa, dbb, sb, pieces, NPC, 1500, &bad, &total, &runs);
-    CHECK_EQ(bad, 0);
-    CHECK(total > 300); /* the inputs do hold records */
-    CHECK(runs == 9000);
-    match_scratch_free(sa);
-    match_scratch_free(sb);
-    match_db_free(da);
-    match_db_free(dbb);
-    rs_free(ra);
-    rs_free(rb);
+    CHECK(pair_random(&P, pieces, NPC, 1500) > 300); /* the inputs do hold records */
+    pair_close(&P);
 
     /* \b at the context's start; a context before a Hyperscan pattern; a
      * context cut by a gap or by the stream's start */
@@ -789,6 +798,7 @@ static void test_context(void)
          0}};
     struct ruleset *rc = rs_build(b, 2);
     struct match_db *dc = NULL;
+    char err[256] = "";
     CHECK_EQ(match_db_build(rc, &dc, err, sizeof(err)), 0);
     if (!dc) return;
     CHECK_EQ(match_db_prepass_patterns(dc), 1);
@@ -842,13 +852,8 @@ static void test_address_finder(void)
         {"addr", "号", 0, RULE_CAT_ADDRESS, "cn_address", BOUNDARY_NONE, 96, 0, 1}};
     static const struct spec full[] = {
         {"addr", addr_regex, 0, RULE_CAT_ADDRESS, NULL, BOUNDARY_NONE, 0, 0, 1}};
-    struct ruleset *ra = rs_build(anchor, 1), *rb = rs_build(full, 1);
-    struct match_db *da = NULL, *dbb = NULL;
-    char err[256] = "";
-    CHECK_EQ(match_db_build(ra, &da, err, sizeof(err)), 0);
-    CHECK_EQ(match_db_build(rb, &dbb, err, sizeof(err)), 0);
-    if (!da || !dbb) return;
-    struct match_scratch *sa = match_scratch_new(da), *sb = match_scratch_new(dbb);
+    struct pair P;
+    if (pair_open(&P, anchor, 1, full, 1) != 0) return;
     static const char *const pieces[] = {"北京", "市", "海淀", "区", "省", "县", "中关村", "大街",
                                          "路", "街", "27", "3", "号", "号", "院", "楼", "一",
                                          "A", "-", " ", ",", "广东", "深圳", "南山", "科技园",
@@ -868,8 +873,8 @@ static void test_address_finder(void)
         }
         struct reclist a, b, bv;
         size_t cut = rnd((uint32_t)len + 1);
-        scan_list(da, sa, in, len, cut, &a);
-        scan_list(dbb, sb, in, len, len, &b);
+        scan_list(P.da, P.sa, in, len, cut, &a);
+        scan_list(P.db, P.sb, in, len, len, &b);
         /* the full regex's values, validated */
         memset(&bv, 0, sizeof(bv));
         for (size_t i = 0; i < b.n; i++)
@@ -880,12 +885,7 @@ static void test_address_finder(void)
     }
     CHECK_EQ(bad, 0);
     CHECK(found > 100);
-    match_scratch_free(sa);
-    match_scratch_free(sb);
-    match_db_free(da);
-    match_db_free(dbb);
-    rs_free(ra);
-    rs_free(rb);
+    pair_close(&P);
 }
 
 /* ---- normalisation ------------------------------------------------------- */
