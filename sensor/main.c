@@ -659,10 +659,15 @@ int main(int argc, char **argv)
         if (check_rules) {
             printf("leakhound: %zu patterns in %zu files: OK\n", rs->n_patterns, rs->n_files);
             /* which engine serves what (docs/rules.md, "Writing fast patterns") */
-            printf("leakhound: %zu in the digit-run pre-pass:", match_db_prepass_patterns(gen->db));
-            for (size_t i = 0; i < rs->n_patterns; i++)
-                if (match_db_pattern_prepass(gen->db, i)) printf(" %s", rs->patterns[i].id);
-            printf("; the rest in Hyperscan\n");
+            size_t npre = match_db_prepass_patterns(gen->db);
+            if (npre) {
+                printf("leakhound: %zu in the digit-run pre-pass:", npre);
+                for (size_t i = 0; i < rs->n_patterns; i++)
+                    if (match_db_pattern_prepass(gen->db, i)) printf(" %s", rs->patterns[i].id);
+                printf("; the rest in Hyperscan\n");
+            } else {
+                printf("leakhound: none in the digit-run pre-pass; all in Hyperscan\n");
+            }
             goto out;
         }
     }

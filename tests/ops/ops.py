@@ -743,6 +743,12 @@ outputs:
         r = run(lh, ["--check-rules", site])
         check(r.returncode == 0 and "1 in the digit-run pre-pass: cust_no;" in r.stdout,
               "a user's context pattern is a digit shape; 70 positions are not (%r %r)" % (r.stdout, r.stderr))
+        flagged = write(os.path.join(d, "flagged.yaml"),
+                        "version: 1\npatterns:\n  - id: yt\n    category: waybill\n"
+                        "    regex: 'YT[0-9]{13}'\n    boundary: alnum\n    flags: [caseless]\n")
+        r = run(lh, ["--check-rules", flagged])
+        check(r.returncode == 0 and "none in the digit-run pre-pass; all in Hyperscan" in r.stdout,
+              "a flag keeps a pattern in Hyperscan, and --check-rules says so (%r)" % r.stdout)
 
 
 # ---- refusals ----------------------------------------------------------------------
