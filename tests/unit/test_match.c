@@ -835,6 +835,33 @@ static void test_context(void)
     match_scratch_free(sc);
     match_db_free(dc);
     rs_free(rc);
+
+    /* a context before a value its validator finds (the address), and
+     * before a value: tail record (the context ends where the tail starts) */
+    static const struct spec f[] = {
+        {"addr", "号", 0, RULE_CAT_ADDRESS, "cn_address", BOUNDARY_NONE, 96, 0, 1, "\"to\":\"", 0},
+        {"tail", "k=[0-9A-Za-z]{4,8}", 0, RULE_CAT_OTHER, NULL, BOUNDARY_ALNUM, 0, 1, 1, "id;k=", 0}};
+    rc = rs_build(f, 2);
+    dc = NULL;
+    CHECK_EQ(match_db_build(rc, &dc, err, sizeof(err)), 0);
+    if (!dc) return;
+    sc = match_scratch_new(dc);
+    static const char in2[] = "{\"to\":\"北京市海淀区中关村大街27号\",\"from\":\"广东省深圳市南山区科苑路15号\"} "
+                              "id;k=ab12 xx;k=cd34";
+    len = strlen(in2);
+    for (size_t cut = 0; cut <= len; cut += 3) {
+        struct reclist l2;
+        scan_list(dc, sc, in2, len, cut, &l2);
+        int ok = l2.n == 2 && l2.r[0].pattern == 0 &&
+                 l2.r[0].len == strlen("北京市海淀区中关村大街27号") &&
+                 memcmp(l2.r[0].v, "北京市海淀区中关村大街27号", l2.r[0].len) == 0 &&
+                 l2.r[1].pattern == 1 && l2.r[1].len == 4 && memcmp(l2.r[1].v, "ab12", 4) == 0;
+        CHECK(ok);
+        if (!ok) break;
+    }
+    match_scratch_free(sc);
+    match_db_free(dc);
+    rs_free(rc);
 }
 
 /* ---- the address finder against start-of-match --------------------------- */
