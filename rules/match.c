@@ -633,23 +633,31 @@ static int pattern_info(const struct rule_pattern *p, unsigned flags, struct pat
 
 /* The verifier of a variable-width pattern. A failure to compile is not an
  * error: the matcher then tries candidate lengths instead (docs/matching.md). */
-static hs_database_t *verify_build(const struct rule_pattern *p, unsigned flags,
-                                   const hs_platform_info_t *plat)
+/* "(?:re)\\z" compiled in block mode: a match that ends where the scanned
+ * bytes end. NULL on failure, with Hyperscan's error in *cerr (NULL when
+ * memory ran out first); the caller frees it. */
+static hs_database_t *end_anchored(const char *re, unsigned flags, const hs_platform_info_t *plat,
+                                   hs_compile_error_t **cerr)
 {
-    size_t n = strlen(p->regex);
+    *cerr = NULL;
+    size_t n = strlen(re);
     char *expr = malloc(n + 8);
     if (!expr) return NULL;
     memcpy(expr, "(?:", 3);
-    memcpy(expr + 3, p->regex, n);
+    memcpy(expr + 3, re, n);
     memcpy(expr + 3 + n, ")\\z", 4);
-    hs_database_t *vdb = NULL;
-    hs_compile_error_t *cerr = NULL;
-    if (hs_compile(expr, flags | HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK, plat, &vdb, &cerr) !=
-        HS_SUCCESS) {
-        hs_free_compile_error(cerr);
-        vdb = NULL;
-    }
+    hs_database_t *db = NULL;
+    if (hs_compile(expr, flags, HS_MODE_BLOCK, plat, &db, cerr) != HS_SUCCESS) db = NULL;
     free(expr);
+    return db;
+}
+
+static hs_database_t *verify_build(const struct rule_pattern *p, unsigned flags,
+                                   const hs_platform_info_t *plat)
+{
+    hs_compile_error_t *cerr;
+    hs_database_t *vdb = end_anchored(p->regex, flags | HS_FLAG_SOM_LEFTMOST, plat, &cerr);
+    hs_free_compile_error(cerr);
     return vdb;
 }
 
@@ -676,25 +684,13 @@ static int context_build(const struct rule_pattern *p, struct pat_info *pi,
         pat_errf(err, errlen, p, "context has no longest match of at most 128 bytes");
         return -1;
     }
-    size_t n = strlen(p->context);
-    char *expr = malloc(n + 8);
-    if (!expr) {
-        pat_errf(err, errlen, p, "out of memory");
-        return -1;
-    }
-    memcpy(expr, "(?:", 3);
-    memcpy(expr + 3, p->context, n);
-    memcpy(expr + 3 + n, ")\\z", 4);
-    int rc = 0;
-    if (hs_compile(expr, fl, HS_MODE_BLOCK, plat, &pi->ctx, &cerr) != HS_SUCCESS) {
-        pat_errf(err, errlen, p, cerr && cerr->message ? cerr->message : "context compile failed");
-        pi->ctx = NULL;
-        rc = -1;
-    }
+    pi->ctx = end_anchored(p->context, fl, plat, &cerr);
+    if (!pi->ctx)
+        pat_errf(err, errlen, p,
+                 cerr && cerr->message ? cerr->message : "context: out of memory compiling it");
     hs_free_compile_error(cerr);
-    free(expr);
     pi->ctx_win = (uint16_t)w;
-    return rc;
+    return pi->ctx ? 0 : -1;
 }
 
 static unsigned pattern_flags(const struct rule_pattern *p)
@@ -871,16 +867,24 @@ static bool cpu_avx2(void)
 #endif
 }
 
+/* Grows the scratch's second Hyperscan scratch to serve db's block-mode
+ * databases (verifiers and contexts). */
+static int vhs_serve(struct match_scratch *s, const struct match_db *db)
+{
+    for (size_t i = 0; i < db->n; i++)
+        if ((db->pi[i].verify && hs_alloc_scratch(db->pi[i].verify, &s->vhs) != HS_SUCCESS) ||
+            (db->pi[i].ctx && hs_alloc_scratch(db->pi[i].ctx, &s->vhs) != HS_SUCCESS))
+            return -1;
+    return 0;
+}
+
 struct match_scratch *match_scratch_new(const struct match_db *db)
 {
     struct match_scratch *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->db = db;
     if (db->hs && hs_alloc_scratch(db->hs, &s->hs) != HS_SUCCESS) goto error;
-    for (size_t i = 0; i < db->n; i++)
-        if ((db->pi[i].verify && hs_alloc_scratch(db->pi[i].verify, &s->vhs) != HS_SUCCESS) ||
-            (db->pi[i].ctx && hs_alloc_scratch(db->pi[i].ctx, &s->vhs) != HS_SUCCESS))
-            goto error;
+    if (vhs_serve(s, db) != 0) goto error;
     if (!(s->block = stream_new(db))) goto error;
     s->avx2 = cpu_avx2();
     s->q_cap = (size_t)PIECE * db->n_shapes * (TRAIL_MAX + 1);
@@ -896,10 +900,7 @@ int match_scratch_add_db(struct match_scratch *s, const struct match_db *db)
     /* hs_alloc_scratch() on an existing scratch grows it to serve both
      * databases, and leaves it as it was when it fails */
     if (db->hs && hs_alloc_scratch(db->hs, &s->hs) != HS_SUCCESS) return -1;
-    for (size_t i = 0; i < db->n; i++)
-        if ((db->pi[i].verify && hs_alloc_scratch(db->pi[i].verify, &s->vhs) != HS_SUCCESS) ||
-            (db->pi[i].ctx && hs_alloc_scratch(db->pi[i].ctx, &s->vhs) != HS_SUCCESS))
-            return -1;
+    if (vhs_serve(s, db) != 0) return -1;
     size_t q_cap = (size_t)PIECE * db->n_shapes * (TRAIL_MAX + 1);
     if (q_cap > s->q_cap) {
         struct pcand *q = realloc(s->q, q_cap * sizeof(*q));
@@ -1302,12 +1303,12 @@ static void run_end(struct scan_ctx *c, uint64_t end, uint64_t L, unsigned t)
     /* the byte before the run, when held: a run that is not the value's start
      * needs one of its shape's separators there (the quote of "2026-..." or of
      * "44030309" turns those away before any look-back is copied) */
-    uint64_t rs = end - t - L;
-    int before = rs > c->blk_off - c->st->hist_len ? byte_at(c, rs - 1) : -1;
+    uint64_t rs = end - t - L, avail = c->blk_off - c->st->hist_len;
+    int before = rs > avail ? byte_at(c, rs - 1) : -1;
     uint64_t pre = before < 0 ? ~0ull : before < 128 ? db->end_pre[before] : 0;
     /* a run that starts the value starts with a byte its shape can begin
      * with (a timestamp's 1 is no landline's 0) */
-    int first = rs >= c->blk_off - c->st->hist_len ? byte_at(c, rs) : -1;
+    int first = rs >= avail ? byte_at(c, rs) : -1;
     uint64_t lead = first < 0 ? ~0ull : first < 128 ? db->end_first[first] : 0;
     /* every shape that can end here, in pattern order */
     for (uint64_t want = (db->end_alone[t][L] & lead) | (db->end_inner[t][L] & pre); want;
