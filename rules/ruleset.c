@@ -458,6 +458,31 @@ static void check_regex(struct loader *L, const char *what, const char *regex, u
     *max_len = (uint16_t)maxw;
 }
 
+/* The index of key k (node kn) of a mapping in keys[n], or -1 after
+ * reporting it as unknown (with the nearest known key, then use, if any)
+ * or as repeated (seen[] marks the keys met so far). where names the
+ * mapping in messages: "pattern", "context". */
+static int key_index(struct loader *L, const yaml_node_t *kn, const char *k,
+                     const char *const *keys, size_t n, bool *seen, const char *where,
+                     const char *use)
+{
+    size_t i;
+    for (i = 0; i < n && strcmp(k, keys[i]) != 0; i++)
+        ;
+    if (i == n) {
+        char hint[64];
+        lerr(L, node_line(kn), "unknown key '%s' in %s%s%s%s", k, where,
+             suggest(hint, sizeof hint, k, keys, n), use ? "; use " : "", use ? use : "");
+        return -1;
+    }
+    if (seen[i]) {
+        lerr(L, node_line(kn), "duplicate key '%s' in %s", k, where);
+        return -1;
+    }
+    seen[i] = true;
+    return (int)i;
+}
+
 static long parse_max_len(struct loader *L, const char *s, int line)
 {
     long n = parse_uint(s, 1000000);
@@ -488,20 +513,8 @@ static void parse_context(struct loader *L, const yaml_node_t *v, int key_line,
             yaml_node_t *vn = yaml_document_get_node(L->doc, pr->value);
             const char *k = want_scalar(L, kn, "context key");
             if (!k) continue;
-            size_t ki;
-            for (ki = 0; ki < 3; ki++)
-                if (strcmp(k, context_keys[ki]) == 0) break;
-            if (ki == 3) {
-                char hint[64];
-                lerr(L, node_line(kn), "unknown key '%s' in context%s; use regex, flags, max_len",
-                     k, suggest(hint, sizeof hint, k, context_keys, 3));
-                continue;
-            }
-            if (seen[ki]) {
-                lerr(L, node_line(kn), "duplicate key '%s' in context", k);
-                continue;
-            }
-            seen[ki] = true;
+            int ki = key_index(L, kn, k, context_keys, 3, seen, "context", "regex, flags, max_len");
+            if (ki < 0) continue;
             if (ki == 0) {
                 re = vn;
             } else if (ki == 1) {
@@ -595,20 +608,8 @@ static void load_pattern(struct loader *L, const yaml_node_t *m)
         yaml_node_t *vn = yaml_document_get_node(L->doc, pr->value);
         const char *k = want_scalar(L, kn, "key");
         if (!k) continue;
-        size_t ki;
-        for (ki = 0; ki < N_PATTERN_KEYS; ki++)
-            if (strcmp(k, pattern_keys[ki]) == 0) break;
-        if (ki == N_PATTERN_KEYS) {
-            char hint[64];
-            lerr(L, node_line(kn), "unknown key '%s' in pattern%s", k,
-                 suggest(hint, sizeof hint, k, pattern_keys, N_PATTERN_KEYS));
+        if (key_index(L, kn, k, pattern_keys, N_PATTERN_KEYS, seen, "pattern", NULL) < 0)
             continue;
-        }
-        if (seen[ki]) {
-            lerr(L, node_line(kn), "duplicate key '%s' in pattern", k);
-            continue;
-        }
-        seen[ki] = true;
         int vl = node_line(vn);
         if (strcmp(k, "flags") == 0) {
             unsigned before = L->n_errors;
