@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define FILE_BUF (1u << 20)
+
 struct capture {
     struct capture_config cfg;
     char **files;
@@ -29,6 +31,7 @@ struct capture {
     pcap_t *live;
     struct capture_stats st;
     uint64_t pcap_cnt;
+    char *filebuf; /* stdio buffer of the file being read (FILE_BUF bytes) */
     /* progress */
     int show_progress;
     uint64_t bytes_done_files; /* sizes of files finished */
@@ -199,6 +202,10 @@ int capture_open(const struct capture_config *cfg, struct capture **out, char *e
             snprintf(err, errlen, "no capture files to read (give -r FILE or -i IFACE)");
             goto error;
         }
+        if (!(c->filebuf = malloc(FILE_BUF))) {
+            snprintf(err, errlen, "out of memory");
+            goto error;
+        }
         for (size_t i = 0; i < c->n_files; i++) {
             struct stat sb;
             if (stat(c->files[i], &sb) == 0)
@@ -223,6 +230,7 @@ void capture_close(struct capture *c)
     for (size_t i = 0; i < c->n_files; i++)
         free(c->files[i]);
     free(c->files);
+    free(c->filebuf);
     free(c);
 }
 
@@ -307,10 +315,13 @@ static int run_file(struct capture *c, uint32_t idx, capture_fn fn, void *ud,
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     const char *path = c->files[idx];
     /* our own FILE with a 1 MiB buffer: libpcap reads record by record, and
-     * the default 4 KiB stdio buffer makes that a read(2) per few packets */
+     * the default 4 KiB stdio buffer makes that a read(2) per few packets.
+     * The buffer is the capture's own (glibc ignores the size asked of
+     * setvbuf without one); pcap_close below closes the FILE before the
+     * next file reuses it. */
     FILE *in = fopen(path, "rbe");
     if (in)
-        setvbuf(in, NULL, _IOFBF, 1u << 20);
+        setvbuf(in, c->filebuf, _IOFBF, FILE_BUF);
     pcap_t *p = in ? pcap_fopen_offline(in, ebuf) : NULL;
     if (!p) {
         fprintf(stderr, "leakhound: %s: cannot read capture: %s\n", path,
