@@ -24,7 +24,8 @@ pkt_writer *pkt_open(const char *path, uint64_t seed, char *err)
         snprintf(err, 256, "%s: cannot create", path);
         goto error;
     }
-    setvbuf(w->fp, NULL, _IOFBF, 1 << 20);
+    if ((w->fbuf = malloc(1 << 20)))
+        setvbuf(w->fp, w->fbuf, _IOFBF, 1 << 20);
     w->pd = pcap_open_dead(DLT_EN10MB, 65535);
     if (!w->pd) {
         snprintf(err, 256, "pcap_open_dead failed");
@@ -42,6 +43,7 @@ pkt_writer *pkt_open(const char *path, uint64_t seed, char *err)
 error:
     if (w->pd) pcap_close(w->pd);
     if (w->fp) fclose(w->fp);
+    free(w->fbuf);
     free(w);
     return NULL;
 }
@@ -54,6 +56,7 @@ int pkt_close(pkt_writer *w)
     if (ferror(w->fp)) rc = -1;
     pcap_dump_close(w->dump); /* closes fp */
     pcap_close(w->pd);
+    free(w->fbuf);
     free(w);
     return rc;
 }

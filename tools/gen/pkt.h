@@ -45,6 +45,7 @@ typedef struct {
 
 typedef struct pkt_writer {
     FILE *fp;
+    char *fbuf;      /* fp's 1 MiB stdio buffer (glibc ignores a size given without one) */
     void *pd, *dump; /* pcap_t, pcap_dumper_t: only pkt.c includes pcap.h */
     uint64_t now;    /* capture clock, us */
     uint64_t bytes, packets;
