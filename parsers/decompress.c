@@ -7,10 +7,19 @@
  * last layer to emit(), which enforces the output and ratio caps before
  * calling the sink. Nothing is buffered beyond the fixed buffers, except up
  * to DECOMP_RETAIN wire bytes kept while no output has appeared yet, so a
- * body that only claims to be compressed can be delivered raw in full. */
+ * body that only claims to be compressed can be delivered raw in full.
+ *
+ * Whole-body mode (decomp_hold, one gzip layer): the wire pieces are kept
+ * instead, up to a limit, and decomp_finish() inflates them with libdeflate
+ * in one call when it is one member ending at the end with its size within
+ * the caps (the ratio cap then holds for the whole body); otherwise, or when the limit is
+ * passed or the input has a hole, the kept pieces are fed to the streaming
+ * path as they came. The held bytes, the piece ends and the one-shot output
+ * buffer are this module's, freed when the body ends. */
 #define ZLIB_CONST
 #include "parsers/decompress.h"
 
+#include <libdeflate.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -40,6 +49,13 @@ struct decomp {
     bool retain_ok;
     uint16_t retain_len;
     uint8_t retain[DECOMP_RETAIN];
+    /* whole-body mode (decomp_hold): the wire pieces, kept until
+     * decomp_finish() decodes them at once */
+    bool holding, was_whole;
+    uint8_t *hold;
+    size_t hold_len, hold_cap, hold_max;
+    uint32_t *piece_end;
+    uint32_t n_pieces, cap_pieces;
     struct layer layers[DECOMP_MAX_LAYERS];
 };
 
@@ -207,7 +223,7 @@ struct decomp *decomp_new(const uint8_t *codings, size_t n, uint64_t max_out, ui
     return d;
 }
 
-enum decomp_status decomp_feed(struct decomp *d, const uint8_t *in, size_t len)
+static enum decomp_status feed_stream(struct decomp *d, const uint8_t *in, size_t len)
 {
     if (!d || !len) return d ? d->status : DECOMP_FAILED;
     if (d->status == DECOMP_FAILED) {
@@ -238,8 +254,139 @@ enum decomp_status decomp_feed(struct decomp *d, const uint8_t *in, size_t len)
     return d->status;
 }
 
+/* ---- whole-body mode --------------------------------------------------- */
+
+int decomp_hold(struct decomp *d, size_t max)
+{
+    if (!d || d->n != 1 || d->layers[0].coding != DECOMP_GZIP || d->in_total || d->holding ||
+        d->status != DECOMP_OK || max == 0 || max > UINT32_MAX)
+        return -1;
+    d->holding = true;
+    d->hold_max = max;
+    return 0;
+}
+
+size_t decomp_held(const struct decomp *d)
+{
+    return d && d->holding ? d->hold_cap + d->cap_pieces * sizeof(uint32_t) : 0;
+}
+
+static bool grow(void **p, size_t *cap, size_t need, size_t elem, size_t first, size_t max)
+{
+    if (need <= *cap) return true;
+    size_t n = *cap ? *cap : first;
+    while (n < need) n *= 2;
+    if (n > max) n = max;
+    if (n < need) return false;
+    void *q = realloc(*p, n * elem);
+    if (!q) return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+static bool hold_append(struct decomp *d, const uint8_t *in, size_t len)
+{
+    if (len > d->hold_max - d->hold_len) return false;
+    size_t pc = d->cap_pieces;
+    if (!grow((void **)&d->hold, &d->hold_cap, d->hold_len + len, 1, 16384, d->hold_max) ||
+        !grow((void **)&d->piece_end, &pc, (size_t)d->n_pieces + 1, sizeof(uint32_t), 16,
+              DECOMP_HOLD_PIECES))
+        return false;
+    d->cap_pieces = (uint32_t)pc;
+    memcpy(d->hold + d->hold_len, in, len);
+    d->hold_len += len;
+    d->piece_end[d->n_pieces++] = (uint32_t)d->hold_len;
+    return true;
+}
+
+/* Leaves whole-body mode: the held pieces go through the streaming decoder
+ * exactly as they came, so everything after is what streaming gives. */
+static void release(struct decomp *d)
+{
+    d->holding = false;
+    uint32_t prev = 0;
+    for (uint32_t i = 0; i < d->n_pieces; i++) {
+        (void)feed_stream(d, d->hold + prev, d->piece_end[i] - prev);
+        prev = d->piece_end[i];
+    }
+    free(d->hold);
+    free(d->piece_end);
+    d->hold = NULL;
+    d->piece_end = NULL;
+    d->hold_len = d->hold_cap = 0;
+    d->n_pieces = d->cap_pieces = 0;
+}
+
+/* One gzip member that is the whole held input, whose trailer's size is
+ * within both caps, decoded at once by libdeflate. False (nothing emitted)
+ * for anything else: streaming then decides, as it always did. */
+static bool whole(struct decomp *d)
+{
+    size_t n = d->hold_len;
+    if (n < 18) return false; /* header 10 + empty deflate 2 + trailer 8 */
+    const uint8_t *t = d->hold + n - 4;
+    uint64_t isize = (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 |
+                     (uint64_t)t[3] << 24;
+    if (isize > DECOMP_WHOLE_MAX || (d->max_out && isize > d->max_out) ||
+        (d->max_ratio && isize > (uint64_t)n * d->max_ratio))
+        return false;
+    struct libdeflate_decompressor *ld = libdeflate_alloc_decompressor();
+    uint8_t *out = malloc(isize ? (size_t)isize : 1);
+    size_t used = 0, got = 0;
+    bool ok = ld && out &&
+              libdeflate_gzip_decompress_ex(ld, d->hold, n, out, (size_t)isize, &used, &got) ==
+                  LIBDEFLATE_SUCCESS &&
+              used == n && got == isize;
+    if (ok) {
+        d->in_total = n;
+        for (size_t off = 0; off < got && d->status == DECOMP_OK; off += DECOMP_OUT_CHUNK)
+            emit(d, out + off, got - off < DECOMP_OUT_CHUNK ? got - off : DECOMP_OUT_CHUNK);
+        d->layers[0].member_end = true;
+        d->retain_ok = false;
+    }
+    free(out);
+    libdeflate_free_decompressor(ld);
+    return ok;
+}
+
+enum decomp_status decomp_feed(struct decomp *d, const uint8_t *in, size_t len)
+{
+    if (d && d->holding && len) {
+        if (hold_append(d, in, len)) return d->status;
+        release(d); /* too much to hold: stream from here on */
+    }
+    return feed_stream(d, in, len);
+}
+
+bool decomp_was_whole(const struct decomp *d)
+{
+    return d && d->was_whole;
+}
+
+enum decomp_status decomp_finish(struct decomp *d)
+{
+    if (!d) return DECOMP_FAILED;
+    if (d->holding) {
+        if (whole(d)) {
+            d->was_whole = true;
+            d->holding = false;
+            free(d->hold);
+            free(d->piece_end);
+            d->hold = NULL;
+            d->piece_end = NULL;
+            d->hold_len = d->hold_cap = 0;
+            d->n_pieces = d->cap_pieces = 0;
+        } else {
+            release(d);
+        }
+    }
+    return d->status;
+}
+
 void decomp_abandon(struct decomp *d)
 {
+    if (d && d->holding) release(d);
     if (d && d->status == DECOMP_OK) {
         d->status = DECOMP_FAILED;
         d->retain_ok = false;
@@ -256,5 +403,7 @@ void decomp_free(struct decomp *d)
     if (!d) return;
     for (size_t i = 0; i < d->n; i++)
         if (d->layers[i].inited) inflateEnd(&d->layers[i].zs);
+    free(d->hold);
+    free(d->piece_end);
     free(d);
 }

@@ -23,12 +23,15 @@
 #ifndef LH_DECOMPRESS_H
 #define LH_DECOMPRESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define DECOMP_MAX_LAYERS 4
 #define DECOMP_OUT_CHUNK 16384
 #define DECOMP_RETAIN 512
+#define DECOMP_HOLD_PIECES 4096          /* whole-body mode: at most this many feeds held */
+#define DECOMP_WHOLE_MAX (8u << 20)      /* whole-body mode: at most this much output at once */
 
 enum decomp_coding { DECOMP_GZIP = 1, DECOMP_DEFLATE = 2 };
 
@@ -52,6 +55,30 @@ struct decomp *decomp_new(const uint8_t *codings, size_t n, uint64_t max_out, ui
 /* Decodes len wire bytes, calling the sink for output. Returns the status
  * after the call; once not DECOMP_OK it stays so. */
 enum decomp_status decomp_feed(struct decomp *d, const uint8_t *in, size_t len);
+
+/* Whole-body mode, for one gzip layer only (-1 otherwise, or once input
+ * came): wire bytes are held, up to max bytes, and decoded at once by
+ * decomp_finish() with libdeflate, which inflates about 2.4 times as fast as
+ * zlib. That is done only for one gzip member ending at the end, with a
+ * right CRC, whose trailer's size is within max_out, DECOMP_WHOLE_MAX and
+ * max_ratio times the held bytes; then the sink sees what streaming would
+ * give, except that the ratio cap is applied to the whole body rather than
+ * as it arrives (a body whose first part alone passes max_ratio is
+ * inflated in full). Anything else, and a body that grows past max (or
+ * DECOMP_HOLD_PIECES feeds) or gets a hole, is fed to the streaming decoder
+ * piece by piece as it came. Until then decomp_feed() returns the status
+ * (DECOMP_OK) and the sink is not called. */
+int decomp_hold(struct decomp *d, size_t max);
+
+/* Bytes held by whole-body mode (0 when streaming). */
+size_t decomp_held(const struct decomp *d);
+
+/* The body ended (complete or cut short): decodes what whole-body mode
+ * holds. Returns the status. Streaming decoders are unaffected. */
+enum decomp_status decomp_finish(struct decomp *d);
+
+/* decomp_finish() inflated the body at once. */
+bool decomp_was_whole(const struct decomp *d);
 
 /* The input has a hole (a lost segment): decoding cannot go on. From now on
  * input passes through raw, as after an error. No effect unless DECOMP_OK. */

@@ -116,6 +116,7 @@ struct half {
     struct tx_node *tx;
     struct decomp *dec;
     enum decomp_status dec_status;
+    uint32_t dec_reserved; /* bytes of stats->decode_held this body's hold reserved */
 };
 
 struct http_parser {
@@ -147,6 +148,8 @@ void http_config_default(struct http_config *cfg)
     cfg->max_ratio = 1000;
     cfg->max_pipeline = 64;
     cfg->max_held_bytes = 64ull << 20;
+    cfg->gzip_whole_max = 256 * 1024;
+    cfg->gzip_stream_only = false;
 }
 
 /* RFC 9110 5.6.2 tchar */
@@ -624,10 +627,24 @@ static void fire_response(struct http_parser *p, struct half *h)
     if (p->cb.response) p->cb.response(p->ud, &n->tx);
 }
 
-static void msg_done(struct http_parser *p, struct half *h)
+static void dec_note(struct http_parser *p, struct half *h, enum decomp_status st);
+
+/* The body's decoder ends: a held body is inflated now (its output reaches
+ * the transaction before done()), and its reservation is given back. */
+static void dec_end(struct http_parser *p, struct half *h)
 {
+    if (!h->dec) return;
+    dec_note(p, h, decomp_finish(h->dec));
+    p->stats->decode_whole += decomp_was_whole(h->dec);
+    p->stats->decode_held -= h->dec_reserved;
+    h->dec_reserved = 0;
     decomp_free(h->dec);
     h->dec = NULL;
+}
+
+static void msg_done(struct http_parser *p, struct half *h)
+{
+    dec_end(p, h);
     head_release(h);
     struct tx_node *n = h->tx;
     h->tx = NULL;
@@ -768,6 +785,11 @@ static void dec_start(struct http_parser *p, struct half *h)
     if (!h->dec) {
         p->stats->decode_failed++;
         flag(h, HTTP_TX_DECODE_FAILED);
+    } else if (!p->cfg.gzip_stream_only && n == 1 && order[0] == DECOMP_GZIP &&
+               p->stats->decode_held + p->cfg.gzip_whole_max <= p->cfg.max_held_bytes / 4 &&
+               decomp_hold(h->dec, p->cfg.gzip_whole_max) == 0) {
+        h->dec_reserved = p->cfg.gzip_whole_max;
+        p->stats->decode_held += h->dec_reserved;
     }
 }
 
@@ -1436,6 +1458,7 @@ struct http_parser *http_parser_new(const struct http_config *cfg, struct http_s
     if (!p->cfg.max_ratio) p->cfg.max_ratio = def.max_ratio;
     if (!p->cfg.max_pipeline) p->cfg.max_pipeline = def.max_pipeline;
     if (!p->cfg.max_held_bytes) p->cfg.max_held_bytes = def.max_held_bytes;
+    if (!p->cfg.gzip_whole_max) p->cfg.gzip_whole_max = def.gzip_whole_max;
     if (p->cfg.max_header_bytes > UINT32_MAX / 4) p->cfg.max_header_bytes = UINT32_MAX / 4;
     p->stats = stats ? stats : &p->own_stats;
     if (cb) p->cb = *cb;
@@ -1463,7 +1486,7 @@ void http_parser_free(struct http_parser *p)
             tx_maybe_done(p, n);
     }
     for (int d = 0; d < 2; d++) {
-        decomp_free(p->half[d].dec);
+        dec_end(p, &p->half[d]); /* none is left after http_end: a guard */
         free(p->half[d].buf);
     }
     free(p);

@@ -1450,6 +1450,8 @@ size_t worker_stats_kv(const struct worker_stats_src *src, struct eve_kv *kv, si
     KV("http.no_response", sn->http.no_response);
     KV("http.held_bytes", sn->http.held_bytes);
     KV("http.held_cap_hit", sn->http.held_cap_hit);
+    KV("http.decode_whole", sn->http.decode_whole);
+    KV("http.decode_held", sn->http.decode_held);
     KV("http.tx_alloc_failed", sn->st.tx_alloc_failed);
     KV("http.url_records", sn->st.url_records);
     const struct identity_stats *is = &sn->ident;

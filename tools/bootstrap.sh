@@ -21,7 +21,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libpcap-dev libndpi-dev libjansson-dev
-      zlib1g-dev libyaml-dev libssl-dev)
+      zlib1g-dev libdeflate-dev libyaml-dev libssl-dev)
 if [ $want_tests = 1 ]; then
     pkgs+=(python3 tshark clang libclang-rt-14-dev libfuzzer-14-dev rsyslog)
 fi

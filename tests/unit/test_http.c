@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "parsers/decompress.h"
 #include "parsers/http.h"
 
 /* ---- recorder ---- */
@@ -294,12 +295,13 @@ static int body_eq(const struct rtx *t, enum http_dir d, const void *s, size_t n
 
 enum { Z_GZ, Z_ZLIB, Z_RAW };
 
-static size_t zc(int kind, const void *in, size_t len, uint8_t *out, size_t cap)
+static size_t zc_level(int kind, int level, const void *in, size_t len, uint8_t *out,
+                       size_t cap)
 {
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
     int wbits = kind == Z_GZ ? 31 : kind == Z_ZLIB ? 15 : -15;
-    if (deflateInit2(&zs, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK) return 0;
+    if (deflateInit2(&zs, level, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK) return 0;
     zs.next_in = (Bytef *)(uintptr_t)in;
     zs.avail_in = (uInt)len;
     zs.next_out = out;
@@ -308,6 +310,11 @@ static size_t zc(int kind, const void *in, size_t len, uint8_t *out, size_t cap)
     size_t n = zs.total_out;
     deflateEnd(&zs);
     return r == Z_STREAM_END ? n : 0;
+}
+
+static size_t zc(int kind, const void *in, size_t len, uint8_t *out, size_t cap)
+{
+    return zc_level(kind, 6, in, len, out, cap);
 }
 
 /* chunked encoding in pieces of `piece` bytes, with an extension on the first */
@@ -1087,6 +1094,226 @@ static void test_bomb(void)
     free(z);
 }
 
+/* ---- whole-body gzip against streaming --------------------------------- */
+
+/* What a decoder gave its sink, in order. */
+struct dsink {
+    uint8_t *b;
+    size_t n, cap, calls;
+};
+
+static void dsink_put(void *ud, const uint8_t *data, size_t len)
+{
+    struct dsink *k = ud;
+    k->calls++;
+    if (k->n + len > k->cap) {
+        size_t c = k->cap ? k->cap : 65536;
+        while (c < k->n + len) c *= 2;
+        uint8_t *q = realloc(k->b, c);
+        if (!q) return;
+        k->b = q;
+        k->cap = c;
+    }
+    memcpy(k->b + k->n, data, len);
+    k->n += len;
+}
+
+static uint64_t drng(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* Feeds body, cut into random pieces (the same cuts for both), to a
+ * streaming decoder and to one holding up to hold bytes; with abandon_at
+ * set, the input has a hole there. Both must give their sinks the same
+ * bytes and end in the same status. Returns whether the holding one
+ * inflated the body at once. */
+static bool whole_vs_stream(const char *name, const uint8_t *body, size_t len, size_t hold,
+                            uint64_t max_out, uint32_t max_ratio, size_t max_piece,
+                            size_t abandon_at, uint64_t seed)
+{
+    const uint8_t gz = DECOMP_GZIP;
+    struct dsink ks = {0}, kw = {0};
+    struct decomp *ds = decomp_new(&gz, 1, max_out, max_ratio, dsink_put, &ks);
+    struct decomp *dw = decomp_new(&gz, 1, max_out, max_ratio, dsink_put, &kw);
+    CHECK(ds && dw);
+    if (!ds || !dw) return false;
+    CHECK_EQ(decomp_hold(dw, hold), 0);
+    CHECK_EQ(decomp_hold(ds, 0), -1); /* a size is needed */
+    uint64_t x = seed | 1;
+    for (size_t off = 0; off < len;) {
+        size_t k = 1 + (size_t)(drng(&x) % max_piece);
+        if (k > len - off) k = len - off;
+        if (abandon_at && off < abandon_at && off + k >= abandon_at) {
+            decomp_abandon(ds);
+            decomp_abandon(dw);
+        }
+        decomp_feed(ds, body + off, k);
+        decomp_feed(dw, body + off, k);
+        off += k;
+    }
+    enum decomp_status ss = decomp_finish(ds), sw = decomp_finish(dw);
+    bool whole = decomp_was_whole(dw);
+    CHECK(!decomp_was_whole(ds));
+    if (ks.n != kw.n || (ks.n && memcmp(ks.b, kw.b, ks.n) != 0) || ss != sw) {
+        fprintf(stderr, "whole_vs_stream %s: stream %zu bytes status %d, whole %zu bytes "
+                        "status %d\n", name, ks.n, (int)ss, kw.n, (int)sw);
+        CHECK(0);
+    }
+    /* finishing twice changes nothing; the decoders then free cleanly */
+    CHECK_EQ(decomp_finish(dw), sw);
+    decomp_free(ds);
+    decomp_free(dw);
+    free(ks.b);
+    free(kw.b);
+    return whole;
+}
+
+static void test_gzip_whole(void)
+{
+    /* text like an API response: records in JSON, some repetition */
+    size_t tl = 200000;
+    uint8_t *text = malloc(tl), *z = malloc(2 * tl + 1024), *t2 = malloc(4 * tl + 4096);
+    CHECK(text && z && t2);
+    if (!text || !z || !t2) return;
+    uint64_t x = 7;
+    for (size_t i = 0; i < tl;) {
+        int n = snprintf((char *)text + i, tl - i,
+                         "{\"waybill\":\"SF%013llu\",\"city\":\"city-%u\",\"w\":%u},",
+                         (unsigned long long)(drng(&x) % 10000000000000ull),
+                         (unsigned)(drng(&x) % 50), (unsigned)(drng(&x) % 1000));
+        if (n <= 0 || (size_t)n >= tl - i) {
+            memset(text + i, ' ', tl - i);
+            break;
+        }
+        i += (size_t)n;
+    }
+    size_t zl = zc(Z_GZ, text, tl, z, 2 * tl + 1024);
+    CHECK(zl > 0);
+    const size_t H = 256 * 1024;
+
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        CHECK(whole_vs_stream("valid", z, zl, H, 0, 1000, 1460, 0, seed));
+        CHECK(whole_vs_stream("valid, tiny pieces", z, zl, H, 0, 1000, 7, 0, seed) ||
+              zl / 4 > DECOMP_HOLD_PIECES);
+        /* cut anywhere: streaming's partial output */
+        size_t cut = 1 + (size_t)(drng(&x) % (zl - 1));
+        CHECK(!whole_vs_stream("truncated", z, cut, H, 0, 1000, 1460, 0, seed));
+        /* a hole */
+        CHECK(!whole_vs_stream("abandoned", z, zl, H, 0, 1000, 1460, 1 + cut / 2, seed));
+    }
+    /* too large to hold, or too many pieces: streamed from there on */
+    CHECK(!whole_vs_stream("over the hold size", z, zl, zl / 3, 0, 1000, 1460, 0, 9));
+    CHECK(!whole_vs_stream("many pieces", z, zl, H, 0, 1000, 3, 0, 9));
+    /* caps: the output cap and the ratio cap decide as when streaming */
+    CHECK(!whole_vs_stream("output cap", z, zl, H, 5000, 1000, 1460, 0, 3));
+    CHECK(!whole_vs_stream("ratio cap", z, zl, H, 0, 2, 1460, 0, 3));
+    CHECK(whole_vs_stream("output cap just met", z, zl, H, tl, 1000, 1460, 0, 3));
+    /* two members; a member and trailing bytes: streaming decides */
+    memcpy(t2, z, zl);
+    memcpy(t2 + zl, z, zl);
+    CHECK(!whole_vs_stream("two members", t2, 2 * zl, H, 0, 1000, 1460, 0, 4));
+    memcpy(t2 + zl, "\0\0\0\0garbage", 11);
+    CHECK(!whole_vs_stream("trailing bytes", t2, zl + 11, H, 0, 1000, 1460, 0, 4));
+    /* a wrong CRC (zlib does not check it, libdeflate does), a wrong size,
+     * a corrupt stream */
+    memcpy(t2, z, zl);
+    t2[zl - 6] ^= 0x55;
+    CHECK(!whole_vs_stream("bad crc", t2, zl, H, 0, 1000, 1460, 0, 5));
+    memcpy(t2, z, zl);
+    t2[zl - 2] ^= 0x01;
+    CHECK(!whole_vs_stream("bad size", t2, zl, H, 0, 1000, 1460, 0, 5));
+    memcpy(t2, z, zl);
+    t2[zl / 2] ^= 0xff;
+    CHECK(!whole_vs_stream("corrupt", t2, zl, H, 0, 1000, 1460, 0, 5));
+    /* not gzip at all, short (delivered raw in full) and long */
+    CHECK(!whole_vs_stream("plain short", text, 300, H, 0, 1000, 100, 0, 6));
+    CHECK(!whole_vs_stream("plain long", text, 5000, H, 0, 1000, 1460, 0, 6));
+    /* an empty body, gzipped */
+    size_t el = zc(Z_GZ, "", 0, t2, 64);
+    CHECK(whole_vs_stream("empty", t2, el, H, 0, 1000, 1460, 0, 6));
+
+    /* the one difference, by design: a body whose first part inflates past
+     * max_ratio but whose whole does not. Streaming stops early on the
+     * ratio cap; inflated at once, the whole body is delivered. */
+    {
+        size_t zn = 4u << 20, rn = 60000;
+        uint8_t *fl = calloc(1, zn + rn), *fz = malloc(zn + rn + 1024);
+        CHECK(fl && fz);
+        if (fl && fz) {
+            for (size_t i = 0; i < rn; i++) fl[zn + i] = (uint8_t)drng(&x);
+            size_t fzl = zc_level(Z_GZ, 9, fl, zn + rn, fz, zn + rn + 1024);
+            CHECK(fzl > 0 && (zn + rn) <= fzl * 1000); /* the whole is within 1000:1 */
+            const uint8_t g = DECOMP_GZIP;
+            struct dsink ks = {0}, kw = {0};
+            struct decomp *ds = decomp_new(&g, 1, 0, 1000, dsink_put, &ks);
+            struct decomp *dw = decomp_new(&g, 1, 0, 1000, dsink_put, &kw);
+            CHECK(ds && dw && decomp_hold(dw, H) == 0);
+            for (size_t off = 0; ds && dw && off < fzl; off += 1460) {
+                size_t k = fzl - off < 1460 ? fzl - off : 1460;
+                decomp_feed(ds, fz + off, k);
+                decomp_feed(dw, fz + off, k);
+            }
+            CHECK_EQ(decomp_finish(ds), DECOMP_RATIO);
+            CHECK(ks.n < zn);
+            CHECK_EQ(decomp_finish(dw), DECOMP_OK);
+            CHECK(decomp_was_whole(dw));
+            CHECK(kw.n == zn + rn && memcmp(kw.b, fl, zn + rn) == 0);
+            decomp_free(ds);
+            decomp_free(dw);
+            free(ks.b);
+            free(kw.b);
+        }
+        free(fl);
+        free(fz);
+    }
+
+    /* deflate and stacked codings are never held */
+    const uint8_t df = DECOMP_DEFLATE, two[2] = {DECOMP_GZIP, DECOMP_GZIP};
+    struct dsink k = {0};
+    struct decomp *d1 = decomp_new(&df, 1, 0, 1000, dsink_put, &k);
+    struct decomp *d2 = decomp_new(two, 2, 0, 1000, dsink_put, &k);
+    CHECK_EQ(decomp_hold(d1, H), -1);
+    CHECK_EQ(decomp_hold(d2, H), -1);
+    decomp_free(d1);
+    decomp_free(d2);
+
+    /* through the parser: counted, and the reservation given back */
+    struct http_config cfg;
+    http_config_default(&cfg);
+    char head[256];
+    int hl = snprintf(head, sizeof(head),
+                      "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n",
+                      zl);
+    for (int stream_only = 0; stream_only < 2; stream_only++) {
+        cfg.gzip_stream_only = stream_only;
+        memset(&S, 0, sizeof(S));
+        R.n = 0;
+        R.errors = 0;
+        struct http_parser *p = http_parser_new(&cfg, &S, &CB, &R);
+        const char *req = "GET /big HTTP/1.1\r\n\r\n";
+        http_feed(p, HTTP_REQUEST, (const uint8_t *)req, strlen(req), 0);
+        http_feed(p, HTTP_RESPONSE, (const uint8_t *)head, (size_t)hl, 1);
+        for (size_t off = 0; off < zl; off += 1460) {
+            http_feed(p, HTTP_RESPONSE, z + off, zl - off < 1460 ? zl - off : 1460, 2);
+            if (off + 1460 < zl) CHECK_EQ(S.decode_held, stream_only ? 0 : cfg.gzip_whole_max);
+        }
+        http_parser_free(p);
+        CHECK_EQ(R.n, 1);
+        CHECK_EQ(R.errors, 0);
+        CHECK(body_eq(&R.tx[0], HTTP_RESPONSE, text, tl));
+        CHECK_EQ(S.decode_gzip, 1);
+        CHECK_EQ(S.decode_whole, stream_only ? 0 : 1);
+        CHECK_EQ(S.decode_held, 0);
+    }
+    free(text);
+    free(z);
+    free(t2);
+}
+
 /* Waiting requests' heads answer to one budget shared by the parsers of a
  * worker (one struct http_stats): past it a flow's oldest waiting requests
  * are given up, counted, and what is held goes back to zero at the end. */
@@ -1400,6 +1627,7 @@ int main(void)
     test_huge_uri();
     test_invalid_gzip();
     test_decode_caps();
+    test_gzip_whole();
     test_resync_garbage();
     test_gaps();
     test_pipeline_cap();

@@ -1,16 +1,15 @@
-/* inflate-compare.c - zlib's streaming inflate against libdeflate's
- * whole-buffer one, on real HTTP bodies (not built by meson: libdeflate is
- * not a dependency of the sensor; docs/performance.md, "Tried and not kept").
+/* lh-bench-inflate.c - zlib's streaming inflate against libdeflate's
+ * whole-buffer one, on real HTTP bodies: the measurement behind
+ * parsers/decompress.c's whole-body mode (docs/performance.md, step 12).
  *
  * Bodies enter as the files of one directory (for instance every HTTP object
  * of a capture: tshark -r CAP -q --export-objects http,DIR); each is gzipped
  * at level 6 in memory, then inflated three times both ways: zlib the way
- * parsers/decompress.c does it (16 KiB output pieces, no CRC check), and
+ * decompress.c streams (16 KiB output pieces, no CRC check), and
  * libdeflate_gzip_decompress into one buffer. Prints the CPU seconds.
  *
- *   apt-get install libdeflate-dev
- *   cc -O2 -o /tmp/inflate-compare tools/bench/inflate-compare.c -lz -ldeflate
- *   /tmp/inflate-compare DIR */
+ *   meson setup build-bench -Dbench=true && ninja -C build-bench
+ *   build-bench/tools/bench/lh-bench-inflate DIR */
 #include <dirent.h>
 #include <libdeflate.h>
 #include <stdio.h>
@@ -72,12 +71,12 @@ static unsigned char *gzip(const unsigned char *in, size_t len, size_t *out_len)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: inflate-compare DIR\n");
+        fprintf(stderr, "usage: lh-bench-inflate DIR\n");
         return 2;
     }
     DIR *dir = opendir(argv[1]);
     if (!dir) {
-        fprintf(stderr, "inflate-compare: cannot open %s\n", argv[1]);
+        fprintf(stderr, "lh-bench-inflate: cannot open %s\n", argv[1]);
         return 1;
     }
     unsigned char **body = calloc(MAX_BODIES, sizeof(*body));
