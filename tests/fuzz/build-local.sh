@@ -16,7 +16,7 @@ set -eu
 
 OUT=${1:-build-fuzz-local}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-"fuzz_decode fuzz_reasm fuzz_http fuzz_identity fuzz_rules fuzz_match fuzz_pcap"}
+TARGETS=${*:-"fuzz_decode fuzz_reasm fuzz_http fuzz_gzip fuzz_identity fuzz_rules fuzz_match fuzz_pcap"}
 CC=${CC:-clang}
 MODE=${FUZZ_MODE:-fuzzer}
 SRC=$(pwd)
@@ -68,11 +68,12 @@ for t in $TARGETS; do
     case $t in
     fuzz_decode) build $t "$decode_src" ;;
     fuzz_reasm) build $t "$reasm_src" ;;
-    fuzz_http) build $t "$http_src" $(pc zlib) ;;
-    fuzz_identity) build $t "$identity_src $http_src rules/api_rules.c output/fingerprint.c" $(pc zlib jansson libcrypto yaml-0.1) ;;
+    fuzz_http) build $t "$http_src" $(pc zlib libdeflate) ;;
+    fuzz_gzip) build $t "parsers/decompress.c" $(pc zlib libdeflate) ;;
+    fuzz_identity) build $t "$identity_src $http_src rules/api_rules.c output/fingerprint.c" $(pc zlib libdeflate jansson libcrypto yaml-0.1) ;;
     fuzz_rules) build $t "$ruleset_src $validate_src" $(pc yaml-0.1 libhs libcrypto) ;;
     fuzz_match) build $t "$ruleset_src $validate_src $match_src $mask_src" $(pc yaml-0.1 libhs libcrypto) ;;
-    fuzz_pcap) build $t "$all_src" $(pc libpcap libndpi zlib jansson libcrypto yaml-0.1 libhs) -lpthread ;;
+    fuzz_pcap) build $t "$all_src" $(pc libpcap libndpi zlib libdeflate jansson libcrypto yaml-0.1 libhs) -lpthread ;;
     *) echo "build-local.sh: unknown target $t" >&2; exit 1 ;;
     esac
 done

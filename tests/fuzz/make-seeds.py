@@ -6,6 +6,7 @@
 Writes DIR/<target>/seed-* (default tests/fuzz/corpus) for every target of
 tests/fuzz/: hand-built packets and fragment runs, byte-coded TCP segment
 sequences, HTTP exchanges (chunked, gzip, deflate, pipelined, upgraded),
+gzip bodies for the whole-body against streaming comparison,
 identity inputs with JWTs, rule files (good and broken), text with records
 for the matcher, and capture files: generated ones, the project's own
 pcaps/ and a sample of ../shared/pcaps-real, each trimmed to < 64 KB.
@@ -419,6 +420,30 @@ endpoints:
 
 # ---- matcher ---------------------------------------------------------------------
 
+def gzip_seeds(out):
+    """fuzz_gzip: [ctl][16 cut bytes][body]; bodies are gzip members."""
+    text = ("".join('{"waybill":"SF%013d","phone":"%s","addr":"%s"},' % (i * 7919, PHONES[i % 4],
+                                                                          ADDRS[i % 3])
+                    for i in range(300))).encode()
+    cuts = bytes(range(3, 19))
+    one = gz(text)
+    bodies = {
+        "valid": one,
+        "valid-small": gz(b"hello, gzip"),
+        "empty": gz(b""),
+        "zeros": gzip.compress(b"\0" * 60000, compresslevel=9, mtime=0),
+        "two-members": one + gz(b"second member"),
+        "trailing": one + b"\0\0garbage",
+        "cut": one[:len(one) // 2],
+        "bad-crc": one[:-8] + bytes([one[-8] ^ 0x5a]) + one[-7:],
+        "not-gzip": text[:700],
+    }
+    for name, body in sorted(bodies.items()):
+        for ctl, tag in ((0x0b, "1460"), (0x02, "tiny"), (0x1b, "hole"), (0x6b, "caps"),
+                         (0x8b, "small-hold")):
+            write(out, "fuzz_gzip", "%s-%s" % (name, tag), bytes([ctl]) + cuts + body)
+
+
 def match_seeds(out):
     def m(seed, text):
         return struct.pack("!I", seed) + (text.encode() if isinstance(text, str) else text)
@@ -622,6 +647,7 @@ def main():
     decode_seeds(a.out, real_pkts)
     reasm_seeds(a.out)
     http_seeds(a.out)
+    gzip_seeds(a.out)
     identity_seeds(a.out)
     rules_seeds(a.out)
     match_seeds(a.out)
