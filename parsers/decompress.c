@@ -302,20 +302,26 @@ static bool hold_append(struct decomp *d, const uint8_t *in, size_t len)
 
 /* Leaves whole-body mode: the held pieces go through the streaming decoder
  * exactly as they came, so everything after is what streaming gives. */
-static void release(struct decomp *d)
+static void hold_drop(struct decomp *d)
 {
     d->holding = false;
-    uint32_t prev = 0;
-    for (uint32_t i = 0; i < d->n_pieces; i++) {
-        (void)feed_stream(d, d->hold + prev, d->piece_end[i] - prev);
-        prev = d->piece_end[i];
-    }
     free(d->hold);
     free(d->piece_end);
     d->hold = NULL;
     d->piece_end = NULL;
     d->hold_len = d->hold_cap = 0;
     d->n_pieces = d->cap_pieces = 0;
+}
+
+static void release(struct decomp *d)
+{
+    d->holding = false; /* feed_stream below must stream */
+    uint32_t prev = 0;
+    for (uint32_t i = 0; i < d->n_pieces; i++) {
+        (void)feed_stream(d, d->hold + prev, d->piece_end[i] - prev);
+        prev = d->piece_end[i];
+    }
+    hold_drop(d);
 }
 
 /* One gzip member that is the whole held input, whose trailer's size is
@@ -370,13 +376,7 @@ enum decomp_status decomp_finish(struct decomp *d)
     if (d->holding) {
         if (whole(d)) {
             d->was_whole = true;
-            d->holding = false;
-            free(d->hold);
-            free(d->piece_end);
-            d->hold = NULL;
-            d->piece_end = NULL;
-            d->hold_len = d->hold_cap = 0;
-            d->n_pieces = d->cap_pieces = 0;
+            hold_drop(d);
         } else {
             release(d);
         }
