@@ -266,9 +266,9 @@ int decomp_hold(struct decomp *d, size_t max)
     return 0;
 }
 
-size_t decomp_held(const struct decomp *d)
+bool decomp_holding(const struct decomp *d)
 {
-    return d && d->holding ? d->hold_cap + d->cap_pieces * sizeof(uint32_t) : 0;
+    return d && d->holding;
 }
 
 static bool grow(void **p, size_t *cap, size_t need, size_t elem, size_t first, size_t max)

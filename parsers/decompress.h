@@ -70,8 +70,8 @@ enum decomp_status decomp_feed(struct decomp *d, const uint8_t *in, size_t len);
  * (DECOMP_OK) and the sink is not called. */
 int decomp_hold(struct decomp *d, size_t max);
 
-/* Bytes held by whole-body mode (0 when streaming). */
-size_t decomp_held(const struct decomp *d);
+/* Whole-body mode is on and has not handed over to streaming yet. */
+bool decomp_holding(const struct decomp *d);
 
 /* The body ended (complete or cut short): decodes what whole-body mode
  * holds. Returns the status. Streaming decoders are unaffected. */

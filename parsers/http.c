@@ -629,6 +629,16 @@ static void fire_response(struct http_parser *p, struct half *h)
 
 static void dec_note(struct http_parser *p, struct half *h, enum decomp_status st);
 
+/* A body's reservation for whole-body mode goes back once the decoder no
+ * longer holds it (it ended, or handed over to streaming). */
+static void dec_unreserve(struct http_parser *p, struct half *h)
+{
+    if (h->dec_reserved && !decomp_holding(h->dec)) {
+        p->stats->decode_held -= h->dec_reserved;
+        h->dec_reserved = 0;
+    }
+}
+
 /* The body's decoder ends: a held body is inflated now (its output reaches
  * the transaction before done()), and its reservation is given back. */
 static void dec_end(struct http_parser *p, struct half *h)
@@ -636,8 +646,7 @@ static void dec_end(struct http_parser *p, struct half *h)
     if (!h->dec) return;
     dec_note(p, h, decomp_finish(h->dec));
     p->stats->decode_whole += decomp_was_whole(h->dec);
-    p->stats->decode_held -= h->dec_reserved;
-    h->dec_reserved = 0;
+    dec_unreserve(p, h);
     decomp_free(h->dec);
     h->dec = NULL;
 }
@@ -741,10 +750,12 @@ static void body_data(struct http_parser *p, struct half *h, const uint8_t *data
         h->tx->tx.req_body_len += len;
     else
         h->tx->tx.resp_body_len += len;
-    if (h->dec)
+    if (h->dec) {
         dec_note(p, h, decomp_feed(h->dec, data, len));
-    else
+        dec_unreserve(p, h);
+    } else {
         body_out(h, data, len);
+    }
 }
 
 static void dec_abandon(struct http_parser *p, struct half *h)
@@ -752,6 +763,7 @@ static void dec_abandon(struct http_parser *p, struct half *h)
     if (h->dec) {
         decomp_abandon(h->dec);
         dec_note(p, h, decomp_get_status(h->dec));
+        dec_unreserve(p, h);
     }
 }
 

@@ -1288,8 +1288,11 @@ static void test_gzip_whole(void)
     int hl = snprintf(head, sizeof(head),
                       "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n",
                       zl);
-    for (int stream_only = 0; stream_only < 2; stream_only++) {
-        cfg.gzip_stream_only = stream_only;
+    /* mode 0: held whole; 1: streamed; 2: held until it passes a 4 KiB hold,
+     * then streamed, and its reservation given back at once */
+    for (int mode = 0; mode < 3; mode++) {
+        cfg.gzip_stream_only = mode == 1;
+        cfg.gzip_whole_max = mode == 2 ? 4096 : 0;
         memset(&S, 0, sizeof(S));
         R.n = 0;
         R.errors = 0;
@@ -1299,14 +1302,15 @@ static void test_gzip_whole(void)
         http_feed(p, HTTP_RESPONSE, (const uint8_t *)head, (size_t)hl, 1);
         for (size_t off = 0; off < zl; off += 1460) {
             http_feed(p, HTTP_RESPONSE, z + off, zl - off < 1460 ? zl - off : 1460, 2);
-            if (off + 1460 < zl) CHECK_EQ(S.decode_held, stream_only ? 0 : cfg.gzip_whole_max);
+            uint64_t want = mode == 0 ? 256 * 1024 : mode == 2 && off + 1460 <= 4096 ? 4096 : 0;
+            if (off + 1460 < zl) CHECK_EQ(S.decode_held, want);
         }
         http_parser_free(p);
         CHECK_EQ(R.n, 1);
         CHECK_EQ(R.errors, 0);
         CHECK(body_eq(&R.tx[0], HTTP_RESPONSE, text, tl));
         CHECK_EQ(S.decode_gzip, 1);
-        CHECK_EQ(S.decode_whole, stream_only ? 0 : 1);
+        CHECK_EQ(S.decode_whole, mode == 0 ? 1 : 0);
         CHECK_EQ(S.decode_held, 0);
     }
     free(text);
