@@ -256,13 +256,15 @@ static enum decomp_status feed_stream(struct decomp *d, const uint8_t *in, size_
 
 /* ---- whole-body mode --------------------------------------------------- */
 
-int decomp_hold(struct decomp *d, size_t max)
+int decomp_hold(struct decomp *d, size_t max, size_t expect)
 {
     if (!d || d->n != 1 || d->layers[0].coding != DECOMP_GZIP || d->in_total || d->holding ||
         d->status != DECOMP_OK || max == 0 || max > UINT32_MAX)
         return -1;
     d->holding = true;
     d->hold_max = max;
+    if (expect && expect <= max && (d->hold = malloc(expect)))
+        d->hold_cap = expect; /* the body's length is known: no growing copies */
     return 0;
 }
 

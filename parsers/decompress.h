@@ -67,8 +67,10 @@ enum decomp_status decomp_feed(struct decomp *d, const uint8_t *in, size_t len);
  * inflated in full). Anything else, and a body that grows past max (or
  * DECOMP_HOLD_PIECES feeds) or gets a hole, is fed to the streaming decoder
  * piece by piece as it came. Until then decomp_feed() returns the status
- * (DECOMP_OK) and the sink is not called. */
-int decomp_hold(struct decomp *d, size_t max);
+ * (DECOMP_OK) and the sink is not called. expect, when not 0, is the body's
+ * wire length if known (Content-Length): the buffer is made that size at
+ * once. */
+int decomp_hold(struct decomp *d, size_t max, size_t expect);
 
 /* Whole-body mode is on and has not handed over to streaming yet. */
 bool decomp_holding(const struct decomp *d);

@@ -767,7 +767,8 @@ static void dec_abandon(struct http_parser *p, struct half *h)
     }
 }
 
-static void dec_start(struct http_parser *p, struct half *h)
+/* expect: the body's wire length when the head gave it, else 0 */
+static void dec_start(struct http_parser *p, struct half *h, uint64_t expect)
 {
     size_t n = (size_t)h->n_ce + h->n_te;
     if (!h->tx || h->enc_unknown || n == 0) return; /* identity or a coding we cannot undo: raw */
@@ -799,7 +800,8 @@ static void dec_start(struct http_parser *p, struct half *h)
         flag(h, HTTP_TX_DECODE_FAILED);
     } else if (!p->cfg.gzip_stream_only && n == 1 && order[0] == DECOMP_GZIP &&
                p->stats->decode_held + p->cfg.gzip_whole_max <= p->cfg.max_held_bytes / 4 &&
-               decomp_hold(h->dec, p->cfg.gzip_whole_max) == 0) {
+               decomp_hold(h->dec, p->cfg.gzip_whole_max,
+                           expect <= p->cfg.gzip_whole_max ? (size_t)expect : 0) == 0) {
         h->dec_reserved = p->cfg.gzip_whole_max;
         p->stats->decode_held += h->dec_reserved;
     }
@@ -812,7 +814,7 @@ static void body_start(struct http_parser *p, struct half *h, enum body_mode mod
         msg_done(p, h);
         return;
     }
-    dec_start(p, h);
+    dec_start(p, h, mode == BODY_LEN ? h->content_length : 0);
     switch (mode) {
     case BODY_LEN:
         h->remaining = h->content_length;

@@ -4,7 +4,7 @@
  * 2^k bytes, each piece's size varied by the cut bytes), bit 4 a hole
  * halfway, bits 5-6 the caps (none, a 4 KiB output cap, a 4:1 ratio, both),
  * bit 7 a hold limit of 1 KiB instead of 64 KiB; the next 16 bytes vary the
- * pieces, the rest is the body. A streaming decoder and a holding one get
+ * pieces (the first's bit 0: the body's length is given as expected), the rest is the body. A streaming decoder and a holding one get
  * the same pieces; both must give their sinks the same bytes and end in the
  * same status, except where whole-body mode applies the ratio cap to the
  * whole body (docs/http.md): then the holding one must have inflated the
@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t gz = DECOMP_GZIP;
     struct decomp *s = decomp_new(&gz, 1, max_out, ratio, put, &os);
     struct decomp *w = decomp_new(&gz, 1, max_out, ratio, put, &ow);
-    if (!s || !w || decomp_hold(w, hold) != 0) abort();
+    if (!s || !w || decomp_hold(w, hold, cuts[0] & 1 ? len : 0) != 0) abort();
     size_t i = 0, hole = (ctl & 16) ? len / 2 : SIZE_MAX;
     for (size_t off = 0; off < len; i++) {
         size_t k = 1 + (cuts[i % 16] * 131u + i) % piece;

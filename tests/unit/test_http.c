@@ -1141,8 +1141,8 @@ static bool whole_vs_stream(const char *name, const uint8_t *body, size_t len, s
     struct decomp *dw = decomp_new(&gz, 1, max_out, max_ratio, dsink_put, &kw);
     CHECK(ds && dw);
     if (!ds || !dw) return false;
-    CHECK_EQ(decomp_hold(dw, hold), 0);
-    CHECK_EQ(decomp_hold(ds, 0), -1); /* a size is needed */
+    CHECK_EQ(decomp_hold(dw, hold, (seed & 1) && len <= hold ? len : 0), 0);
+    CHECK_EQ(decomp_hold(ds, 0, 0), -1); /* a size is needed */
     uint64_t x = seed | 1;
     for (size_t off = 0; off < len;) {
         size_t k = 1 + (size_t)(drng(&x) % max_piece);
@@ -1251,7 +1251,7 @@ static void test_gzip_whole(void)
             struct dsink ks = {0}, kw = {0};
             struct decomp *ds = decomp_new(&g, 1, 0, 1000, dsink_put, &ks);
             struct decomp *dw = decomp_new(&g, 1, 0, 1000, dsink_put, &kw);
-            CHECK(ds && dw && decomp_hold(dw, H) == 0);
+            CHECK(ds && dw && decomp_hold(dw, H, 0) == 0);
             for (size_t off = 0; ds && dw && off < fzl; off += 1460) {
                 size_t k = fzl - off < 1460 ? fzl - off : 1460;
                 decomp_feed(ds, fz + off, k);
@@ -1276,8 +1276,8 @@ static void test_gzip_whole(void)
     struct dsink k = {0};
     struct decomp *d1 = decomp_new(&df, 1, 0, 1000, dsink_put, &k);
     struct decomp *d2 = decomp_new(two, 2, 0, 1000, dsink_put, &k);
-    CHECK_EQ(decomp_hold(d1, H), -1);
-    CHECK_EQ(decomp_hold(d2, H), -1);
+    CHECK_EQ(decomp_hold(d1, H, 0), -1);
+    CHECK_EQ(decomp_hold(d2, H, 0), -1);
     decomp_free(d1);
     decomp_free(d2);
 
