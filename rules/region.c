@@ -6,6 +6,7 @@
 #include "rules/region.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 static const struct {
@@ -61,9 +62,10 @@ uint16_t region_of_record(enum rule_category cat, const uint8_t *v, size_t len)
     pthread_once(&once, by_byte_init);
     const uint8_t *slot = by_byte[v[2]];
     for (size_t k = 0; k < BY_BYTE_N && slot[k] != 0xff; k++) {
+        /* two or three 3-byte characters: compares of constant size */
         const char *nm = provinces[slot[k]].name;
-        size_t n = strlen(nm);
-        if (len >= n && memcmp(v, nm, n) == 0)
+        bool three = nm[6] != 0;
+        if (three ? len >= 9 && memcmp(v, nm, 9) == 0 : memcmp(v, nm, 6) == 0)
             return provinces[slot[k]].code;
     }
     return 0;
