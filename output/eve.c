@@ -243,7 +243,9 @@ static void dispatch(struct eve *e, const char *type, size_t type_len, const cha
                      size_t len, json_t *obj)
 {
     char tname[32];
-    snprintf(tname, sizeof(tname), "%.*s", (int)(type_len < 31 ? type_len : 31), type);
+    size_t tl = type_len < sizeof(tname) - 1 ? type_len : sizeof(tname) - 1;
+    memcpy(tname, type, tl);
+    tname[tl] = 0;
     unsigned bit = sink_type_bit(tname, (size_t)-1);
     char *own_line = NULL, *ecs_line = NULL;
     int ecs_tried = 0, obj_owned = 0;

@@ -533,6 +533,21 @@ static int try_source(struct identity_ctx *c, const struct rule_identity *ri,
     }
 }
 
+/* "kind" or "kind:detail", cut to fit (what snprintf would give, without
+ * its formatting cost once per transaction). */
+static void via_join(char *out, size_t cap, const char *kind, const char *detail)
+{
+    size_t n = 0;
+    for (const char *p = kind; *p && n + 1 < cap; p++)
+        out[n++] = *p;
+    if (detail[0] && n + 1 < cap) {
+        out[n++] = ':';
+        for (const char *p = detail; *p && n + 1 < cap; p++)
+            out[n++] = *p;
+    }
+    out[n] = 0;
+}
+
 int identity_resolve(struct identity_ctx *c, const struct http_tx *tx, const uint8_t *body,
                      size_t body_len, struct identity_result *out)
 {
@@ -541,8 +556,7 @@ int identity_resolve(struct identity_ctx *c, const struct http_tx *tx, const uin
         if (try_source(c, ri, tx, body, body_len, out->account, sizeof(out->account)) > 0) {
             const char *detail = ri->kind == IDENT_JWT ? (ri->claim ? ri->claim : "sub")
                                  : ri->name ? ri->name : "";
-            snprintf(out->via, sizeof(out->via), "%s%s%s", ident_kind_name(ri->kind),
-                     detail[0] ? ":" : "", detail);
+            via_join(out->via, sizeof(out->via), ident_kind_name(ri->kind), detail);
             c->st.resolved[ri->kind]++;
             return 1;
         }
