@@ -11,10 +11,10 @@
  *
  * Whole-body mode (decomp_hold, one gzip layer): the wire pieces are kept
  * instead, up to a limit, and decomp_finish() inflates them with libdeflate
- * in one call when it is one member ending at the end with its size within
- * the caps (the ratio cap then holds for the whole body); otherwise, or when the limit is
- * passed or the input has a hole, the kept pieces are fed to the streaming
- * path as they came. The held bytes, the piece ends and the one-shot output
+ * in one call when they are one member ending at the end with its size
+ * within the caps (the ratio cap then holds for the whole body); otherwise,
+ * or when the limit is passed or the input has a hole, the kept pieces are
+ * fed to the streaming path as they came. The held bytes, the piece ends and the one-shot output
  * buffer are this module's, freed when the body ends. */
 #define ZLIB_CONST
 #include "parsers/decompress.h"
@@ -302,8 +302,7 @@ static bool hold_append(struct decomp *d, const uint8_t *in, size_t len)
     return true;
 }
 
-/* Leaves whole-body mode: the held pieces go through the streaming decoder
- * exactly as they came, so everything after is what streaming gives. */
+/* Leaves whole-body mode, letting go of what was held. */
 static void hold_drop(struct decomp *d)
 {
     d->holding = false;
@@ -315,6 +314,9 @@ static void hold_drop(struct decomp *d)
     d->n_pieces = d->cap_pieces = 0;
 }
 
+/* Leaves whole-body mode the other way: the held pieces go through the
+ * streaming decoder exactly as they came, so everything after is what
+ * streaming gives. */
 static void release(struct decomp *d)
 {
     d->holding = false; /* feed_stream below must stream */

@@ -1500,7 +1500,10 @@ void http_parser_free(struct http_parser *p)
             tx_maybe_done(p, n);
     }
     for (int d = 0; d < 2; d++) {
-        dec_end(p, &p->half[d]); /* none is left after http_end: a guard */
+        /* http_end ended every message, so no decoder is left; should one
+         * be, its transaction is gone: drop it without decoding */
+        p->stats->decode_held -= p->half[d].dec_reserved;
+        decomp_free(p->half[d].dec);
         free(p->half[d].buf);
     }
     free(p);
