@@ -1099,13 +1099,12 @@ static void test_bomb(void)
 /* What a decoder gave its sink, in order. */
 struct dsink {
     uint8_t *b;
-    size_t n, cap, calls;
+    size_t n, cap;
 };
 
 static void dsink_put(void *ud, const uint8_t *data, size_t len)
 {
     struct dsink *k = ud;
-    k->calls++;
     if (k->n + len > k->cap) {
         size_t c = k->cap ? k->cap : 65536;
         while (c < k->n + len) c *= 2;
