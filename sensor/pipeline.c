@@ -287,8 +287,11 @@ struct wslot {
     _Alignas(64) uint64_t sent;   /* reader's own: seq of the last record sent */
     int unsignalled;              /* reader's own: packets committed since the last
                                    * publish and wake-up (agg_poll) */
+    uint64_t pkts, bytes;         /* reader's own: packets (and their IP bytes) sent */
+    uint64_t cpu_ns_end;          /* the thread's CPU time when it ended (set by it) */
     pthread_t th;
     int started;
+    char key[3][40];              /* its stats keys: pipeline.worker_N.{packets,bytes,cpu_ms} */
 };
 
 struct pipeline_counters {
@@ -339,7 +342,17 @@ struct pipeline {
     struct worker_snap *snaps; /* latest per worker */
     struct worker_snap sum;    /* over workers, at the last tick end (or the end) */
     struct pipeline_counters st;
+    struct eve_kv *kv;         /* a stats event's keys: WORKER_STATS_KV_MAX + PIPE_KV + 3 per worker */
 };
+
+/* A CPU-time clock's reading in ns (0 if it cannot be read). */
+static uint64_t cpu_ns(clockid_t c)
+{
+    struct timespec ts;
+    if (clock_gettime(c, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- heap ------------------------------------------------------------------- */
 
@@ -430,7 +443,17 @@ static void sum_snaps(struct pipeline *pl)
     identity_sessions_stats(pl->sessions, &pl->sum.ident);
 }
 
-#define PIPE_KV 10
+#define PIPE_KV 11
+
+/* A worker thread's CPU time so far: its clock while it runs, what it
+ * recorded at its end once joined. Reader thread. */
+static uint64_t worker_cpu_ns(const struct wslot *ws)
+{
+    clockid_t c;
+    if (ws->started && pthread_getcpuclockid(ws->th, &c) == 0)
+        return cpu_ns(c);
+    return ws->cpu_ns_end;
+}
 
 /* Reader thread. */
 static void write_stats(struct pipeline *pl, uint64_t ts_us, const struct tickend *te)
@@ -445,9 +468,18 @@ static void write_stats(struct pipeline *pl, uint64_t ts_us, const struct ticken
                                    pl->have_match,
                                    pl->detect,
                                    pl->eve};
-    struct eve_kv kv[WORKER_STATS_KV_MAX + PIPE_KV];
+    struct eve_kv *kv = pl->kv;
     size_t n = worker_stats_kv(&src, kv, WORKER_STATS_KV_MAX);
     kv[n++] = (struct eve_kv){"pipeline.threads", pl->n};
+    /* where the CPU goes: the reader (with one thread, everything) and each
+     * worker, with the packets the reader gave it */
+    kv[n++] = (struct eve_kv){"pipeline.reader.cpu_ms", cpu_ns(CLOCK_THREAD_CPUTIME_ID) / 1000000u};
+    for (uint32_t i = 0; pl->n > 1 && i < pl->n; i++) {
+        const struct wslot *ws = &pl->ws[i];
+        kv[n++] = (struct eve_kv){ws->key[0], ws->pkts};
+        kv[n++] = (struct eve_kv){ws->key[1], ws->bytes};
+        kv[n++] = (struct eve_kv){ws->key[2], worker_cpu_ns(ws) / 1000000u};
+    }
     kv[n++] = (struct eve_kv){"pipeline.ring_waits", pl->st.ring_waits};
     kv[n++] = (struct eve_kv){"pipeline.order_forced", pl->st.order_forced};
     kv[n++] = (struct eve_kv){"pipeline.pending_peak", pl->st.pending_peak};
@@ -672,6 +704,9 @@ static const struct wrec *wait_input(struct wslot *ws, uint32_t *len)
 static void *worker_main(void *arg)
 {
     struct wslot *ws = arg;
+    char name[16];
+    snprintf(name, sizeof name, "lh-worker%u", ws->idx);
+    pthread_setname_np(pthread_self(), name); /* top -H, perf: which worker is busy */
     for (;;) {
         uint32_t len;
         const struct wrec *r = ring_peek(ws->in, &len);
@@ -709,6 +744,7 @@ static void *worker_main(void *arg)
         if (type == REC_FINISH)
             break;
     }
+    ws->cpu_ns_end = cpu_ns(CLOCK_THREAD_CPUTIME_ID); /* read by the reader after the join */
     return NULL;
 }
 
@@ -867,6 +903,8 @@ static void send_packet(struct pipeline *pl, struct packet *pk, uint64_t seq)
     ring_commit_quiet(ws->in);
     ws->unsignalled = 1;
     ws->sent = seq;
+    ws->pkts++;
+    ws->bytes += pk->l3_len;
 }
 
 /* The tick before packet seq/2: the same place whatever the number of workers. */
@@ -1007,7 +1045,8 @@ struct pipeline *pipeline_new(const struct worker_config *cfg, const struct work
     pl->sessions = identity_sessions_new(cfg->session_cap, idkey);
     pl->ws = zalloc_aligned((size_t)threads * sizeof(*pl->ws));
     pl->snaps = calloc(threads, sizeof(*pl->snaps));
-    if (!pl->dec || !pl->sessions || !pl->ws || !pl->snaps) {
+    pl->kv = malloc((WORKER_STATS_KV_MAX + PIPE_KV + 3 * (size_t)threads) * sizeof(*pl->kv));
+    if (!pl->dec || !pl->sessions || !pl->ws || !pl->snaps || !pl->kv) {
         snprintf(err, errlen, "out of memory creating the pipeline");
         goto error;
     }
@@ -1020,6 +1059,9 @@ struct pipeline *pipeline_new(const struct worker_config *cfg, const struct work
         struct wslot *ws = &pl->ws[i];
         ws->pl = pl;
         ws->idx = i;
+        snprintf(ws->key[0], sizeof ws->key[0], "pipeline.worker_%u.packets", i);
+        snprintf(ws->key[1], sizeof ws->key[1], "pipeline.worker_%u.bytes", i);
+        snprintf(ws->key[2], sizeof ws->key[2], "pipeline.worker_%u.cpu_ms", i);
         ring_event_init(&ws->ev);
         struct worker_shared wsh = *sh;
         wsh.obs_fn = threads == 1 ? obs_to_heap : obs_to_ring;
@@ -1154,6 +1196,16 @@ void pipeline_print_summary(struct pipeline *pl, void *file)
                                    pl->detect,
                                    pl->eve};
     worker_summary(&src, file);
+    if (pl->n > 1) {
+        /* one busy worker among idle ones: the dispatch key or one heavy
+         * host pair; a busy reader: decoding and detection */
+        FILE *fp = file;
+        fprintf(fp, "leakhound: CPU s: reader %.2f; workers", cpu_ns(CLOCK_THREAD_CPUTIME_ID) / 1e9);
+        for (uint32_t i = 0; i < pl->n; i++)
+            fprintf(fp, " %.2f (%llu packets)", worker_cpu_ns(&pl->ws[i]) / 1e9,
+                    (unsigned long long)pl->ws[i].pkts);
+        fputc('\n', fp);
+    }
 }
 
 void pipeline_free(struct pipeline *pl)
@@ -1174,6 +1226,7 @@ void pipeline_free(struct pipeline *pl)
     free(pl->heap);
     free(pl->ws);
     free(pl->snaps);
+    free(pl->kv);
     identity_sessions_free(pl->sessions);
     decoder_free(pl->dec);
     rulegen_unref(pl->pending_gen);

@@ -149,6 +149,11 @@ for r in range(runs):
             c = (st.get("capture", {}).get("packets"), m.get("records"),
                  st.get("detect", {}).get("alerts"), st.get("records", {}).get("distinct_per_flow"))
             checks.setdefault(name, set()).add(c)
+            pipe = st.get("pipeline", {})
+            ws = sorted((v.get("cpu_ms", 0) / 1000 for k, v in pipe.items()
+                         if k.startswith("worker_") and isinstance(v, dict)), reverse=True)
+            if "reader" in pipe:
+                res[name][-1]["threads_cpu"] = [pipe["reader"].get("cpu_ms", 0) / 1000] + ws
             if r != runs - 1 and os.environ["keep"] != "1":
                 try:
                     os.remove(f"{run}/{name}-{r}/eve.json")
@@ -254,6 +259,13 @@ if has_threads:
     e2 = g("end to end, 2 threads")
     P(f"- 2 threads ÷ 1 thread (per wall-s): {e2['gbps_wall'] / e1['gbps_wall']:.2f} (target ≥ 1.8 "
       f"on a machine with the cores for it); per CPU-s: {e2['gbps_cpu'] / e1['gbps_cpu']:.2f}")
+    tc = [x["threads_cpu"] for x in res["e2e-2t"] if len(x.get("threads_cpu", [])) == 3]
+    if tc:
+        r_, w1, w2 = (statistics.median(t[i] for t in tc) for i in range(3))
+        P(f"- 2 threads, CPU s per thread (the sensor's pipeline stats, medians): reader {r_:.2f}, "
+          f"busier worker {w1:.2f}, other worker {w2:.2f}; with a core for each of the three, the "
+          f"busiest would bound the speed-up at {e1['cpu'] / max(r_, w1, w2):.2f}× "
+          f"(a bound, not a measurement; this machine has {os.cpu_count()} CPUs)")
 else:
     P("- 2 threads: not measured (this leakhound has no --threads)")
 P(f"- end to end target: 4 wire Gbps per CPU-s; measured {e1['gbps_cpu']:.2f}")

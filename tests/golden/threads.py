@@ -14,8 +14,10 @@ and checks, against N = 1:
   - the periodic stats agree too on every counter that is not memory
     (memuse sums N tables), output or pipeline bookkeeping, or the shared
     session table (its counters are read when the aggregator passes);
-  - pipeline.threads reports N, and the generated capture raised alerts (so
-    the alert comparison is not empty).
+  - pipeline.threads reports N, the reader's CPU time is there and, for N >
+    1, one entry per worker whose packets add up to the decoded IP packets;
+    and the generated capture raised alerts (so the alert comparison is not
+    empty).
 """
 import json
 import os
@@ -95,6 +97,22 @@ def check(exe, src, pcap, tmp):
             print(f"FAIL: {name}: --threads {n}: stats say pipeline.threads "
                   f"{r['final'].get('pipeline', {}).get('threads')}")
             bad += 1
+        pipe = r["final"].get("pipeline", {})
+        workers = sorted(k for k in pipe if k.startswith("worker_"))
+        want = [f"worker_{i}" for i in range(n)] if n > 1 else []
+        if workers != sorted(want) or "cpu_ms" not in pipe.get("reader", {}):
+            print(f"FAIL: {name}: --threads {n}: pipeline stats have reader "
+                  f"{pipe.get('reader')} and workers {workers}, want {want}")
+            bad += 1
+        elif n > 1:
+            # every IP packet the reader decoded went to exactly one worker
+            got = sum(pipe[w]["packets"] for w in workers)
+            dec = r["final"].get("decoder", {})
+            ip = dec.get("ipv4", 0) + dec.get("ipv6", 0)
+            if got == 0 or got > dec.get("pkts", 0) or got < ip - dec.get("event", {}).get("frag_held", 0):
+                print(f"FAIL: {name}: --threads {n}: workers got {got} packets; decoder "
+                      f"pkts {dec.get('pkts')}, ipv4+ipv6 {ip}")
+                bad += 1
         if n == 1:
             continue
         if r["events"] != ref["events"]:
