@@ -14,12 +14,14 @@
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define HDR 8u
 #define PAD_FLAG 1u
+#define HUGE_PAGE (2u << 20)
 
 struct rec_hdr {
     uint32_t len;   /* payload bytes (for padding: bytes skipped after the header) */
@@ -58,11 +60,21 @@ struct ring *ring_new(size_t bytes)
     if (!r)
         return NULL;
     memset(r, 0, sizeof(*r));
-    r->buf = malloc(cap);
-    if (!r->buf) {
+    /* a ring is streamed through end to end: in 2 MiB pages where the
+     * kernel has them (transparent huge pages, "madvise" mode), it costs
+     * a few page faults and TLB entries instead of one per 4 KiB */
+    void *b = NULL;
+    if (cap >= HUGE_PAGE ? posix_memalign(&b, HUGE_PAGE, cap) != 0 : !(b = malloc(cap)))
+        b = NULL;
+    if (!b) {
         free(r);
         return NULL;
     }
+#ifdef MADV_HUGEPAGE
+    if (cap >= HUGE_PAGE)
+        (void)madvise(b, cap, MADV_HUGEPAGE); /* a hint: without it, small pages */
+#endif
+    r->buf = b;
     r->cap = cap;
     r->mask = cap - 1;
     return r;
