@@ -450,9 +450,10 @@ static void sum_snaps(struct pipeline *pl)
 static uint64_t worker_cpu_ns(const struct wslot *ws)
 {
     clockid_t c;
+    uint64_t v = 0;
     if (ws->started && pthread_getcpuclockid(ws->th, &c) == 0)
-        return cpu_ns(c);
-    return ws->cpu_ns_end;
+        v = cpu_ns(c); /* 0 once the thread has ended, before it is joined */
+    return v ? v : __atomic_load_n(&ws->cpu_ns_end, __ATOMIC_ACQUIRE);
 }
 
 /* Reader thread. */
@@ -744,7 +745,8 @@ static void *worker_main(void *arg)
         if (type == REC_FINISH)
             break;
     }
-    ws->cpu_ns_end = cpu_ns(CLOCK_THREAD_CPUTIME_ID); /* read by the reader after the join */
+    /* for the reader's stats once this thread is gone */
+    __atomic_store_n(&ws->cpu_ns_end, cpu_ns(CLOCK_THREAD_CPUTIME_ID), __ATOMIC_RELEASE);
     return NULL;
 }
 
