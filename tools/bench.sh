@@ -259,6 +259,11 @@ if has_threads:
     e2 = g("end to end, 2 threads")
     P(f"- 2 threads ÷ 1 thread (per wall-s): {e2['gbps_wall'] / e1['gbps_wall']:.2f} (target ≥ 1.8 "
       f"on a machine with the cores for it); per CPU-s: {e2['gbps_cpu'] / e1['gbps_cpu']:.2f}")
+    # the same from each round's pair of runs, taken a few seconds apart:
+    # steadier when the host's load drifts over the run
+    pr = sorted(a["wall"] / b["wall"] for a, b in zip(res["e2e-1t"], res["e2e-2t"]))
+    P(f"- 2 threads ÷ 1 thread, round by round (wall): median {statistics.median(pr):.2f}, "
+      f"range {pr[0]:.2f}-{pr[-1]:.2f}")
     tc = [x["threads_cpu"] for x in res["e2e-2t"] if len(x.get("threads_cpu", [])) == 3]
     if tc:
         r_, w1, w2 = (statistics.median(t[i] for t in tc) for i in range(3))
