@@ -15,6 +15,8 @@
 #              (tools/bench/lh-bench-scan; scan time only)
 #   e2e 1t     leakhound end to end, every shipped rule file (-R rules/)
 #   e2e 2t     the same with --threads 2, when the sensor has --threads
+#   pair       two e2e 1t runs at once: the machine's own ceiling for two
+#              busy threads (with the 2t run's per-thread CPU from its stats)
 # and prints wire Gbps and Mpps per CPU-second and per wall second, peak RSS,
 # the ratios, and the per-flow and per-stream state sizes.
 #   --size S       capture size for lh-gen --bytes (default 1G)
@@ -106,6 +108,22 @@ def spawn(argv, out, err):
         sys.exit(f"bench: {' '.join(argv)} failed (exit {rc}); see {err}")
     return ru, wall
 
+def spawn_pair(argvs, outs, errs):
+    """Runs the two argvs at once; returns ([rusage, rusage], wall until both ended)."""
+    t0 = time.monotonic()
+    pids = []
+    for argv, out, err in zip(argvs, outs, errs):
+        fa = [(os.POSIX_SPAWN_OPEN, 1, out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+              (os.POSIX_SPAWN_OPEN, 2, err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
+        pids.append(os.posix_spawn(argv[0], argv, os.environ, file_actions=fa))
+    rus = []
+    for pid, argv in zip(pids, argvs):
+        _, status, ru = os.wait4(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"bench: {' '.join(argv)} failed; see its .err file")
+        rus.append(ru)
+    return rus, time.monotonic() - t0
+
 def last_stats(evefile):
     st = None
     with open(evefile, "rb") as f:
@@ -129,6 +147,7 @@ if has_threads:
 
 load0 = open("/proc/loadavg").read().split()[:3]
 res = {s[0]: [] for s in stages}
+pair = []  # two one-thread runs at once, per round
 checks = {}
 wire = pkts = None
 for r in range(runs):
@@ -159,6 +178,19 @@ for r in range(runs):
                     os.remove(f"{run}/{name}-{r}/eve.json")
                 except OSError:
                     pass
+    if has_threads and (os.cpu_count() or 1) >= 2:
+        # the machine's own yardstick for threads: two independent
+        # one-thread runs side by side, no pipeline between them
+        e1argv = next(a for n, _, a in stages if n == "e2e-1t")
+        argvs = [list(e1argv) + [f"{run}/pair{k}-{r}"] for k in (0, 1)]
+        rus, wall = spawn_pair(argvs, [f"{run}/pair{k}-{r}.out" for k in (0, 1)],
+                               [f"{run}/pair{k}-{r}.err" for k in (0, 1)])
+        pair.append({"wall": wall, "cpu": [u.ru_utime + u.ru_stime for u in rus]})
+        for k in (0, 1):
+            try:
+                os.remove(f"{run}/pair{k}-{r}/eve.json")
+            except OSError:
+                pass
     print(f"bench: round {r + 1}/{runs} done", file=sys.stderr)
 
 print("bench: Hyperscan alone (load, then the scans)", file=sys.stderr)
@@ -264,6 +296,14 @@ if has_threads:
     pr = sorted(a["wall"] / b["wall"] for a, b in zip(res["e2e-1t"], res["e2e-2t"]))
     P(f"- 2 threads ÷ 1 thread, round by round (wall): median {statistics.median(pr):.2f}, "
       f"range {pr[0]:.2f}-{pr[-1]:.2f}")
+    if pair:
+        # two whole captures in the wall time of both runs, against one in one run's
+        pp2 = sorted(2 * a["wall"] / p_["wall"] for a, p_ in zip(res["e2e-1t"], pair))
+        cpu_each = statistics.median(c for p_ in pair for c in p_["cpu"])
+        P(f"- the machine's own ceiling for two busy threads: two independent one-thread runs "
+          f"side by side did {statistics.median(pp2):.2f}× the work of one per wall-s (round by "
+          f"round, range {pp2[0]:.2f}-{pp2[-1]:.2f}), each taking {cpu_each:.2f} CPU-s "
+          f"against {e1['cpu']:.2f} alone")
     tc = [x["threads_cpu"] for x in res["e2e-2t"] if len(x.get("threads_cpu", [])) == 3]
     if tc:
         r_, w1, w2 = (statistics.median(t[i] for t in tc) for i in range(3))
