@@ -63,10 +63,8 @@ struct ring *ring_new(size_t bytes)
     /* a ring is streamed through end to end: in 2 MiB pages where the
      * kernel has them (transparent huge pages, "madvise" mode), it costs
      * a few page faults and TLB entries instead of one per 4 KiB */
-    void *b = NULL;
-    if (cap >= HUGE_PAGE ? posix_memalign(&b, HUGE_PAGE, cap) != 0 : !(b = malloc(cap)))
-        b = NULL;
-    if (!b) {
+    void *b;
+    if (posix_memalign(&b, cap >= HUGE_PAGE ? HUGE_PAGE : 64, cap) != 0) {
         free(r);
         return NULL;
     }
