@@ -14,8 +14,9 @@
  * in one call when they are one member ending at the end with its size
  * within the caps (the ratio cap then holds for the whole body); otherwise,
  * or when the limit is passed or the input has a hole, the kept pieces are
- * fed to the streaming path as they came. The held bytes, the piece ends and the one-shot output
- * buffer are this module's, freed when the body ends. */
+ * fed to the streaming path as they came. The held bytes, the piece ends
+ * and the one-shot output buffer are this module's, freed when the body
+ * ends. */
 #define ZLIB_CONST
 #include "parsers/decompress.h"
 

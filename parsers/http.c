@@ -798,7 +798,7 @@ static void dec_start(struct http_parser *p, struct half *h, uint64_t expect)
     if (!h->dec) {
         p->stats->decode_failed++;
         flag(h, HTTP_TX_DECODE_FAILED);
-    } else if (!p->cfg.gzip_stream_only && n == 1 && order[0] == DECOMP_GZIP &&
+    } else if (!p->cfg.gzip_stream_only && /* decomp_hold takes a lone gzip layer only */
                p->stats->decode_held + p->cfg.gzip_whole_max <= p->cfg.max_held_bytes / 4 &&
                decomp_hold(h->dec, p->cfg.gzip_whole_max,
                            expect <= p->cfg.gzip_whole_max ? (size_t)expect : 0) == 0) {

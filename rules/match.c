@@ -631,8 +631,6 @@ static int pattern_info(const struct rule_pattern *p, unsigned flags, struct pat
     return 0;
 }
 
-/* The verifier of a variable-width pattern. A failure to compile is not an
- * error: the matcher then tries candidate lengths instead (docs/matching.md). */
 /* "(?:re)\\z" compiled in block mode: a match that ends where the scanned
  * bytes end. NULL on failure, with Hyperscan's error in *cerr (NULL when
  * memory ran out first); the caller frees it. */
@@ -652,6 +650,8 @@ static hs_database_t *end_anchored(const char *re, unsigned flags, const hs_plat
     return db;
 }
 
+/* The verifier of a variable-width pattern. A failure to compile is not an
+ * error: the matcher then tries candidate lengths instead (docs/matching.md). */
 static hs_database_t *verify_build(const struct rule_pattern *p, unsigned flags,
                                    const hs_platform_info_t *plat)
 {
