@@ -9,6 +9,7 @@
 #include "sensor/ring.h"
 
 #define KIB 1024u
+#define REC_MAX 3007u /* the longest rec_len() */
 
 /* record i: its length and byte pattern, both from i */
 static uint32_t rec_len(uint64_t i)
@@ -44,7 +45,7 @@ static size_t stored(uint32_t len)
 /* One thread, many laps: every record comes out whole and in order, and
  * ring_used counts the bytes waiting (records with their headers, and the
  * padding before a wrap). */
-static void test_order_and_fill(void)
+static void test_order_and_used(void)
 {
     struct ring *r = ring_new(64 * KIB);
     CHECK(r != NULL);
@@ -64,7 +65,7 @@ static void test_order_and_fill(void)
             waiting += stored(len);
         }
         /* padding counts until the consumer passes it: at most one record's worth */
-        if (ring_used(r) < waiting || ring_used(r) > waiting + stored(3007))
+        if (ring_used(r) < waiting || ring_used(r) > waiting + stored(REC_MAX))
             used_ok = 0;
         for (int k = 0; k < 1 + (round * 5) % 6; k++) {
             uint32_t len;
@@ -104,7 +105,7 @@ static void test_full_and_publish(void)
         waiting += stored(rec_len(i));
     }
     CHECK(waiting <= 64 * KIB);
-    CHECK(waiting > 64 * KIB - stored(3007));
+    CHECK(waiting > 64 * KIB - stored(REC_MAX));
     CHECK_EQ(ring_used(r), waiting);
     int ok = 1;
     for (uint64_t k = 0; k < i; k++) {
@@ -205,7 +206,7 @@ static void test_threads(void)
 
 int main(void)
 {
-    test_order_and_fill();
+    test_order_and_used();
     test_full_and_publish();
     test_threads();
     return check_done();
