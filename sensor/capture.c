@@ -202,7 +202,10 @@ int capture_open(const struct capture_config *cfg, struct capture **out, char *e
             snprintf(err, errlen, "no capture files to read (give -r FILE or -i IFACE)");
             goto error;
         }
-        if (!(c->filebuf = malloc(FILE_BUF))) {
+        /* page-aligned: the kernel copies the file into it, and into a
+         * buffer off a 64-byte boundary (malloc's mmap chunks start 16 bytes
+         * in) that copy takes twice the system time */
+        if (!(c->filebuf = aligned_alloc(4096, FILE_BUF))) {
             snprintf(err, errlen, "out of memory");
             goto error;
         }
