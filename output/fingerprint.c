@@ -209,14 +209,6 @@ struct sip {
     uint64_t v0, v1, v2, v3;
 };
 
-static uint64_t load64(const uint8_t *p)
-{
-    uint64_t x = 0;
-    for (int i = 7; i >= 0; i--)
-        x = x << 8 | p[i];
-    return x;
-}
-
 static void sip_round(struct sip *s)
 {
     s->v0 += s->v1, s->v1 = ROTL(s->v1, 13), s->v1 ^= s->v0, s->v0 = ROTL(s->v0, 32);
@@ -282,7 +274,7 @@ static inline uint64_t ld_short(const uint8_t *p, size_t n)
 uint64_t fingerprint_record64(const struct fingerprint_key *k, uint8_t category, const uint8_t *v,
                               size_t len)
 {
-    uint64_t k0 = load64(k->k64), k1 = load64(k->k64 + 8);
+    uint64_t k0 = ld64(k->k64), k1 = ld64(k->k64 + 8);
     struct sip s = {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
                     k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
     size_t total = len + 1;
@@ -313,11 +305,11 @@ uint64_t fingerprint_siphash(uint64_t k0, uint64_t k1, const void *data, size_t 
                     k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
     size_t i = 0;
     for (; i + 8 <= len; i += 8)
-        sip_block(&s, load64(p + i));
+        sip_block(&s, ld64(p + i));
     uint8_t last[8] = {0};
     memcpy(last, p + i, len - i);
     last[7] = (uint8_t)len;
-    sip_block(&s, load64(last));
+    sip_block(&s, ld64(last));
     s.v2 ^= 0xff;
     for (int r = 0; r < 4; r++)
         sip_round(&s);
