@@ -27,11 +27,14 @@
 #   --calm S       wait up to S seconds for the 1-minute load to fall below 0.5
 #   --pcap FILE    measure this capture instead of generating one
 #   --no-build     use the binaries already in build-bench/ (the tree is mid-edit)
+#   --instructions also count instructions, one cachegrind run each of the
+#                  packet path and end to end (valgrind; ~150 s each per GB):
+#                  exact and independent of the host's load, unlike CPU time
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmdline="tools/bench.sh $*"
 
-size=1G runs=5 keep=0 record=0 regen=0 calm=0 pcap= build=1
+size=1G runs=5 keep=0 record=0 regen=0 calm=0 pcap= build=1 instr=0
 while [ $# -gt 0 ]; do
     case $1 in
     --size) size=$2; shift 2 ;;
@@ -42,6 +45,7 @@ while [ $# -gt 0 ]; do
     --calm) calm=$2; shift 2 ;;
     --pcap) pcap=$2; shift 2 ;;
     --no-build) build=0; shift ;;
+    --instructions) instr=1; shift ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
     esac
@@ -85,7 +89,11 @@ run=bench-out/run-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$run/rules"
 # a snapshot: rule files edited during the run must not change later stages
 cp rules/*.yaml "$run/rules/"
-export LH HB GEN pcap runs run record keep cmdline gen_desc
+if [ $instr = 1 ] && ! command -v valgrind >/dev/null; then
+    echo "bench.sh: --instructions needs valgrind (apt-get install valgrind)" >&2
+    exit 1
+fi
+export LH HB GEN pcap runs run record keep cmdline gen_desc instr
 set +e
 python3 - <<'PY'
 import json, os, re, statistics, subprocess, sys, time
@@ -208,6 +216,20 @@ for line in open(scan_out):
 scan_rss = ru.ru_maxrss
 load1 = open("/proc/loadavg").read().split()[:3]
 
+# instruction counts: valgrind counts what runs, whatever else the host does
+instr = {}
+if os.environ["instr"] == "1":
+    for name in ("packets", "e2e-1t"):
+        print(f"bench: counting instructions ({name}, cachegrind)", file=sys.stderr)
+        argv = next(a for n, _, a in stages if n == name) + [f"{run}/{name}-instr"]
+        err = f"{run}/{name}-instr.err"
+        spawn(["/usr/bin/env", "valgrind", "--tool=cachegrind", "--cache-sim=no",
+               f"--cachegrind-out-file={run}/{name}.cachegrind"] + argv, f"{run}/{name}-instr.out", err)
+        m = re.search(r"I\s+refs:\s+([\d,]+)", open(err).read())
+        if not m:
+            sys.exit(f"bench: no instruction count in {err}")
+        instr[name] = int(m.group(1).replace(",", ""))
+
 # per-flow state: sizes from the headers, bytes the flow table accounts per
 # flow from the sensor's own stats with 20,000 flows alive
 sizes = json.loads(subprocess.run([HB + "/lh-bench-scan", "--sizes", "-R", run + "/rules"],
@@ -314,6 +336,16 @@ if has_threads:
 else:
     P("- 2 threads: not measured (this leakhound has no --threads)")
 P(f"- end to end target: 4 wire Gbps per CPU-s; measured {e1['gbps_cpu']:.2f}")
+if instr:
+    ie, ip = instr["e2e-1t"], instr["packets"]
+    recs = next(iter(checks.get("e2e-1t", {(None, None)})))[1]
+    per_rec = f", {(ie - ip) / recs:,.0f} per record found" if recs else ""
+    P(f"- instructions (cachegrind, one run each; under valgrind Hyperscan runs its AVX2 code and "
+      f"SHA-256 runs in software): end to end {ie / 1e9:.2f} G, packet path {ip / 1e9:.2f} G; "
+      f"matching, records and detection add {(ie - ip) / 1e9:.2f} G, compiling the rules included "
+      f"({(ie - ip) / wire:.1f} per "
+      f"wire byte{per_rec}); per CPU-s of the medians above, {ie / e1['cpu'] / 1e9:.1f} G end to "
+      f"end and {ip / pp['cpu'] / 1e9:.1f} G for the packet path")
 for name, cs in checks.items():
     c = sorted(cs, key=str)
     same = "identical in every run" if len(c) == 1 else f"DIFFERENT between runs: {c}"
