@@ -51,6 +51,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 case $runs in ''|*[!0-9]*) echo "bench.sh: --runs N" >&2; exit 1 ;; esac
+if [ $instr = 1 ] && ! command -v valgrind >/dev/null; then
+    echo "bench.sh: --instructions needs valgrind (apt-get install valgrind)" >&2
+    exit 1
+fi
 
 # shellcheck source=tools/bench/common.sh
 . tools/bench/common.sh
@@ -89,10 +93,6 @@ run=bench-out/run-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$run/rules"
 # a snapshot: rule files edited during the run must not change later stages
 cp rules/*.yaml "$run/rules/"
-if [ $instr = 1 ] && ! command -v valgrind >/dev/null; then
-    echo "bench.sh: --instructions needs valgrind (apt-get install valgrind)" >&2
-    exit 1
-fi
 export LH HB GEN pcap runs run record keep cmdline gen_desc instr
 set +e
 python3 - <<'PY'
