@@ -23,7 +23,7 @@ fi
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libpcap-dev libndpi-dev libjansson-dev
       zlib1g-dev libdeflate-dev libyaml-dev libssl-dev)
 if [ $want_tests = 1 ]; then
-    pkgs+=(python3 tshark clang libclang-rt-14-dev libfuzzer-14-dev rsyslog)
+    pkgs+=(python3 tshark clang libclang-rt-14-dev libfuzzer-14-dev rsyslog iproute2)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
