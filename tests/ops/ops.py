@@ -819,10 +819,88 @@ def comparable(e, shift=0):
     return json.dumps(e, sort_keys=True)
 
 
+class LiveSensor:
+    """leakhound capturing on lhcap, started and made sure of: its counts
+    come from the summary SIGUSR1 prints on stderr."""
+
+    def __init__(self, cmd):
+        self.p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.err = []
+        self.reader = threading.Thread(target=lambda: self.err.extend(self.p.stderr), daemon=True)
+        self.reader.start()
+
+    def catches_usr1(self):
+        try:
+            with open("/proc/%d/status" % self.p.pid) as f:
+                cgt = [l.split()[1] for l in f if l.startswith("SigCgt:")]
+            return bool(cgt) and int(cgt[0], 16) >> (signal.SIGUSR1 - 1) & 1
+        except OSError:
+            return False
+
+    def counts(self):
+        """(packets processed, kernel drops) from a fresh summary."""
+        before = len(self.err)
+        self.p.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while len(self.err) == before and time.monotonic() < deadline and self.p.poll() is None:
+            time.sleep(0.02)
+        time.sleep(0.05)
+        rows = [l for l in list(self.err)[before:] if l.startswith("leakhound: ") and " packets, " in l]
+        if not rows:
+            return 0, 0
+        drops = rows[-1].split("; kernel drops ")
+        return int(rows[-1].split()[1]), int(drops[1].split(";")[0]) if len(drops) > 1 else 0
+
+    def ready(self):
+        """Ready is when a frame sent now is counted: the packet socket
+        exists before its ring, and frames in between are lost to any
+        capture. The probes are not IP (an IEEE local experimental
+        EtherType), so they add packets and nothing else. Returns the
+        probes counted, 0 when the sensor never counted one."""
+        probe = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        probe.bind(("lhsend", 0))
+        frame = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x88\xb5" + bytes(46)
+        deadline = time.monotonic() + 30
+        while self.p.poll() is None and not self.catches_usr1() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        n = 0
+        while self.p.poll() is None and time.monotonic() < deadline and n == 0:
+            probe.send(frame)
+            n = self.counts()[0]
+        probe.close()
+        if not check(self.p.poll() is None and n > 0, "the sensor counts a probe frame"):
+            print("".join(self.err)[-500:])
+            self.p.kill()
+            self.p.wait()
+            return 0
+        return self.counts()[0]
+
+    def wait_for(self, total, what):
+        """Polls until packets + drops reach total (60 s at most)."""
+        n = drops = 0
+        deadline = time.monotonic() + 60
+        while n + drops < total and time.monotonic() < deadline and self.p.poll() is None:
+            n, drops = self.counts()
+            time.sleep(0.1)
+        check(n + drops == total, "%s (%d read, %d dropped, %d expected)" % (what, n, drops, total))
+        return n, drops
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        self.p.wait(timeout=60)
+        self.reader.join(5)
+        if not check(self.p.returncode == 0, "live run ends 0 on SIGTERM (%d)" % self.p.returncode):
+            print("".join(self.err)[-500:])
+
+
+def live_cmd(lh, src, out, threads, extra=()):
+    return [lh, "-i", "lhcap"] + rule_args(src) + \
+           ["-o", out, "--site-key", KEY, "--threads", str(threads)] + list(extra)
+
+
 def live_run(lh, src, d, threads, extra=()):
     """Captures the demo capture sent through a veth pair; checks the events
     against a replay of the same capture (both with extra options)."""
-    pcap = capture(src)
     name = "%d%s" % (threads, "f" if extra else "")
     ref = os.path.join(d, "ref" + name)
     r = base(lh, src, ref, ["--threads", str(threads)] + list(extra))
@@ -831,73 +909,24 @@ def live_run(lh, src, d, threads, extra=()):
     want = [e for e in refev if e["event_type"] != "stats"]
     expect = final_stats(refev).get("capture", {}).get("packets", 0)  # what passes the filter
     out = os.path.join(d, "live" + name)
-    cmd = [lh, "-i", "lhcap"] + rule_args(src) + \
-          ["-o", out, "--site-key", KEY, "--threads", str(threads)] + list(extra)
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    err = []
-    reader = threading.Thread(target=lambda: err.extend(p.stderr), daemon=True)
-    reader.start()
-    def catches_usr1():
-        try:
-            with open("/proc/%d/status" % p.pid) as f:
-                cgt = [l.split()[1] for l in f if l.startswith("SigCgt:")]
-            return bool(cgt) and int(cgt[0], 16) >> (signal.SIGUSR1 - 1) & 1
-        except OSError:
-            return False
-
-    def seen():
-        """The sensor's packet count, from the summary SIGUSR1 prints."""
-        p.send_signal(signal.SIGUSR1)
-        time.sleep(0.2)
-        n = [int(l.split()[1]) for l in list(err) if l.startswith("leakhound: ") and " packets, " in l]
-        return max(n) if n else 0
-
-    # Ready is when a frame sent now is counted: the packet socket exists
-    # before its ring, and frames in between are lost to any capture. The
-    # probes are not IP (an IEEE local experimental EtherType), so they add
-    # packets and nothing else.
-    probe = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-    probe.bind(("lhsend", 0))
-    frame = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x88\xb5" + bytes(46)
-    probes = 0
-    deadline = time.monotonic() + 30
-    while p.poll() is None and not catches_usr1() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    while p.poll() is None and time.monotonic() < deadline:
-        probe.send(frame)
-        probes += 1
-        if seen() > 0:
-            break
-    probe.close()
-    if not check(p.poll() is None and seen() > 0, "the sensor counts a probe frame"):
-        print("".join(err)[-500:])
-        p.kill()
-        p.wait()
-        return
-    base_n = seen()
-    sent = send_pcap("lhsend", pcap, 3000)
-    n = base_n
-    deadline = time.monotonic() + 60
-    while n < base_n + expect and time.monotonic() < deadline and p.poll() is None:
-        n = seen()
-    check(n == base_n + expect, "the sensor read every packet the replay did (%d of %d; %d sent)"
-          % (n - base_n, expect, sent))
-    p.send_signal(signal.SIGTERM)
-    p.wait(timeout=60)
-    reader.join(5)
-    if not check(p.returncode == 0, "live run ends 0 on SIGTERM (%d)" % p.returncode):
-        print("".join(err)[-500:])
+    lv = LiveSensor(live_cmd(lh, src, out, threads, extra))
+    probes = lv.ready()
+    if not probes:
+        return None
+    sent = send_pcap("lhsend", capture(src), 3000)
+    n, _ = lv.wait_for(probes + expect, "the sensor read every packet the replay did (%d sent)" % sent)
+    lv.stop()
     evs = events(os.path.join(out, "eve.json"))
     got = [e for e in evs if e["event_type"] != "stats"]
     st = final_stats(evs).get("capture", {})
     dec = final_stats(evs).get("decoder", {})
     check(st.get("packets") == n and st.get("kernel_packets") == n and st.get("kernel_drops") == 0
-          and dec.get("non_ip") == base_n,
+          and dec.get("non_ip") == probes,
           "threads %s: stats count the %d packets and %d probes, the kernel's too, none dropped (%s, %s non-IP)"
-          % (name, expect, base_n, st, dec.get("non_ip")))
+          % (name, expect, probes, st, dec.get("non_ip")))
     for t in ("flow", "http"):
         a = sorted(comparable(e) for e in want if e["event_type"] == t)
-        b = sorted(comparable(e, base_n) for e in got if e["event_type"] == t)
+        b = sorted(comparable(e, probes) for e in got if e["event_type"] == t)
         check(len(a) > 0 and a == b, "threads %s: the live run's %s events are the replay's (%d vs %d, %d differ)"
               % (name, t, len(b), len(a), len(set(a) ^ set(b))))
     # alerts: the same rule for the same account and host; what they count
@@ -909,10 +938,31 @@ def live_run(lh, src, d, threads, extra=()):
     return got
 
 
+def live_overload(lh, src, d):
+    """More than the kernel's buffer arrives while the sensor cannot read
+    (stopped with SIGSTOP): what is lost is counted, exactly."""
+    out = os.path.join(d, "overload")
+    lv = LiveSensor(live_cmd(lh, src, out, 2, ["--buffer-size", "1"]))
+    probes = lv.ready()
+    if not probes:
+        return
+    lv.p.send_signal(signal.SIGSTOP)
+    sent = sum(send_pcap("lhsend", capture(src), 1e9) for _ in range(3))  # ~3 MB into 1 MiB
+    lv.p.send_signal(signal.SIGCONT)
+    n, drops = lv.wait_for(probes + sent, "overload: every frame read or counted as dropped")
+    check(drops > 0 and n > probes, "overload: some frames dropped (%d), the rest read (%d)" % (drops, n - probes))
+    lv.stop()
+    st = final_stats(events(os.path.join(out, "eve.json"))).get("capture", {})
+    check(st.get("kernel_drops") == drops and st.get("packets") == n and
+          st.get("kernel_packets") == probes + sent,
+          "overload: the final stats say the same (%s)" % st)
+
+
 def t_live(lh, src):
     """leakhound -i on one end of a veth pair while the demo capture is
     written into the other end, in a network namespace made for the test
-    (no other traffic, nothing left behind); 1 and 2 threads. Needs root
+    (no other traffic, nothing left behind); 1 and 2 threads, a capture
+    filter, and an overload whose drops must be counted. Needs root
     (CAP_SYS_ADMIN and CAP_NET_ADMIN) and iproute2."""
     if os.environ.get("LH_LIVE_NETNS") != "1":
         env = dict(os.environ, LH_LIVE_NETNS="1")
@@ -940,6 +990,7 @@ def t_live(lh, src):
         check(got is not None and len(got) > 0 and
               not any(e.get("proto") == "TCP" and 80 in (e.get("src_port"), e.get("dest_port")) for e in got),
               "-f '%s': events, none of TCP port 80 (%d events)" % (flt, len(got or [])))
+        live_overload(lh, src, d)
 
 
 TESTS = {
