@@ -5,7 +5,8 @@
 #
 #   tools/bootstrap.sh [--tests]   --tests also installs what the tests use
 #                                   (tshark, clang's sanitizer runtime, python3)
-# Builds: build/ (optimised) and, with --tests, build-asan/ (ASan+UBSan).
+# Builds: build/ (optimised) and, with --tests, build-asan/ (ASan+UBSan) and
+# build-tsan/ (ThreadSanitizer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +24,7 @@ fi
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libpcap-dev libndpi-dev libjansson-dev
       zlib1g-dev libdeflate-dev libyaml-dev libssl-dev)
 if [ $want_tests = 1 ]; then
-    pkgs+=(python3 tshark clang libclang-rt-14-dev libfuzzer-14-dev rsyslog iproute2)
+    pkgs+=(python3 tshark clang libclang-rt-14-dev libfuzzer-14-dev rsyslog iproute2 libtsan2)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -64,5 +65,9 @@ if [ $want_tests = 1 ]; then
             -Db_lundef=false >/dev/null
     fi
     ninja -C build-asan >/dev/null
+    if [ ! -f build-tsan/build.ninja ]; then
+        meson setup build-tsan --buildtype=debugoptimized -Db_sanitize=thread >/dev/null
+    fi
+    ninja -C build-tsan >/dev/null
 fi
-echo "bootstrap: built build/leakhound$([ $want_tests = 1 ] && echo ' and build-asan/')" >&2
+echo "bootstrap: built build/leakhound$([ $want_tests = 1 ] && echo ', build-asan/ and build-tsan/')" >&2

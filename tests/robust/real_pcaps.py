@@ -6,9 +6,10 @@ when the suite runs there) with the shipped rules, and require exit status 0,
 no sanitizer report on stderr, and a final stats event whose
 capture.packets equals the packet count libpcap reads (the manifest's
 column, itself checked against capinfos). Files that end in a read error
-part-way must also say so on stderr.
+part-way must also say so on stderr. With --threads N the sensor runs its
+pipeline of N workers (under ThreadSanitizer in the tsan build).
 
-usage: real_pcaps.py LEAKHOUND SRCDIR [--limit N]
+usage: real_pcaps.py LEAKHOUND SRCDIR [--limit N] [--threads N]
 """
 import concurrent.futures as cf
 import json
@@ -18,7 +19,7 @@ import sys
 import tempfile
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
-                   "SUMMARY: UndefinedBehaviorSanitizer")
+                   "SUMMARY: UndefinedBehaviorSanitizer", "WARNING: ThreadSanitizer")
 
 
 def final_stats(eve_path):
@@ -31,12 +32,12 @@ def final_stats(eve_path):
     return stats
 
 
-def run_one(exe, src, real, row, tmp):
+def run_one(exe, src, real, row, tmp, threads):
     path, expected, libpcap = row
     out = os.path.join(tmp, path.replace("/", "_"))
     os.makedirs(out, exist_ok=True)
     cmd = [exe, "-q", "--stats-interval", "0", "-R", os.path.join(src, "rules"),
-           "-o", out, "-r", os.path.join(real, path)]
+           "-o", out, "-r", os.path.join(real, path), "--threads", str(threads)]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=300,
                            env=dict(os.environ, LEAKHOUND_SITE_KEY="robustness-test-site-key"))
@@ -66,6 +67,7 @@ def run_one(exe, src, real, row, tmp):
 def main():
     exe, src = sys.argv[1], sys.argv[2]
     limit = int(sys.argv[sys.argv.index("--limit") + 1]) if "--limit" in sys.argv else None
+    threads = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 1
     real = os.path.normpath(os.path.join(src, "..", "shared", "pcaps-real"))
     manifest = os.path.join(real, "manifest.tsv")
     if not os.path.exists(manifest):
@@ -81,11 +83,12 @@ def main():
     rows = rows[:limit] if limit else rows
     failures = []
     with tempfile.TemporaryDirectory() as tmp, cf.ThreadPoolExecutor(os.cpu_count() or 2) as ex:
-        for r in ex.map(lambda row: run_one(exe, src, real, row, tmp), rows):
+        for r in ex.map(lambda row: run_one(exe, src, real, row, tmp, threads), rows):
             if r:
                 failures.append(r)
                 print("FAIL:", r, flush=True)
-    print(f"{len(rows) - len(failures)} of {len(rows)} real captures replayed cleanly")
+    print(f"{len(rows) - len(failures)} of {len(rows)} real captures replayed cleanly "
+          f"({threads} thread{'s' if threads > 1 else ''})")
     return 1 if failures else 0
 
 
