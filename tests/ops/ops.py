@@ -958,11 +958,44 @@ def live_overload(lh, src, d):
           "overload: the final stats say the same (%s)" % st)
 
 
+def live_link(lh, src, d, ip):
+    """The link flaps (down, up): the capture goes on and reads what comes
+    after. Then the interface is deleted under the sensor: one line says
+    so, the events so far are flushed with the final stats, exit 2 (a
+    run-time failure, for the service manager to restart)."""
+    out = os.path.join(d, "link")
+    lv = LiveSensor(live_cmd(lh, src, out, 2))
+    probes = lv.ready()
+    if not probes:
+        return
+    check(ip("link", "set", "lhcap", "down").returncode == 0, "link down")
+    time.sleep(0.3)
+    check(ip("link", "set", "lhcap", "up").returncode == 0, "link up again")
+    time.sleep(0.3)
+    sent = send_pcap("lhsend", capture(src), 3000)
+    n, _ = lv.wait_for(probes + sent, "after a link flap every frame is read")
+    check(ip("link", "del", "lhcap").returncode == 0, "interface deleted under the sensor")
+    try:
+        lv.p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        lv.p.kill()
+        lv.p.wait()
+    lv.reader.join(5)
+    msg = [l for l in lv.err if "capture failed" in l]
+    check(lv.p.returncode == 2 and len(msg) == 1 and "lhcap" in msg[0],
+          "interface gone: exit 2 and one line naming it (%d, %r)" % (lv.p.returncode, msg))
+    evs = events(os.path.join(out, "eve.json"))
+    st = final_stats(evs).get("capture", {})
+    check(st.get("packets") == n and sum(e["event_type"] == "flow" for e in evs) > 0,
+          "interface gone: the flows so far and the final stats are written (%s)" % st.get("packets"))
+
+
 def t_live(lh, src):
     """leakhound -i on one end of a veth pair while the demo capture is
     written into the other end, in a network namespace made for the test
     (no other traffic, nothing left behind); 1 and 2 threads, a capture
-    filter, and an overload whose drops must be counted. Needs root
+    filter, an overload whose drops must be counted, a link that flaps and
+    an interface that goes away. Needs root
     (CAP_SYS_ADMIN and CAP_NET_ADMIN) and iproute2."""
     if os.environ.get("LH_LIVE_NETNS") != "1":
         env = dict(os.environ, LH_LIVE_NETNS="1")
@@ -991,6 +1024,7 @@ def t_live(lh, src):
               not any(e.get("proto") == "TCP" and 80 in (e.get("src_port"), e.get("dest_port")) for e in got),
               "-f '%s': events, none of TCP port 80 (%d events)" % (flt, len(got or [])))
         live_overload(lh, src, d)
+        live_link(lh, src, d, ip)  # last: it deletes the interface
 
 
 TESTS = {
