@@ -27,6 +27,21 @@ void config_init(struct config *c)
     c->match = 1;
     c->stats_interval = -1;
     c->threads = 1;
+    c->reader_share = -1;
+}
+
+int config_parse_share(const char *v, double *out)
+{
+    if (strcmp(v, "auto") == 0) {
+        *out = -1;
+        return 0;
+    }
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d >= 0 && d < 1))
+        return -1;
+    *out = d;
+    return 0;
 }
 
 void config_set_str(char **dst, const char *v)
@@ -510,6 +525,7 @@ enum key_type {
     K_I64,      /* int64_t seconds, in [lo, hi] */
     K_SIZE,     /* uint64_t bytes with K/M/G */
     K_DOUBLE,   /* double > 0 */
+    K_SHARE,    /* double: "auto" (-1) or in [0, 1) */
     K_SECTION,  /* nested table */
     K_OUTPUTS,  /* list of outputs */
 };
@@ -561,6 +577,7 @@ static const struct key top_keys[] = {
     {"outputs", K_OUTPUTS, 0, 0, 0, NULL, "a list of outputs"},
     {"stats-interval", K_I64, OFF(stats_interval), 0, 86400, NULL, "seconds (0: final only)"},
     {"threads", K_U32, OFF(threads), 1, 256, NULL, "a number from 1 to 256"},
+    {"reader-share", K_SHARE, OFF(reader_share), 0, 0, NULL, "auto or a fraction from 0 to below 1"},
     {"user", K_STR, OFF(user), 0, 0, NULL, "a user name"},
     {"state-file", K_PATH, OFF(state_file), 0, 0, NULL, "a file path"},
     {"capture", K_SECTION, 0, 0, 0, capture_keys, "a mapping"},
@@ -710,6 +727,10 @@ static int load_key(struct ld *l, const struct key *k, const yaml_node_t *vn)
         *(double *)(base + k->off) = d;
         break;
     }
+    case K_SHARE:
+        if (config_parse_share(v, (double *)(base + k->off)) != 0)
+            return fail(l, vn, "%s: \"%s\": give %s", k->name, v, k->hint);
+        break;
     case K_SECTION:
         return load_table(l, vn, k->sub, k->name);
     case K_OUTPUTS:

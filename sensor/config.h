@@ -45,6 +45,7 @@ struct config {
     uint64_t flow_memcap, reasm_memcap, defrag_memcap; /* 0: default */
     uint64_t detect_memcap; /* account state of the detections; 0: default */
     uint32_t threads;       /* default 1 */
+    double reader_share;    /* pipeline_new's reader_share; -1: auto (the default) */
     /* detection state and evidence (stored for the detection engine) */
     char *state_file;
     char *evidence_dir;
@@ -69,6 +70,10 @@ int config_add_sink_spec(struct config *c, const char *spec, char *err, size_t e
 
 /* "64M", "1G", "4096" -> bytes. -1 when it does not parse. */
 int config_parse_size(const char *s, uint64_t *out);
+
+/* "auto" (-1) or a fraction from 0 to below 1 (reader-share). 0, or -1
+ * when v is neither. */
+int config_parse_share(const char *v, double *out);
 /* "500ms", "2s", "1m", "250" (ms) -> milliseconds. -1 when it does not parse. */
 int config_parse_ms(const char *s, uint32_t *out);
 

@@ -127,6 +127,9 @@ static void usage(FILE *fp)
 "      --no-vlan-tracking   VLAN ids do not separate flows (for asymmetric tagging)\n"
 "      --detect-memcap BYTES account state of the detections (default 512M)\n"
 "      --threads N          worker threads (default 1)\n"
+"      --reader-share F     with threads: the share of address pairs the reading\n"
+"                           thread processes itself as worker 0; auto (default):\n"
+"                           0 with a spare CPU for it, else (1-(N-1)*0.3)/N\n"
 "\n"
 "Detection:\n"
 "      --state-file PATH    keep baselines, known hosts and rolling counts across runs\n"
@@ -353,6 +356,7 @@ enum {
     OPT_SINK,
     OPT_ALLOWLIST,
     OPT_THREADS,
+    OPT_READER_SHARE,
     OPT_PROMISC,
     OPT_EVIDENCE_DIR,
     OPT_EVIDENCE_MAX_BYTES,
@@ -391,6 +395,7 @@ static const struct option long_opts[] = {
     {"sink", required_argument, NULL, OPT_SINK},
     {"allowlist", required_argument, NULL, OPT_ALLOWLIST},
     {"threads", required_argument, NULL, OPT_THREADS},
+    {"reader-share", required_argument, NULL, OPT_READER_SHARE},
     {"promisc", no_argument, NULL, OPT_PROMISC},
     {"evidence-dir", required_argument, NULL, OPT_EVIDENCE_DIR},
     {"evidence-max-bytes", required_argument, NULL, OPT_EVIDENCE_MAX_BYTES},
@@ -589,6 +594,10 @@ int main(int argc, char **argv)
             if (*end || cfg.threads < 1 || cfg.threads > 256)
                 FAIL(1, "--threads %s: give a number from 1 to 256", optarg);
             break;
+        case OPT_READER_SHARE:
+            if (config_parse_share(optarg, &cfg.reader_share) != 0)
+                FAIL(1, "--reader-share %s: give auto or a fraction from 0 to below 1", optarg);
+            break;
         case OPT_PROMISC: ccfg.promisc = 1; break;
         case OPT_EVIDENCE_DIR: config_set_str(&cfg.evidence_dir, optarg); break;
         case OPT_EVIDENCE_MAX_BYTES:
@@ -750,7 +759,8 @@ int main(int argc, char **argv)
     }
     struct worker_shared shared = {gen, &fpkey, eve, cap, detect};
     shared.evidence = evidence;
-    pl = pipeline_new(&wcfg, &shared, cfg.threads ? cfg.threads : 1, err, sizeof(err));
+    pl = pipeline_new(&wcfg, &shared, cfg.threads ? cfg.threads : 1, cfg.reader_share, err,
+                      sizeof(err));
     if (!pl)
         FAIL(2, "%s", err);
 

@@ -28,7 +28,11 @@
  * counter and at most one wake-up per batch. A reader waiting for room is
  * woken only by the worker it waits for (waiting_on), once that ring is
  * half empty. Threads = 1: no ring and no thread, the reader calls the
- * worker directly; everything else below is the same code.
+ * worker directly; everything else below is the same code. A reader share
+ * (pipeline_new) makes worker 0 such an inline worker beside N - 1 threads:
+ * the keyed hash sends that share of the address pairs to it, the rest
+ * evenly to the threads, and everything else (ticks, order, reloads) treats
+ * it as the one-thread case treats its worker.
  *
  * The aggregator runs on the reader thread (it knows what it sent to each
  * worker without any extra synchronisation, and the engine's work, one call
@@ -54,6 +58,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,6 +313,7 @@ struct pipeline_counters {
 
 struct pipeline {
     uint32_t n;
+    uint32_t share_pm; /* address pairs per mille processed on the reader (worker 0) */
     struct wslot *ws;
     struct decoder *dec;
     struct identity_sessions *sessions;
@@ -344,6 +350,13 @@ struct pipeline {
     struct pipeline_counters st;
     struct eve_kv *kv;         /* a stats event's keys: WORKER_STATS_KV_MAX + PIPE_KV + 3 per worker */
 };
+
+/* Worker i runs on the reader's thread: the only worker, or worker 0 with
+ * a reader share. It has no thread and no rings. */
+static int inline_ws(const struct pipeline *pl, uint32_t i)
+{
+    return pl->n == 1 || (i == 0 && pl->share_pm);
+}
 
 /* A CPU-time clock's reading in ns (0 if it cannot be read). */
 static uint64_t cpu_ns(clockid_t c)
@@ -443,7 +456,7 @@ static void sum_snaps(struct pipeline *pl)
     identity_sessions_stats(pl->sessions, &pl->sum.ident);
 }
 
-#define PIPE_KV 11
+#define PIPE_KV 12
 
 /* A worker thread's CPU time so far: its clock while it runs, what it
  * recorded at its end once joined. Reader thread. */
@@ -472,8 +485,10 @@ static void write_stats(struct pipeline *pl, uint64_t ts_us, const struct ticken
     struct eve_kv *kv = pl->kv;
     size_t n = worker_stats_kv(&src, kv, WORKER_STATS_KV_MAX);
     kv[n++] = (struct eve_kv){"pipeline.threads", pl->n};
-    /* where the CPU goes: the reader (with one thread, everything) and each
-     * worker, with the packets the reader gave it */
+    kv[n++] = (struct eve_kv){"pipeline.reader_share_pm", pl->share_pm};
+    /* where the CPU goes: the reader (with one thread, everything; with a
+     * reader share, worker 0's too) and each worker thread, with the
+     * packets the reader gave it */
     kv[n++] = (struct eve_kv){"pipeline.reader.cpu_ms", cpu_ns(CLOCK_THREAD_CPUTIME_ID) / 1000000u};
     for (uint32_t i = 0; pl->n > 1 && i < pl->n; i++) {
         const struct wslot *ws = &pl->ws[i];
@@ -601,6 +616,8 @@ static void agg_poll(struct pipeline *pl)
     if (pl->n > 1) {
         for (uint32_t i = 0; i < pl->n; i++) {
             struct wslot *ws = &pl->ws[i];
+            if (inline_ws(pl, i))
+                continue; /* everything it did is in the heap already */
             if (ws->unsignalled) {
                 ws->unsignalled = 0;
                 ring_publish(ws->in);
@@ -774,7 +791,11 @@ static uint32_t pick_worker(struct pipeline *pl, const struct packet *pk)
     if (e->valid && memcmp(e->m, m, sizeof(m)) == 0)
         return e->worker;
     memcpy(e->m, m, sizeof(m));
-    e->worker = (uint32_t)(fingerprint_siphash(pl->k0, pl->k1, m, sizeof(m)) % pl->n);
+    uint64_t h = fingerprint_siphash(pl->k0, pl->k1, m, sizeof(m));
+    if (pl->share_pm) /* the reader's share to worker 0, the rest evenly */
+        e->worker = h % 1000 < pl->share_pm ? 0 : 1 + (uint32_t)((h >> 10) % (pl->n - 1));
+    else
+        e->worker = (uint32_t)(h % pl->n);
     e->valid = 1;
     return e->worker;
 }
@@ -835,7 +856,7 @@ static void reader_reload(struct pipeline *pl)
     uint64_t seq = pl->pos;
     for (uint32_t i = 0; i < pl->n; i++) {
         struct wslot *ws = &pl->ws[i];
-        if (pl->n == 1)
+        if (inline_ws(pl, i))
             worker_set_rules(ws->w, rulegen_ref(g));
         else
             send_ctl(pl, ws, REC_RELOAD, seq, rulegen_ref(g));
@@ -873,6 +894,12 @@ void pipeline_reload_rejected(struct pipeline *pl)
 static void send_packet(struct pipeline *pl, struct packet *pk, uint64_t seq)
 {
     struct wslot *ws = &pl->ws[pick_worker(pl, pk)];
+    if (inline_ws(pl, ws->idx)) {
+        worker_decoded(ws->w, pk, seq, pl->now_us);
+        ws->pkts++;
+        ws->bytes += pk->l3_len;
+        return;
+    }
     uintptr_t l3 = (uintptr_t)pk->l3, pay = (uintptr_t)pk->payload;
     uint32_t mode = PAY_NONE, extra = 0;
     if (pk->payload && pay >= l3 && pay + pk->payload_len <= l3 + pk->l3_len)
@@ -938,7 +965,7 @@ static void reader_tick(struct pipeline *pl, uint64_t seq)
     }
     for (uint32_t i = 0; i < pl->n; i++) {
         struct wslot *ws = &pl->ws[i];
-        if (pl->n == 1) {
+        if (inline_ws(pl, i)) {
             worker_tick(ws->w, seq, now, pl->last_cnt, pl->last_file);
             snap_to_heap(ws, seq);
         } else {
@@ -1010,8 +1037,26 @@ static void *zalloc_aligned(size_t size)
     return p;
 }
 
+double pipeline_auto_share(uint32_t threads, uint32_t cpus)
+{
+    if (threads < 2 || cpus > threads)
+        return 0;
+    double s = (1.0 - (threads - 1) * PIPELINE_READER_COST) / threads;
+    return s < 0.05 ? 0 : s;
+}
+
+/* CPUs this process may run on (at least 1). */
+static uint32_t usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return (uint32_t)CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (uint32_t)n : 1;
+}
+
 struct pipeline *pipeline_new(const struct worker_config *cfg, const struct worker_shared *sh,
-                              uint32_t threads, char *err, size_t errlen)
+                              uint32_t threads, double reader_share, char *err, size_t errlen)
 {
     if (threads < 1 || threads > PIPELINE_MAX_THREADS) {
         snprintf(err, errlen, "--threads %u: give a number from 1 to %d", threads,
@@ -1025,6 +1070,10 @@ struct pipeline *pipeline_new(const struct worker_config *cfg, const struct work
         return NULL;
     }
     pl->n = threads;
+    if (reader_share < 0)
+        reader_share = pipeline_auto_share(threads, usable_cpus());
+    if (threads > 1 && reader_share > 0)
+        pl->share_pm = (uint32_t)(reader_share * 1000 + 0.5);
     pl->eve = sh->eve;
     pl->cap = sh->capture;
     pl->detect = sh->detect;
@@ -1066,14 +1115,14 @@ struct pipeline *pipeline_new(const struct worker_config *cfg, const struct work
         snprintf(ws->key[2], sizeof ws->key[2], "pipeline.worker_%u.cpu_ms", i);
         ring_event_init(&ws->ev);
         struct worker_shared wsh = *sh;
-        wsh.obs_fn = threads == 1 ? obs_to_heap : obs_to_ring;
+        wsh.obs_fn = inline_ws(pl, i) ? obs_to_heap : obs_to_ring;
         wsh.obs_ud = ws;
         wsh.eve_lock = NULL; /* the EVE writer locks for itself */
         wsh.sessions = pl->sessions;
         ws->w = worker_new(&wc, &wsh, err, errlen);
         if (!ws->w)
             goto error;
-        if (threads > 1) {
+        if (!inline_ws(pl, i)) {
             ws->in = ring_new(RING_BYTES);
             ws->out = ring_new(OBS_RING_BYTES);
             if (!ws->in || !ws->out) {
@@ -1098,6 +1147,8 @@ static int start_workers(struct pipeline *pl, char *err, size_t errlen)
     pthread_sigmask(SIG_BLOCK, &all, &old);
     int rc = 0;
     for (uint32_t i = 0; i < pl->n; i++) {
+        if (inline_ws(pl, i))
+            continue;
         int e = pthread_create(&pl->ws[i].th, NULL, worker_main, &pl->ws[i]);
         if (e) {
             snprintf(err, errlen, "cannot start worker thread %u: %s", i, strerror(e));
@@ -1114,10 +1165,10 @@ static int start_workers(struct pipeline *pl, char *err, size_t errlen)
  * joins them. */
 static void stop_workers(struct pipeline *pl)
 {
-    if (pl->n == 1) {
+    if (inline_ws(pl, 0))
         worker_flush(pl->ws[0].w, pl->now_us, pl->last_cnt, pl->last_file);
+    if (pl->n == 1)
         return;
-    }
     for (uint32_t i = 0; i < pl->n; i++)
         if (pl->ws[i].started)
             send_ctl(pl, &pl->ws[i], REC_FINISH, UINT64_MAX, NULL);
@@ -1141,7 +1192,8 @@ static void stop_workers(struct pipeline *pl)
             pl->ws[i].started = 0;
         }
     for (uint32_t i = 0; i < pl->n; i++)
-        drain(pl, &pl->ws[i]);
+        if (!inline_ws(pl, i))
+            drain(pl, &pl->ws[i]);
 }
 
 int pipeline_run(struct pipeline *pl, struct capture *cap, void (*service)(void *ud), void *ud,
@@ -1203,9 +1255,13 @@ void pipeline_print_summary(struct pipeline *pl, void *file)
          * host pair; a busy reader: decoding and detection */
         FILE *fp = file;
         fprintf(fp, "leakhound: CPU s: reader %.2f; workers", cpu_ns(CLOCK_THREAD_CPUTIME_ID) / 1e9);
-        for (uint32_t i = 0; i < pl->n; i++)
-            fprintf(fp, " %.2f (%llu packets)", worker_cpu_ns(&pl->ws[i]) / 1e9,
-                    (unsigned long long)pl->ws[i].pkts);
+        for (uint32_t i = 0; i < pl->n; i++) {
+            if (inline_ws(pl, i))
+                fprintf(fp, " on the reader");
+            else
+                fprintf(fp, " %.2f", worker_cpu_ns(&pl->ws[i]) / 1e9);
+            fprintf(fp, " (%llu packets)", (unsigned long long)pl->ws[i].pkts);
+        }
         fputc('\n', fp);
     }
 }

@@ -5,7 +5,8 @@
  * it hands each decoded packet to the worker picked by a keyed symmetric
  * hash of the two IP addresses, and a tick to every worker before the first
  * packet of each new second of packet time (flow expiry). With threads > 1
- * each worker is a thread fed through a bounded lock-free ring; with 1, the
+ * each worker is a thread fed through a bounded lock-free ring, except that
+ * with a reader share worker 0 runs on the reader's thread; with 1, the
  * reader calls the one worker directly. Finished HTTP transactions come
  * back as observations, which the reader hands to the detection engine in
  * one order that does not depend on the number of workers, so events
@@ -29,11 +30,23 @@ struct rulegen;
 
 struct pipeline;
 
-/* threads: worker threads, 1 .. PIPELINE_MAX_THREADS. The flow and
- * reassembly memory caps of cfg are for the whole run: each worker gets an
- * equal share. NULL with err (one line) on failure. Starts no thread yet. */
+/* threads: workers, 1 .. PIPELINE_MAX_THREADS. reader_share (threads > 1):
+ * the fraction of address pairs whose packets the reader thread processes
+ * itself as worker 0, so that N workers keep N CPUs busy instead of N + 1
+ * threads contending for them; 0 gives every worker a thread of its own;
+ * < 0 is "auto" (pipeline_auto_share). The flow and reassembly memory caps
+ * of cfg are for the whole run: each worker gets an equal share. NULL with
+ * err (one line) on failure. Starts no thread yet. */
 struct pipeline *pipeline_new(const struct worker_config *cfg, const struct worker_shared *sh,
-                              uint32_t threads, char *err, size_t errlen);
+                              uint32_t threads, double reader_share, char *err, size_t errlen);
+
+/* The share "auto" gives for threads workers on cpus usable CPUs: 0 when
+ * there is a CPU for the reader besides one per worker; else what evens
+ * the reader's load with a worker's, given the reader's own work per packet
+ * (reading, decoding, dispatch, detection) at PIPELINE_READER_COST of a
+ * worker's: (1 - (threads - 1) * cost) / threads, 0 below 0.05. */
+#define PIPELINE_READER_COST 0.3
+double pipeline_auto_share(uint32_t threads, uint32_t cpus);
 
 /* Reads the capture to its end (or until *stop), as capture_run. service(ud)
  * is called after every packet (with threads, every 32 packets) and when

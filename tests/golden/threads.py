@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """threads.py EXE SRC LH_GEN - the same events whatever --threads N.
 
-Runs the sensor with --threads 1, 2 and 4 on committed captures (demo,
+Runs the sensor with --threads 1, 2 and 4, for 2 and 4 both with every
+worker on a thread of its own (--reader-share 0) and with the reading thread
+doing a share of the pairs itself (0.4, 0.25), on committed captures (demo,
 impaired: retransmissions, overlaps, loss, midstream; identity-cookie: a
 session learned at login and used on later connections) and on a capture
 generated here with lh-gen (two hours, 60 accounts, bulk/enum/hijack
@@ -14,8 +16,11 @@ and checks, against N = 1:
   - the periodic stats agree too on every counter that is not memory
     (memuse sums N tables), output or pipeline bookkeeping, or the shared
     session table (its counters are read when the aggregator passes);
-  - pipeline.threads reports N, the reader's CPU time is there and, for N >
-    1, one entry per worker whose packets add up to the decoded IP packets;
+  - pipeline.threads reports N and reader_share_pm the share, the reader's
+    CPU time is there and, for N > 1, one entry per worker whose packets add
+    up to the decoded IP packets, worker 0 with some when it has a share;
+  - --reader-share auto gives, for N = 2, 3, 4, the share the documented
+    rule gives for this machine's CPUs;
     and the generated capture raised alerts (so the alert comparison is not
     empty).
 """
@@ -27,12 +32,13 @@ import tempfile
 import time
 
 SITE_KEY = "golden-test-site-key-0123456789"
-THREADS = (1, 2, 4)
+# (label, threads, reader share)
+THREADS = (("1", 1, "0"), ("2", 2, "0"), ("2/0.4", 2, "0.4"), ("4", 4, "0"), ("4/0.25", 4, "0.25"))
 
 
-def run(exe, src, pcap, threads, out):
+def run(exe, src, pcap, threads, share, out):
     cmd = [exe, "-q", "-R", os.path.join(src, "rules"), "-o", out, "-r", pcap,
-           "--stats-interval", "60", "--threads", str(threads)]
+           "--stats-interval", "60", "--threads", str(threads), "--reader-share", share]
     p = subprocess.run(cmd, capture_output=True, text=True,
                        env=dict(os.environ, LEAKHOUND_SITE_KEY=SITE_KEY))
     if p.returncode != 0:
@@ -72,14 +78,14 @@ def final_keys(s):
 def check(exe, src, pcap, tmp):
     name = os.path.basename(pcap)
     results = {}
-    for n in THREADS:
-        out = os.path.join(tmp, f"{name}-{n}")
+    for label, n, share in THREADS:
+        out = os.path.join(tmp, f"{name}-{label.replace('/', '-')}")
         t0 = time.monotonic()
-        lines = run(exe, src, pcap, n, out)
+        lines = run(exe, src, pcap, n, share, out)
         dt = time.monotonic() - t0
         events = [l for l in lines if '"event_type":"stats"' not in l]
         stats = [json.loads(l) for l in lines if '"event_type":"stats"' in l]
-        results[n] = {
+        results[label] = {
             "events": sorted(events, key=sort_key),
             "alerts": sorted(l for l in events if '"event_type":"alert"' in l),
             "final": stats[-1]["stats"] if stats else {},
@@ -87,21 +93,22 @@ def check(exe, src, pcap, tmp):
             "time": dt,
         }
     bad = 0
-    ref = results[1]
+    ref = results["1"]
     if not ref["events"] or not ref["final"]:
         print(f"FAIL: {name}: no events or no final stats with --threads 1")
         return 1, 0
-    for n in THREADS:
-        r = results[n]
-        if r["final"].get("pipeline", {}).get("threads") != n:
-            print(f"FAIL: {name}: --threads {n}: stats say pipeline.threads "
-                  f"{r['final'].get('pipeline', {}).get('threads')}")
-            bad += 1
+    for label, n, share in THREADS:
+        r = results[label]
         pipe = r["final"].get("pipeline", {})
+        want_pm = round(float(share) * 1000) if n > 1 else 0
+        if pipe.get("threads") != n or pipe.get("reader_share_pm") != want_pm:
+            print(f"FAIL: {name}: --threads {label}: stats say pipeline.threads "
+                  f"{pipe.get('threads')}, reader_share_pm {pipe.get('reader_share_pm')}")
+            bad += 1
         workers = sorted(k for k in pipe if k.startswith("worker_"))
         want = [f"worker_{i}" for i in range(n)] if n > 1 else []
         if workers != sorted(want) or "cpu_ms" not in pipe.get("reader", {}):
-            print(f"FAIL: {name}: --threads {n}: pipeline stats have reader "
+            print(f"FAIL: {name}: --threads {label}: pipeline stats have reader "
                   f"{pipe.get('reader')} and workers {workers}, want {want}")
             bad += 1
         elif n > 1:
@@ -110,31 +117,34 @@ def check(exe, src, pcap, tmp):
             dec = r["final"].get("decoder", {})
             ip = dec.get("ipv4", 0) + dec.get("ipv6", 0)
             if got == 0 or got > dec.get("pkts", 0) or got < ip - dec.get("event", {}).get("frag_held", 0):
-                print(f"FAIL: {name}: --threads {n}: workers got {got} packets; decoder "
+                print(f"FAIL: {name}: --threads {label}: workers got {got} packets; decoder "
                       f"pkts {dec.get('pkts')}, ipv4+ipv6 {ip}")
+                bad += 1
+            if want_pm and pipe["worker_0"]["packets"] == 0:
+                print(f"FAIL: {name}: --threads {label}: the reader's share got no packet")
                 bad += 1
         if n == 1:
             continue
         if r["events"] != ref["events"]:
             bad += 1
             a, b = set(ref["events"]), set(r["events"])
-            print(f"FAIL: {name}: --threads {n}: {len(r['events'])} events vs {len(ref['events'])}"
-                  f" with 1; {len(a - b)} only with 1, {len(b - a)} only with {n}")
+            print(f"FAIL: {name}: --threads {label}: {len(r['events'])} events vs {len(ref['events'])}"
+                  f" with 1; {len(a - b)} only with 1, {len(b - a)} only with {label}")
             for l in sorted(a - b)[:2]:
                 print(f"  only with 1: {l[:300]}")
             for l in sorted(b - a)[:2]:
-                print(f"  only with {n}: {l[:300]}")
+                print(f"  only with {label}: {l[:300]}")
         if r["alerts"] != ref["alerts"]:
             bad += 1
-            print(f"FAIL: {name}: --threads {n}: {len(r['alerts'])} alerts vs {len(ref['alerts'])}")
+            print(f"FAIL: {name}: --threads {label}: {len(r['alerts'])} alerts vs {len(ref['alerts'])}")
         fa, fb = final_keys(ref["final"]), final_keys(r["final"])
         if fa != fb or not fa:
             bad += 1
             diff = {k: (fa.get(k), fb.get(k)) for k in set(fa) | set(fb) if fa.get(k) != fb.get(k)}
-            print(f"FAIL: {name}: --threads {n}: final stats differ: {diff}")
+            print(f"FAIL: {name}: --threads {label}: final stats differ: {diff}")
         if r["periodic"] != ref["periodic"]:
             bad += 1
-            print(f"FAIL: {name}: --threads {n}: periodic stats differ "
+            print(f"FAIL: {name}: --threads {label}: periodic stats differ "
                   f"({len(r['periodic'])} vs {len(ref['periodic'])} events)")
             for (ta, sa), (tb, sb) in zip(ref["periodic"], r["periodic"]):
                 if (ta, sa) != (tb, sb):
@@ -142,16 +152,40 @@ def check(exe, src, pcap, tmp):
                             if sa.get(k) != sb.get(k)}
                     print(f"  first at {ta} / {tb}: {dict(list(diff.items())[:5])}")
                     break
-    times = ", ".join(f"N={n} {results[n]['time']:.2f}s" for n in THREADS)
+    times = ", ".join(f"N={label} {results[label]['time']:.2f}s" for label, _, _ in THREADS)
     print(f"{name}: {len(ref['events'])} events, {len(ref['alerts'])} alerts, "
           f"{len(ref['periodic'])} periodic stats, {bad} mismatches ({times})")
     return bad, len(ref["alerts"])
+
+
+def auto_share(exe, src, tmp):
+    """--reader-share auto (the default): the share the documented rule
+    gives for this machine's CPUs, for N = 2, 3 and 4."""
+    cpus = len(os.sched_getaffinity(0))
+    bad = 0
+    for n in (2, 3, 4):
+        out = os.path.join(tmp, f"auto-{n}")
+        cmd = [exe, "-q", "-R", os.path.join(src, "rules"), "-o", out, "-r",
+               os.path.join(src, "pcaps", "demo.pcap"), "--threads", str(n)]
+        p = subprocess.run(cmd, capture_output=True, text=True,
+                           env=dict(os.environ, LEAKHOUND_SITE_KEY=SITE_KEY))
+        want = 0 if cpus > n else (1 - (n - 1) * 0.3) / n
+        want = 0 if want < 0.05 else round(want * 1000)
+        with open(os.path.join(out, "eve.json"), encoding="utf-8") as f:
+            st = [json.loads(l) for l in f if '"event_type":"stats"' in l]
+        got = st[-1]["stats"]["pipeline"].get("reader_share_pm") if st else None
+        if p.returncode != 0 or got != want:
+            print(f"FAIL: --threads {n} on {cpus} CPUs: reader_share_pm {got}, want {want}")
+            bad += 1
+    print(f"auto reader share on {cpus} CPUs: {bad} mismatches")
+    return bad
 
 
 def main():
     exe, src, gen = sys.argv[1:4]
     bad = 0
     with tempfile.TemporaryDirectory() as tmp:
+        bad += auto_share(exe, src, tmp)
         for cap in ("demo", "impaired", "identity-cookie"):
             b, _ = check(exe, src, os.path.join(src, "pcaps", cap + ".pcap"), tmp)
             bad += b

@@ -640,6 +640,7 @@ rules:
 output-dir: out
 stats-interval: 30
 threads: 2
+reader-share: 0.25
 state-file: state.json
 capture:
   checksums: true
@@ -671,6 +672,9 @@ outputs:
         check(nstats >= 5, "stats-interval from the file is used (%d stats events)" % nstats)
         check(os.path.exists(os.path.join(d, "out", "ecs.json")), "outputs from the file: ecs.json written")
         check(final_stats(evs).get("output", {}).get("main", {}).get("written", 0) > 0, "output names from the file")
+        pipe = final_stats(evs).get("pipeline", {})
+        check(pipe.get("threads") == 2 and pipe.get("reader_share_pm") == 250,
+              "threads and reader-share from the file (%s)" % pipe)
         # the command line wins
         os.rename(os.path.join(d, "out"), os.path.join(d, "out1"))
         r = run(lh, ["-c", good, "-r", capture(src), "-q", "--stats-interval", "0", "-o", os.path.join(d, "o2"),
@@ -687,6 +691,7 @@ outputs:
             ("syslog without host", "outputs:\n  - type: syslog\n    port: 514\n", 2, "host"),
             ("not YAML", "rules: [a.yaml\nthreads: 2\n", 2, "YAML"),
             ("bad event type", "outputs:\n  - type: stdout\n    events: [alerts]\n", 3, "event type"),
+            ("bad reader share", "threads: 2\nreader-share: half\n", 2, "reader-share"),
         ]
         for name, text, line, word in cases:
             path = write(os.path.join(d, "bad.yaml"), text)
@@ -764,6 +769,8 @@ def t_refusals(lh, src):
             ("unwritable output", ["-r", capture(src), "-o", d, "--sink", "file:/proc/nope/eve.json"],
              "/proc/nope/eve.json", 2),
             ("unknown user", ["-r", capture(src), "-o", d, "--user", "no-such-user-x"], "no-such-user-x", 2),
+            ("reader share out of range", ["-r", capture(src), "-o", d, "--threads", "2", "--reader-share", "1"],
+             "--reader-share", 1),
             ("bad syslog host", ["-r", capture(src), "-o", d, "--sink", "syslog:tcp://no-such-host.invalid:514"],
              "no-such-host.invalid", 2),
         ]
