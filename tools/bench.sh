@@ -14,7 +14,9 @@
 #   hs ...     Hyperscan alone over the capture's in-order TCP payloads
 #              (tools/bench/lh-bench-scan; scan time only)
 #   e2e 1t     leakhound end to end, every shipped rule file (-R rules/)
-#   e2e 2t     the same with --threads 2, when the sensor has --threads
+#   e2e 2t     the same with --threads 2, when the sensor has --threads, and
+#              with --reader-share 0 too (each worker a thread of its own),
+#              when it has --reader-share
 #   pair       two e2e 1t runs at once: the machine's own ceiling for two
 #              busy threads (with the 2t run's per-thread CPU from its stats)
 # and prints wire Gbps and Mpps per CPU-second and per wall second, peak RSS,
@@ -142,6 +144,7 @@ def last_stats(evefile):
 
 help_text = subprocess.run([LH, "--help"], capture_output=True, text=True).stdout
 has_threads = "--threads" in help_text
+has_share = "--reader-share" in help_text
 
 stages = [("read", "libpcap read loop alone", [HB + "/lh-bench-read", pcap]),
           ("packets", "leakhound --no-match (packet path)",
@@ -152,6 +155,11 @@ if has_threads:
     stages.append(("e2e-2t", "leakhound end to end, --threads 2",
                    [LH, "-r", pcap, "-R", run + "/rules", "-q", "--stats-interval", "0",
                     "--site-key", KEY, "--threads", "2", "-o"]))
+if has_share:
+    # the same with every worker on a thread of its own, whatever the CPUs
+    stages.append(("e2e-2t-ded", "leakhound end to end, --threads 2 --reader-share 0",
+                   [LH, "-r", pcap, "-R", run + "/rules", "-q", "--stats-interval", "0",
+                    "--site-key", KEY, "--threads", "2", "--reader-share", "0", "-o"]))
 
 load0 = open("/proc/loadavg").read().split()[:3]
 res = {s[0]: [] for s in stages}
@@ -177,10 +185,15 @@ for r in range(runs):
                  st.get("detect", {}).get("alerts"), st.get("records", {}).get("distinct_per_flow"))
             checks.setdefault(name, set()).add(c)
             pipe = st.get("pipeline", {})
+            share = pipe.get("reader_share_pm", 0)
+            # worker threads only: with a reader share, worker 0 runs on the
+            # reader's thread and its CPU is in the reader's
             ws = sorted((v.get("cpu_ms", 0) / 1000 for k, v in pipe.items()
-                         if k.startswith("worker_") and isinstance(v, dict)), reverse=True)
+                         if k.startswith("worker_") and isinstance(v, dict)
+                         and not (share and k == "worker_0")), reverse=True)
             if "reader" in pipe:
                 res[name][-1]["threads_cpu"] = [pipe["reader"].get("cpu_ms", 0) / 1000] + ws
+                res[name][-1]["share"] = share
             if r != runs - 1 and os.environ["keep"] != "1":
                 try:
                     os.remove(f"{run}/{name}-{r}/eve.json")
@@ -279,8 +292,13 @@ for k in ("hs_stream", "hs_stream_notls", "hs_block", "match_stream"):
 row("end to end, 1 thread", "leakhound -R rules/: everything, accounting and events",
     med("e2e-1t", "cpu"), med("e2e-1t", "wall"), med("e2e-1t", "rss_kb"), spread("e2e-1t"))
 if has_threads:
-    row("end to end, 2 threads", "leakhound -R rules/ --threads 2",
+    row("end to end, 2 threads", "leakhound -R rules/ --threads 2" +
+        (" (reader share auto: %g here)" % (res["e2e-2t"][0].get("share", 0) / 1000) if has_share else ""),
         med("e2e-2t", "cpu"), med("e2e-2t", "wall"), med("e2e-2t", "rss_kb"), spread("e2e-2t"))
+if has_share:
+    row("end to end, 2 threads, dedicated reader", "leakhound -R rules/ --threads 2 --reader-share 0",
+        med("e2e-2t-ded", "cpu"), med("e2e-2t-ded", "wall"), med("e2e-2t-ded", "rss_kb"),
+        spread("e2e-2t-ded"))
 
 def g(label):
     return next(r for r in rows if r["label"] == label)
@@ -326,13 +344,24 @@ if has_threads:
           f"side by side did {statistics.median(pp2):.2f}× the work of one per wall-s (round by "
           f"round, range {pp2[0]:.2f}-{pp2[-1]:.2f}), each taking {cpu_each:.2f} CPU-s "
           f"against {e1['cpu']:.2f} alone")
-    tc = [x["threads_cpu"] for x in res["e2e-2t"] if len(x.get("threads_cpu", [])) == 3]
-    if tc:
-        r_, w1, w2 = (statistics.median(t[i] for t in tc) for i in range(3))
-        P(f"- 2 threads, CPU s per thread (the sensor's pipeline stats, medians): reader {r_:.2f}, "
-          f"busier worker {w1:.2f}, other worker {w2:.2f}; with a core for each of the three, the "
-          f"busiest would bound the speed-up at {e1['cpu'] / max(r_, w1, w2):.2f}× "
-          f"(a bound, not a measurement; this machine has {os.cpu_count()} CPUs)")
+    if has_share:
+        ed = g("end to end, 2 threads, dedicated reader")
+        pd = sorted(a["wall"] / b["wall"] for a, b in zip(res["e2e-1t"], res["e2e-2t-ded"]))
+        P(f"- 2 threads with a dedicated reader (--reader-share 0) ÷ 1 thread (per wall-s): "
+          f"{ed['gbps_wall'] / e1['gbps_wall']:.2f}, round by round median {statistics.median(pd):.2f}, "
+          f"range {pd[0]:.2f}-{pd[-1]:.2f}")
+    for stage, what in (("e2e-2t", "2 threads"), ("e2e-2t-ded", "2 threads, dedicated reader")):
+        tc = [x["threads_cpu"] for x in res.get(stage, []) if x.get("threads_cpu")]
+        if not tc or len({len(t) for t in tc}) != 1:
+            continue
+        med_t = [statistics.median(t[i] for t in tc) for i in range(len(tc[0]))]
+        share = res[stage][0].get("share", 0)
+        reader = f"reader {med_t[0]:.2f}" + (f" (with worker 0, {share / 10:g} % of the pairs)" if share else "")
+        P(f"- {what}, CPU s per thread (the sensor's pipeline stats, medians): {reader}, worker "
+          f"thread{'s' if len(med_t) > 2 else ''} {', '.join(f'{x:.2f}' for x in med_t[1:])}; with a "
+          f"core for each of the {len(med_t)} busy threads, the busiest would bound the speed-up at "
+          f"{e1['cpu'] / max(med_t):.2f}× (a bound, not a measurement; this machine has "
+          f"{os.cpu_count()} CPUs)")
 else:
     P("- 2 threads: not measured (this leakhound has no --threads)")
 P(f"- end to end target: 4 wire Gbps per CPU-s; measured {e1['gbps_cpu']:.2f}")
