@@ -10,13 +10,15 @@ form, syslog over UDP and TCP against a real rsyslogd started here on
 loopback (with an outage: stop it, keep sending, start it again; the queue
 drains and the drop count equals exactly the events that never arrived), a
 Unix socket collector, SIGHUP rotation, a full disk, the configuration file
-and --check-config, and the one-line refusals. Exit 0 when every check
-passes; every failed check is printed.
+and --check-config, the one-line refusals, and live capture (-i) on a veth
+pair in a network namespace made for the test (needs root). Exit 0 when
+every check passes; every failed check is printed.
 """
 import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -786,7 +788,6 @@ def t_refusals(lh, src):
 def send_pcap(iface, path, pps):
     """Writes every frame of the pcap (Ethernet) on iface through a packet
     socket, paced at pps; returns the number sent."""
-    import struct
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
     n = 0
