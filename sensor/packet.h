@@ -58,6 +58,9 @@ struct packet {
     uint32_t l3_len;   /* IP datagram bytes available from l3 */
     const uint8_t *payload; /* L4 payload */
     uint32_t payload_len;
+
+    /* set by the pipeline's reader: the address pair's dispatch bucket */
+    uint32_t pair_bucket;
 };
 
 #endif

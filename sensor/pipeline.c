@@ -9,10 +9,17 @@
  * and a tick before the first packet of each new second of now. Every
  * record the reader makes gets a sequence number: 2*pcap_cnt for the tick
  * before packet pcap_cnt, 2*pcap_cnt+1 for the packet, UINT64_MAX for the
- * end. A decoded IP packet goes to the worker picked by a keyed symmetric
- * hash of its two addresses (not ports: fragments, and a client's login and
- * its later connections to the same server, land on one worker); a tick
- * goes to every worker. Workers end idle flows only on ticks, so expiry does
+ * end. A decoded IP packet goes to the worker that owns its address pair's
+ * bucket (a keyed symmetric hash of the two addresses, not ports:
+ * fragments, and a client's login and its later connections to the same
+ * server, land on one worker); a tick goes to every worker. A bucket
+ * changes worker only while it is idle: its worker has finished every
+ * packet sent to it for the bucket and holds no session of it (the
+ * worker's pair_live count), so no state is left behind and the output is
+ * the same whichever worker has it. Idle buckets go to the worker the
+ * reader picks at each poll (choose_pref: the emptiest ring; with a reader
+ * share, the reader once the worker threads have enough waiting), so the
+ * load follows the traffic, not the hash alone. Workers end idle flows only on ticks, so expiry does
  * not depend on which worker saw which packet, and flow ids come from the
  * first packet's pcap_cnt (flow.c), not from a per-worker counter.
  *
@@ -84,6 +91,9 @@
 #define SPINS 200                 /* polls of an empty ring before sleeping */
 #define NO_WORKER UINT32_MAX
 #define PICK_BITS 8               /* dispatch cache: 256 address pairs */
+#define PAIR_BUCKETS 16384u       /* dispatch buckets of address pairs (threads > 1) */
+#define FEED_LOW (2u << 20)       /* with a reader share: a worker thread with less
+                                   * than this waiting gets the buckets that move */
 #define OBS_MAX_STRS 16           /* samples, fingerprints kept per observation */
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -279,7 +289,7 @@ struct item {
 
 struct pick_ent {
     uint8_t m[32]; /* the two addresses, smaller first */
-    uint32_t worker, valid;
+    uint32_t bucket, valid;
 };
 
 struct wslot {
@@ -325,7 +335,15 @@ struct pipeline {
     int have_match;
     uint32_t stats_interval_s;
     uint64_t k0, k1; /* dispatch hash key */
-    struct pick_ent pick[1u << PICK_BITS]; /* recent address pairs -> worker */
+    struct pick_ent pick[1u << PICK_BITS]; /* recent address pairs -> bucket */
+    /* threads > 1: each bucket's worker, and the seq of the last packet sent
+     * to it; a bucket moves to pref when its worker has finished that packet
+     * and holds no session of it (pair_live, n arrays of PAIR_BUCKETS) */
+    uint16_t *owner;
+    uint64_t *bucket_seq;
+    uint32_t *pair_live;
+    uint32_t pref;
+    uint64_t moves;
 
     /* reader: clock and position */
     uint64_t now_us, tick_sec;
@@ -456,7 +474,7 @@ static void sum_snaps(struct pipeline *pl)
     identity_sessions_stats(pl->sessions, &pl->sum.ident);
 }
 
-#define PIPE_KV 12
+#define PIPE_KV 13
 
 /* A worker thread's CPU time so far: its clock while it runs, what it
  * recorded at its end once joined. Reader thread. */
@@ -486,6 +504,7 @@ static void write_stats(struct pipeline *pl, uint64_t ts_us, const struct ticken
     size_t n = worker_stats_kv(&src, kv, WORKER_STATS_KV_MAX);
     kv[n++] = (struct eve_kv){"pipeline.threads", pl->n};
     kv[n++] = (struct eve_kv){"pipeline.reader_share_pm", pl->share_pm};
+    kv[n++] = (struct eve_kv){"pipeline.pair_moves", pl->moves};
     /* where the CPU goes: the reader (with one thread, everything; with a
      * reader share, worker 0's too) and each worker thread, with the
      * packets the reader gave it */
@@ -609,11 +628,14 @@ static void drain(struct pipeline *pl, struct wslot *ws)
         ring_event_signal(&ws->ev);
 }
 
+static void choose_pref(struct pipeline *pl);
+
 /* Drains the workers' output and releases what every worker has passed. */
 static void agg_poll(struct pipeline *pl)
 {
     uint64_t bound = pl->pos;
     if (pl->n > 1) {
+        choose_pref(pl);
         for (uint32_t i = 0; i < pl->n; i++) {
             struct wslot *ws = &pl->ws[i];
             if (inline_ws(pl, i))
@@ -769,11 +791,46 @@ static void *worker_main(void *arg)
 
 /* ---- reader ------------------------------------------------------------------ */
 
+/* Bucket b's worker o has finished every packet sent to it for b and holds
+ * no session of it: b may go elsewhere without any state behind. */
+static int bucket_idle(struct pipeline *pl, uint32_t b, uint32_t o)
+{
+    if (!inline_ws(pl, o) &&
+        __atomic_load_n(&pl->ws[o].done, __ATOMIC_ACQUIRE) < pl->bucket_seq[b])
+        return 0;
+    return __atomic_load_n(&pl->pair_live[(size_t)o * PAIR_BUCKETS + b], __ATOMIC_ACQUIRE) == 0;
+}
+
+/* The worker an idle bucket goes to, chosen at each poll: the worker thread
+ * with the least waiting in its ring; with a reader share, the reader
+ * itself (worker 0) once every worker thread has FEED_LOW waiting, so the
+ * threads are kept fed and the reader takes what they cannot. */
+static void choose_pref(struct pipeline *pl)
+{
+    uint32_t best = NO_WORKER;
+    size_t least = SIZE_MAX;
+    for (uint32_t i = 0; i < pl->n; i++) {
+        if (inline_ws(pl, i))
+            continue;
+        size_t b = ring_backlog(pl->ws[i].in);
+        if (b < least) {
+            least = b;
+            best = i;
+        }
+    }
+    if (pl->share_pm && least >= FEED_LOW)
+        best = 0;
+    pl->pref = best;
+}
+
 /* SipHash-2-4 of the two addresses, smaller first: the same both ways, and
  * keyed so crafted addresses cannot pile every flow onto one worker. The
- * answers for recent pairs are kept in a small direct-mapped cache (a hit
- * compares the whole pair, so a collision only costs the hash). */
-static uint32_t pick_worker(struct pipeline *pl, const struct packet *pk)
+ * hash picks one of PAIR_BUCKETS buckets, which starts on the worker the
+ * hash (and the reader's share) says and moves, while idle, to the worker
+ * choose_pref() picked. The buckets of recent pairs are kept in a small
+ * direct-mapped cache (a hit compares the whole pair, so a collision only
+ * costs the hash). */
+static uint32_t pick_worker(struct pipeline *pl, struct packet *pk)
 {
     const struct lh_addr *a = &pk->src, *b = &pk->dst;
     if (memcmp(a, b, sizeof(*a)) > 0) {
@@ -788,16 +845,18 @@ static uint32_t pick_worker(struct pipeline *pl, const struct packet *pk)
     memcpy(w, m, sizeof(w));
     uint64_t x = (w[0] ^ w[1] ^ w[2] ^ w[3]) * UINT64_C(0x9e3779b97f4a7c15);
     struct pick_ent *e = &pl->pick[x >> (64 - PICK_BITS)];
-    if (e->valid && memcmp(e->m, m, sizeof(m)) == 0)
-        return e->worker;
-    memcpy(e->m, m, sizeof(m));
-    uint64_t h = fingerprint_siphash(pl->k0, pl->k1, m, sizeof(m));
-    if (pl->share_pm) /* the reader's share to worker 0, the rest evenly */
-        e->worker = h % 1000 < pl->share_pm ? 0 : 1 + (uint32_t)((h >> 10) % (pl->n - 1));
-    else
-        e->worker = (uint32_t)(h % pl->n);
-    e->valid = 1;
-    return e->worker;
+    if (!e->valid || memcmp(e->m, m, sizeof(m)) != 0) {
+        memcpy(e->m, m, sizeof(m));
+        e->bucket = (uint32_t)(fingerprint_siphash(pl->k0, pl->k1, m, sizeof(m)) % PAIR_BUCKETS);
+        e->valid = 1;
+    }
+    uint32_t bk = e->bucket, o = pl->owner[bk];
+    if (o != pl->pref && bucket_idle(pl, bk, o)) {
+        pl->owner[bk] = (uint16_t)(o = pl->pref);
+        pl->moves++;
+    }
+    pk->pair_bucket = bk;
+    return o;
 }
 
 /* Space for a record in a worker's input ring; waits (draining the
@@ -894,6 +953,7 @@ void pipeline_reload_rejected(struct pipeline *pl)
 static void send_packet(struct pipeline *pl, struct packet *pk, uint64_t seq)
 {
     struct wslot *ws = &pl->ws[pick_worker(pl, pk)];
+    pl->bucket_seq[pk->pair_bucket] = seq;
     if (inline_ws(pl, ws->idx)) {
         worker_decoded(ws->w, pk, seq, pl->now_us);
         ws->pkts++;
@@ -1095,6 +1155,22 @@ struct pipeline *pipeline_new(const struct worker_config *cfg, const struct work
     pl->dec = decoder_new(&cfg->decode);
     pl->sessions = identity_sessions_new(cfg->session_cap, idkey);
     pl->ws = zalloc_aligned((size_t)threads * sizeof(*pl->ws));
+    if (threads > 1) {
+        pl->owner = malloc(PAIR_BUCKETS * sizeof(*pl->owner));
+        pl->bucket_seq = calloc(PAIR_BUCKETS, sizeof(*pl->bucket_seq));
+        pl->pair_live = calloc((size_t)threads * PAIR_BUCKETS, sizeof(*pl->pair_live));
+        if (!pl->owner || !pl->bucket_seq || !pl->pair_live) {
+            snprintf(err, errlen, "out of memory creating the pipeline");
+            goto error;
+        }
+        /* where buckets start: the reader's share to worker 0, the rest
+         * evenly; from then on they follow the load (pick_worker) */
+        for (uint32_t b = 0; b < PAIR_BUCKETS; b++)
+            pl->owner[b] = (uint16_t)(!pl->share_pm ? b % threads
+                                      : (uint64_t)b * 1000 / PAIR_BUCKETS < pl->share_pm
+                                          ? 0
+                                          : 1 + b % (threads - 1));
+    }
     pl->snaps = calloc(threads, sizeof(*pl->snaps));
     pl->kv = malloc((WORKER_STATS_KV_MAX + PIPE_KV + 3 * (size_t)threads) * sizeof(*pl->kv));
     if (!pl->dec || !pl->sessions || !pl->ws || !pl->snaps || !pl->kv) {
@@ -1119,6 +1195,7 @@ struct pipeline *pipeline_new(const struct worker_config *cfg, const struct work
         wsh.obs_ud = ws;
         wsh.eve_lock = NULL; /* the EVE writer locks for itself */
         wsh.sessions = pl->sessions;
+        wsh.pair_live = pl->pair_live ? pl->pair_live + (size_t)i * PAIR_BUCKETS : NULL;
         ws->w = worker_new(&wc, &wsh, err, errlen);
         if (!ws->w)
             goto error;
@@ -1283,6 +1360,9 @@ void pipeline_free(struct pipeline *pl)
         free(pl->heap[i].it);
     free(pl->heap);
     free(pl->ws);
+    free(pl->owner);
+    free(pl->bucket_seq);
+    free(pl->pair_live);
     free(pl->snaps);
     free(pl->kv);
     identity_sessions_free(pl->sessions);

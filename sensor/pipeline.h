@@ -32,9 +32,10 @@ struct pipeline;
 
 /* threads: workers, 1 .. PIPELINE_MAX_THREADS. reader_share (threads > 1):
  * the fraction of address pairs whose packets the reader thread processes
- * itself as worker 0, so that N workers keep N CPUs busy instead of N + 1
- * threads contending for them; 0 gives every worker a thread of its own;
- * < 0 is "auto" (pipeline_auto_share). The flow and reassembly memory caps
+ * itself as worker 0 at the start (idle pairs then follow the load), so
+ * that N workers keep N CPUs busy instead of N + 1 threads contending for
+ * them; 0 gives every worker a thread of its own; < 0 is "auto"
+ * (pipeline_auto_share). The flow and reassembly memory caps
  * of cfg are for the whole run: each worker gets an equal share. NULL with
  * err (one line) on failure. Starts no thread yet. */
 struct pipeline *pipeline_new(const struct worker_config *cfg, const struct worker_shared *sh,

@@ -184,6 +184,11 @@ size_t ring_used(struct ring *r)
     return (size_t)(__atomic_load_n(&r->head, __ATOMIC_SEQ_CST) - r->c_tail);
 }
 
+size_t ring_backlog(struct ring *r)
+{
+    return (size_t)(r->p_head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE));
+}
+
 size_t ring_capacity(const struct ring *r)
 {
     return (size_t)r->cap;

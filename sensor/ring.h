@@ -50,6 +50,9 @@ void ring_release(struct ring *r);
 int ring_empty(struct ring *r);
 /* Bytes committed and not yet released (the consumer's view). */
 size_t ring_used(struct ring *r);
+/* Producer: bytes committed (published or not) that the consumer has not
+ * released yet. */
+size_t ring_backlog(struct ring *r);
 size_t ring_capacity(const struct ring *r);
 
 /* A wake-up for one sleeping thread (a futex): the sleeper says it waits,

@@ -113,6 +113,7 @@ struct txstate {
 
 struct session {
     struct flow *flow;
+    uint32_t bucket; /* packet.pair_bucket, counted in pair_live */
     struct http_parser *http;
     struct recctx rc[2];
     uint8_t probe_len[2];
@@ -146,6 +147,7 @@ struct wgen {
 };
 
 struct worker {
+    uint32_t *pair_live; /* worker_shared.pair_live */
     struct worker_config cfg;
     /* the current generation's, for the paths that start something new */
     const struct match_db *db;
@@ -1219,6 +1221,8 @@ static void on_flow_end(struct flow *f, void *ud)
         if (s->account)
             flow_table_charge(w->ft, -(int64_t)ACCOUNT_LEN);
         free(s->account);
+        if (w->pair_live) /* the bucket may go to another worker once 0 */
+            __atomic_sub_fetch(&w->pair_live[s->bucket], 1, __ATOMIC_RELEASE);
         free(s);
         f->user = NULL;
     }
@@ -1240,6 +1244,7 @@ struct worker *worker_new(const struct worker_config *cfg, const struct worker_s
     w->eve = sh->eve;
     w->capture = sh->capture;
     w->evidence = sh->evidence;
+    w->pair_live = sh->pair_live;
     w->detect = sh->detect;
     w->obs_fn = sh->obs_fn;
     w->obs_ud = sh->obs_ud;
@@ -1593,6 +1598,10 @@ static void process(struct worker *w, struct packet *p)
         if (!s)
             return;
         f->user = s;
+        if (w->pair_live) { /* released by the publication of the packet's seq */
+            s->bucket = p->pair_bucket;
+            __atomic_add_fetch(&w->pair_live[s->bucket], 1, __ATOMIC_RELAXED);
+        }
     }
     if (!s->dres.done) {
         /* nDPI's state lives until it decides (held packets only, while

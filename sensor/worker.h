@@ -64,6 +64,10 @@ struct worker_shared {
     void *eve_lock;                     /* pthread_mutex_t taken around event writes, or NULL */
     struct identity_sessions *sessions; /* shared login sessions, or NULL: the worker's own */
     struct evidence *evidence;          /* keep alerted accounts' packets, or NULL */
+    /* live sessions per dispatch bucket (packet.pair_bucket), kept by the
+     * worker for the pipeline's reader, which moves an idle bucket to
+     * another worker only when this is 0; NULL: not counted */
+    uint32_t *pair_live;
 };
 
 /* Counters of the worker itself (all uint64_t: snapshots are summed). */

@@ -21,6 +21,8 @@ and checks, against N = 1:
     up to the decoded IP packets, worker 0 with some when it has a share;
   - --reader-share auto gives, for N = 2, 3, 4, the share the documented
     rule gives for this machine's CPUs;
+  - with N > 1 address-pair buckets moved between workers while idle
+    (pipeline.pair_moves > 0), so the comparisons cover moved pairs;
     and the generated capture raised alerts (so the alert comparison is not
     empty).
 """
@@ -122,6 +124,12 @@ def check(exe, src, pcap, tmp):
                 bad += 1
             if want_pm and pipe["worker_0"]["packets"] == 0:
                 print(f"FAIL: {name}: --threads {label}: the reader's share got no packet")
+                bad += 1
+            # the events above are compared after buckets moved between
+            # workers: every capture here has idle pairs that move
+            if not pipe.get("pair_moves"):
+                print(f"FAIL: {name}: --threads {label}: no address-pair bucket moved "
+                      f"(pipeline.pair_moves {pipe.get('pair_moves')})")
                 bad += 1
         if n == 1:
             continue
