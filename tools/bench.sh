@@ -356,7 +356,8 @@ if has_threads:
             continue
         med_t = [statistics.median(t[i] for t in tc) for i in range(len(tc[0]))]
         share = res[stage][0].get("share", 0)
-        reader = f"reader {med_t[0]:.2f}" + (f" (with worker 0, {share / 10:g} % of the pairs)" if share else "")
+        reader = f"reader {med_t[0]:.2f}" + (f" (with worker 0, which starts with {share / 10:g} % of "
+                                             f"the pairs)" if share else "")
         P(f"- {what}, CPU s per thread (the sensor's pipeline stats, medians): {reader}, worker "
           f"thread{'s' if len(med_t) > 2 else ''} {', '.join(f'{x:.2f}' for x in med_t[1:])}; with a "
           f"core for each of the {len(med_t)} busy threads, the busiest would bound the speed-up at "
