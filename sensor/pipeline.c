@@ -19,9 +19,10 @@
  * the same whichever worker has it. Idle buckets go to the worker the
  * reader picks at each poll (choose_pref: the emptiest ring; with a reader
  * share, the reader once the worker threads have enough waiting), so the
- * load follows the traffic, not the hash alone. Workers end idle flows only on ticks, so expiry does
- * not depend on which worker saw which packet, and flow ids come from the
- * first packet's pcap_cnt (flow.c), not from a per-worker counter.
+ * load follows the traffic, not the hash alone. Workers end idle flows
+ * only on ticks, so expiry does not depend on which worker saw which
+ * packet, and flow ids come from the first packet's pcap_cnt (flow.c), not
+ * from a per-worker counter.
  *
  * Threads > 1: each worker has an input ring (the packet's bytes from l3,
  * its struct packet, the sequence number and now) and an output ring
