@@ -51,7 +51,8 @@ int ring_empty(struct ring *r);
 /* Bytes committed and not yet released (the consumer's view). */
 size_t ring_used(struct ring *r);
 /* Producer: bytes committed (published or not) that the consumer has not
- * released yet. */
+ * released yet, and the padding a reservation that found no room left
+ * before the ring's end (at most one record's worth). */
 size_t ring_backlog(struct ring *r);
 size_t ring_capacity(const struct ring *r);
 

@@ -43,8 +43,8 @@ static size_t stored(uint32_t len)
 }
 
 /* One thread, many laps: every record comes out whole and in order, and
- * ring_used counts the bytes waiting (records with their headers, and the
- * padding before a wrap). */
+ * ring_used and ring_backlog count the bytes waiting (records with their
+ * headers, and the padding before a wrap). */
 static void test_order_and_used(void)
 {
     struct ring *r = ring_new(64 * KIB);
@@ -64,8 +64,11 @@ static void test_order_and_used(void)
             ring_commit(r);
             waiting += stored(len);
         }
-        /* padding counts until the consumer passes it: at most one record's worth */
-        if (ring_used(r) < waiting || ring_used(r) > waiting + stored(REC_MAX))
+        /* padding counts until the consumer passes it: at most one record's
+         * worth; the producer's view (ring_backlog) also counts the padding
+         * a reservation that found no room left before the end */
+        if (ring_used(r) < waiting || ring_used(r) > waiting + stored(REC_MAX) ||
+            ring_backlog(r) < ring_used(r) || ring_backlog(r) > ring_used(r) + stored(REC_MAX))
             used_ok = 0;
         for (int k = 0; k < 1 + (round * 5) % 6; k++) {
             uint32_t len;
@@ -121,12 +124,16 @@ static void test_full_and_publish(void)
     uint32_t len;
     CHECK(ring_peek(r, &len) == NULL);
 
-    /* quietly committed: not there until published */
+    /* quietly committed: not there until published, but in the producer's
+     * backlog at once */
+    size_t pad = ring_backlog(r); /* the last, refused reservation's padding */
+    CHECK(pad <= stored(REC_MAX));
     uint8_t *p = ring_reserve(r, 100);
     CHECK(p != NULL);
     fill_rec(p, 100, 7);
     ring_commit_quiet(r);
     CHECK(ring_peek(r, &len) == NULL);
+    CHECK_EQ(ring_backlog(r), pad + stored(100));
     ring_publish(r);
     const uint8_t *q = ring_peek(r, &len);
     CHECK(q != NULL && len == 100);
