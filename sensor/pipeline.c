@@ -38,9 +38,10 @@
  * half empty. Threads = 1: no ring and no thread, the reader calls the
  * worker directly; everything else below is the same code. A reader share
  * (pipeline_new) makes worker 0 such an inline worker beside N - 1 threads:
- * the keyed hash sends that share of the address pairs to it, the rest
- * evenly to the threads, and everything else (ticks, order, reloads) treats
- * it as the one-thread case treats its worker.
+ * it starts with that share of the buckets, the threads with the rest in
+ * equal parts (idle buckets then move as above), and everything else
+ * (ticks, order, reloads) treats it as the one-thread case treats its
+ * worker.
  *
  * The aggregator runs on the reader thread (it knows what it sent to each
  * worker without any extra synchronisation, and the engine's work, one call
