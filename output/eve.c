@@ -176,6 +176,7 @@ void eve_get_stats(struct eve *e, struct eve_sink_stats *out)
 {
     /* workers update the totals under the lock while others read them */
     pthread_mutex_lock(&e->lock);
+    refresh(e); /* here, not per line: a write reads no sink's counters */
     *out = e->st;
     pthread_mutex_unlock(&e->lock);
 }
@@ -290,7 +291,6 @@ static void dispatch(struct eve *e, const char *type, size_t type_len, const cha
             sink_write(sl->s, tname, ecs_line, strlen(ecs_line), now);
         }
     }
-    refresh(e);
     pthread_mutex_unlock(&e->lock);
     if (obj_owned)
         json_decref(obj);

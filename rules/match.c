@@ -156,6 +156,8 @@ struct match_db {
     size_t hs_stream_size;
 };
 
+#define STREAM_POOL 8 /* closed streams a scratch keeps for reuse */
+
 struct match_scratch {
     const struct match_db *db;
     hs_scratch_t *hs;
@@ -165,6 +167,11 @@ struct match_scratch {
     unsigned flags;
     bool avx2; /* 64-byte masks with AVX2: the CPU has it and MATCH_NO_AVX2 is clear */
     struct match_stream *block; /* reused by match_scan_block: no allocation */
+    /* closed streams kept for the next match_stream_open on the same
+     * database (their Hyperscan stream reset, not closed): a stream per HTTP
+     * body allocates nothing once the pool holds one */
+    struct match_stream *idle[STREAM_POOL];
+    unsigned n_idle;
     /* pre-pass candidates of the piece being scanned, in end order; taken
      * in turn with Hyperscan's matches so records come out in end order */
     struct pcand {
@@ -919,6 +926,8 @@ int match_scratch_add_db(struct match_scratch *s, const struct match_db *db)
 void match_scratch_free(struct match_scratch *s)
 {
     if (!s) return;
+    for (unsigned i = 0; i < s->n_idle; i++)
+        stream_free(s->idle[i]);
     stream_free(s->block);
     free(s->q);
     hs_free_scratch(s->hs);
@@ -1814,8 +1823,47 @@ static void stream_free(struct match_stream *st)
     free(st);
 }
 
+/* The fields a stream starts with, but its database, Hyperscan stream and
+ * look-back buffers. */
+static void stream_restart(struct match_stream *st)
+{
+    st->off = st->seg_base = st->raw_off = 0;
+    st->dropped = 0;
+    st->run_start = 0;
+    st->trail_run = 0;
+    st->trail_n = 0;
+    st->in_run = 0;
+    st->after_gap = 0;
+    st->broken = 0;
+    st->n_pending = 0;
+    st->carry_len = 0;
+    st->hist_len = 0;
+}
+
+void match_scratch_forget_db(struct match_scratch *s, const struct match_db *db)
+{
+    if (!s) return;
+    unsigned k = 0;
+    for (unsigned i = 0; i < s->n_idle; i++) {
+        if (s->idle[i]->db == db)
+            stream_free(s->idle[i]);
+        else
+            s->idle[k++] = s->idle[i];
+    }
+    s->n_idle = k;
+}
+
 struct match_stream *match_stream_open(const struct match_db *db, struct match_scratch *s)
 {
+    if (s)
+        for (unsigned i = s->n_idle; i-- > 0;) {
+            struct match_stream *st = s->idle[i];
+            if (st->db != db) continue;
+            s->idle[i] = s->idle[--s->n_idle];
+            stream_restart(st);
+            s->st.streams_open++;
+            return st;
+        }
     struct match_stream *st = stream_new(db);
     if (st && s) s->st.streams_open++;
     return st;
@@ -1997,7 +2045,10 @@ static void stream_finish(struct match_stream *st, struct match_scratch *s, matc
         e = hs_reset_stream(st->hs, 0, cb ? s->hs : NULL, cb ? on_match : NULL, &c);
     else
         e = hs_close_stream(st->hs, cb ? s->hs : NULL, cb ? on_match : NULL, &c);
-    if (e != HS_SUCCESS) s->st.scan_errors++;
+    if (e != HS_SUCCESS) {
+        s->st.scan_errors++;
+        st->broken = 1; /* not to be reused: match_scan_block opens a new one */
+    }
     if (!reuse) st->hs = NULL;
 }
 
@@ -2006,8 +2057,13 @@ void match_stream_close(struct match_stream *st, struct match_scratch *s, match_
 {
     if (!st) return;
     if (s) {
-        stream_finish(st, s, fn, ud, false);
+        bool keep = s->n_idle < STREAM_POOL && st->hs && !st->broken;
+        stream_finish(st, s, fn, ud, keep);
         if (s->st.streams_open) s->st.streams_open--;
+        if (keep && !st->broken) {
+            s->idle[s->n_idle++] = st;
+            return;
+        }
     }
     stream_free(st);
 }

@@ -91,6 +91,10 @@ void match_scratch_free(struct match_scratch *s); /* accepts NULL */
  * Returns 0, or -1 when memory is short (s is unchanged and still serves
  * the old databases). */
 int match_scratch_add_db(struct match_scratch *s, const struct match_db *db);
+/* Lets go of the closed streams s keeps for reuse that were opened on db:
+ * call it before db is freed (a stream is reused only on the database it was
+ * opened on, found by address). Accepts NULL. */
+void match_scratch_forget_db(struct match_scratch *s, const struct match_db *db);
 const struct match_stats *match_scratch_stats(const struct match_scratch *s);
 /* MATCH_* flags above; returns the previous flags. Can't fail. */
 unsigned match_scratch_set_flags(struct match_scratch *s, unsigned flags);
@@ -113,8 +117,9 @@ void match_stream_gap(struct match_stream *st);
 /* The same, for a hole of len bytes: end_off of later records stays the true
  * stream offset (match_stream_gap counts the hole as 0 bytes). */
 void match_stream_gap_len(struct match_stream *st, uint64_t len);
-/* Ends the stream (values ending at its end are delivered) and frees it.
- * Accepts NULL. */
+/* Ends the stream (values ending at its end are delivered) and frees it, or
+ * keeps it in s for the next match_stream_open on its database. Accepts
+ * NULL. */
 void match_stream_close(struct match_stream *st, struct match_scratch *s, match_record_fn fn,
                         void *ud);
 

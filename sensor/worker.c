@@ -30,6 +30,7 @@
 #include "sensor/worker.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,8 @@
 #define MATCH_STATS_N (sizeof(struct match_stats) / sizeof(uint64_t))
 _Static_assert(sizeof(struct match_stats) % sizeof(uint64_t) == 0, "match_stats: uint64_t only");
 #define ACCOUNT_LEN (IDENTITY_MAX * 2)
+#define TX_POOL 16          /* finished transactions' states kept for the next ones */
+#define TX_POOL_SEEN 2048   /* ... with their arrays, while the record set is this small */
 
 enum session_mode {
     MODE_UNDECIDED = 0,
@@ -197,6 +200,13 @@ struct worker {
     } clean[CLEAN_SLOTS];
     uint32_t clean_epoch;
     uint64_t clean_st[MATCH_STATS_N]; /* added again for each string not rescanned */
+    /* finished transactions' states with their arrays (record set, samples,
+     * fingerprints, detection records, request body), reused by the next
+     * ones: a transaction then grows nothing its predecessor already grew.
+     * Not charged to the session budget or the flow table while idle: at
+     * most TX_POOL states of bounded size (TX_POOL_SEEN) */
+    struct txstate *tx_pool[TX_POOL];
+    uint32_t n_tx_pool;
 };
 
 static void eve_lock(struct worker *w)
@@ -280,6 +290,8 @@ static void gen_clear(struct worker *w, struct wgen *sl)
         identity_free(sl->ident);
     }
     endpoint_scratch_free(sl->eps);
+    if (sl->g)
+        match_scratch_forget_db(w->scratch, sl->g->db); /* before the database can go */
     rulegen_unref(sl->g);
     memset(sl, 0, sizeof(*sl));
 }
@@ -864,11 +876,87 @@ static void redact(struct worker *w, struct recctx *rc, const char *in, char *ou
     out[o] = 0;
 }
 
+/* Bytes a transaction's arrays hold against the session budget. */
+static uint64_t tx_held(const struct worker *w, const struct txstate *t)
+{
+    return (uint64_t)t->rec.seen_cap * sizeof(uint64_t) +
+           (uint64_t)t->rec.cap_fps * sizeof(*t->rec.fps) +
+           (uint64_t)t->cap_drec * sizeof(*t->drec) + (t->reqbody ? w->cfg.identity_body_max : 0);
+}
+
+static void tx_free_arrays(struct txstate *t)
+{
+    free(t->rec.seen);
+    free(t->rec.fps);
+    free(t->rec.samples);
+    free(t->drec);
+    free(t->reqbody);
+}
+
+/* A new transaction's state: the last one the pool kept, emptied, with its
+ * arrays charged again to the budget and the flow table (arrays the budget
+ * has no room for any more are let go, uncounted: the transaction grows them
+ * again, and is refused then if need be), or a new one. */
+static struct txstate *tx_new(struct worker *w)
+{
+    if (!w->n_tx_pool)
+        return calloc(1, sizeof(struct txstate));
+    struct txstate *t = w->tx_pool[--w->n_tx_pool];
+    struct txstate keep = {0};
+    keep.rec.seen = t->rec.seen;
+    keep.rec.seen_cap = t->rec.seen_cap;
+    keep.rec.fps = t->rec.fps;
+    keep.rec.cap_fps = t->rec.cap_fps;
+    keep.rec.samples = t->rec.samples;
+    keep.rec.cap_samples = t->rec.cap_samples;
+    keep.drec = t->drec;
+    keep.cap_drec = t->cap_drec;
+    keep.reqbody = t->reqbody;
+    memset(t, 0, offsetof(struct txstate, url));
+    t->url[0] = 0;
+    uint64_t held = tx_held(w, &keep);
+    if (w->st.session_memuse + held > w->cfg.session_memcap) {
+        tx_free_arrays(&keep);
+        return t;
+    }
+    w->st.session_memuse += held;
+    if (keep.rec.seen)
+        memset(keep.rec.seen, 0, (size_t)keep.rec.seen_cap * sizeof(uint64_t));
+    t->rec.seen = keep.rec.seen;
+    t->rec.seen_cap = keep.rec.seen_cap;
+    t->rec.fps = keep.rec.fps;
+    t->rec.cap_fps = keep.rec.cap_fps;
+    t->rec.samples = keep.rec.samples;
+    t->rec.cap_samples = keep.rec.cap_samples;
+    if (t->rec.samples)
+        flow_table_charge(w->ft, (int64_t)t->rec.cap_samples * SAMPLE_LEN);
+    t->drec = keep.drec;
+    t->cap_drec = keep.cap_drec;
+    t->reqbody = keep.reqbody;
+    return t;
+}
+
+/* A finished transaction's state goes back to the pool, its arrays given
+ * back to the budget and the flow table, or is freed when the pool is full
+ * or its record set grew past TX_POOL_SEEN. */
+static void tx_release(struct worker *w, struct txstate *t)
+{
+    budget_give(w, tx_held(w, t));
+    if (t->rec.samples)
+        flow_table_charge(w->ft, -(int64_t)t->rec.cap_samples * SAMPLE_LEN);
+    if (w->n_tx_pool == TX_POOL || t->rec.seen_cap > TX_POOL_SEEN) {
+        tx_free_arrays(t);
+        free(t);
+        return;
+    }
+    w->tx_pool[w->n_tx_pool++] = t;
+}
+
 static void tx_request(void *ud, struct http_tx *tx)
 {
     struct session *s = ud;
     struct worker *w = s->dctx[0].w;
-    struct txstate *t = calloc(1, sizeof(*t));
+    struct txstate *t = tx_new(w);
     if (!t) {
         w->st.tx_alloc_failed++;
         return;
@@ -1113,13 +1201,8 @@ static void tx_done(void *ud, struct http_tx *tx)
         tx_event(w, s, tx, t, &who);
     if (w->detect)
         tx_observe(w, s, tx, t, &who);
-    recset_free(w, &t->rec);
-    budget_give(w, (uint64_t)t->cap_drec * sizeof(*t->drec) +
-                       (t->reqbody ? w->cfg.identity_body_max : 0));
-    free(t->drec);
-    free(t->reqbody);
     gen_put(w, t->gen);
-    free(t);
+    tx_release(w, t);
     tx->user = NULL;
 }
 
@@ -1295,6 +1378,10 @@ void worker_free(struct worker *w)
         return;
     flow_table_free(w->ft); /* ends remaining flows through on_flow_end */
     reasm_ctx_free(w->reasm);
+    for (uint32_t i = 0; i < w->n_tx_pool; i++) {
+        tx_free_arrays(w->tx_pool[i]);
+        free(w->tx_pool[i]);
+    }
     for (int i = 0; i < WORKER_GENERATIONS; i++)
         gen_clear(w, &w->gens[i]);
     rulegen_unref(w->pending);
