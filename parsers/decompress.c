@@ -22,6 +22,7 @@
 
 #include <libdeflate.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +330,51 @@ static void release(struct decomp *d)
     hold_drop(d);
 }
 
+/* What whole-body decoding reuses on a thread: libdeflate's decompressor
+ * (~11 KiB, zeroed when made) and an output buffer of up to WHOLE_KEEP
+ * bytes (larger outputs are allocated for the one body). Made at a thread's
+ * first whole body, freed when the thread ends (the key's destructor) or,
+ * for the process's first thread, with the process. */
+#define WHOLE_KEEP (1u << 20)
+
+struct whole_tls {
+    struct libdeflate_decompressor *ld;
+    uint8_t *out;
+    size_t out_cap;
+};
+
+static pthread_key_t whole_key;
+static pthread_once_t whole_once = PTHREAD_ONCE_INIT;
+static bool whole_key_ok;
+
+static void whole_tls_free(void *p)
+{
+    struct whole_tls *t = p;
+    libdeflate_free_decompressor(t->ld);
+    free(t->out);
+    free(t);
+}
+
+static void whole_key_make(void)
+{
+    whole_key_ok = pthread_key_create(&whole_key, whole_tls_free) == 0;
+}
+
+static struct whole_tls *whole_tls_get(void)
+{
+    pthread_once(&whole_once, whole_key_make);
+    if (!whole_key_ok) return NULL;
+    struct whole_tls *t = pthread_getspecific(whole_key);
+    if (t) return t;
+    t = calloc(1, sizeof(*t));
+    if (!t) return NULL;
+    if (!(t->ld = libdeflate_alloc_decompressor()) || pthread_setspecific(whole_key, t) != 0) {
+        whole_tls_free(t);
+        return NULL;
+    }
+    return t;
+}
+
 /* One gzip member that is the whole held input, whose trailer's size is
  * within both caps, decoded at once by libdeflate. False (nothing emitted)
  * for anything else: streaming then decides, as it always did. */
@@ -342,10 +388,23 @@ static bool whole(struct decomp *d)
     if (isize > DECOMP_WHOLE_MAX || (d->max_out && isize > d->max_out) ||
         (d->max_ratio && isize > (uint64_t)n * d->max_ratio))
         return false;
-    struct libdeflate_decompressor *ld = libdeflate_alloc_decompressor();
-    uint8_t *out = malloc(isize ? (size_t)isize : 1);
+    struct whole_tls *tls = whole_tls_get();
+    if (!tls) return false;
+    struct libdeflate_decompressor *ld = tls->ld;
+    size_t need = isize ? (size_t)isize : 1;
+    uint8_t *out = tls->out;
+    if (need > tls->out_cap && need <= WHOLE_KEEP) {
+        size_t cap = tls->out_cap ? tls->out_cap : 65536;
+        while (cap < need) cap *= 2;
+        uint8_t *grown = realloc(tls->out, cap);
+        if (grown) {
+            tls->out = out = grown;
+            tls->out_cap = cap;
+        }
+    }
+    if (need > tls->out_cap) out = malloc(need); /* past WHOLE_KEEP, or no memory */
     size_t used = 0, got = 0;
-    bool ok = ld && out &&
+    bool ok = out &&
               libdeflate_gzip_decompress_ex(ld, d->hold, n, out, (size_t)isize, &used, &got) ==
                   LIBDEFLATE_SUCCESS &&
               used == n && got == isize;
@@ -356,8 +415,7 @@ static bool whole(struct decomp *d)
         d->layers[0].member_end = true;
         d->retain_ok = false;
     }
-    free(out);
-    libdeflate_free_decompressor(ld);
+    if (out != tls->out) free(out);
     return ok;
 }
 

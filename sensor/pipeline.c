@@ -336,6 +336,7 @@ struct pipeline {
     struct rulegen *pending_gen; /* pipeline_reload(): applied at the next packet or idle */
     int have_match;
     uint32_t stats_interval_s;
+    uint64_t direct_seq; /* one worker: the packet it has in hand (obs_to_heap), else 0 */
     uint64_t k0, k1; /* dispatch hash key */
     struct pick_ent pick[1u << PICK_BITS]; /* recent address pairs -> bucket */
     /* threads > 1: each bucket's worker, and the seq of the last packet sent
@@ -706,6 +707,25 @@ static void snap_to_ring(struct wslot *ws, uint64_t seq)
 static void obs_to_heap(void *ud, const struct worker_obs_key *k, const struct detect_obs *o)
 {
     struct wslot *ws = ud;
+    struct pipeline *pl = ws->pl;
+    if (k->seq == pl->direct_seq && !pl->heap_n) {
+        /* the only worker, in a packet, nothing waiting: whatever comes
+         * later has a larger key (the rest of this packet's transactions:
+         * of its flow, or of the flow it made, after an evicted one's, whose
+         * id is smaller; then the next record's), so the engine sees what
+         * release() would give it, clamped as obs_pack() clamps, without
+         * the copy into an item */
+        struct detect_obs c = *o;
+        if (c.n_samples > OBS_MAX_STRS)
+            c.n_samples = OBS_MAX_STRS;
+        if (c.n_fingerprints > OBS_MAX_STRS)
+            c.n_fingerprints = OBS_MAX_STRS;
+        if (!c.account)
+            c.account = "";
+        if (pl->detect)
+            detect_observe(pl->detect, &c);
+        return;
+    }
     size_t blen = obs_size(o);
     struct item *it = item_new(ws->pl, IT_OBS, k, ws->idx, 0, blen);
     if (!it)
@@ -1058,8 +1078,11 @@ static int reader_packet(void *ud, struct packet *pk)
     pl->last_cnt = pk->pcap_cnt;
     pl->last_file = pk->file_idx;
     if (decode_packet(pl->dec, pk) == DECODE_OK && pk->ip_ver) {
-        if (pl->n == 1)
+        if (pl->n == 1) {
+            pl->direct_seq = seq + 1;
             worker_decoded(pl->ws[0].w, pk, seq + 1, pl->now_us);
+            pl->direct_seq = 0;
+        }
         else
             send_packet(pl, pk, seq + 1);
     }

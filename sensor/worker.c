@@ -58,7 +58,8 @@
 _Static_assert(sizeof(struct match_stats) % sizeof(uint64_t) == 0, "match_stats: uint64_t only");
 #define ACCOUNT_LEN (IDENTITY_MAX * 2)
 #define TX_POOL 16          /* finished transactions' states kept for the next ones */
-#define TX_POOL_SEEN 2048   /* ... with their arrays, while the record set is this small */
+#define TX_POOL_SEEN 256    /* ... with their record set, while it is this small (it is
+                             * cleared for the next: 2 KiB) */
 
 enum session_mode {
     MODE_UNDECIDED = 0,
@@ -204,7 +205,7 @@ struct worker {
      * fingerprints, detection records, request body), reused by the next
      * ones: a transaction then grows nothing its predecessor already grew.
      * Not charged to the session budget or the flow table while idle: at
-     * most TX_POOL states of bounded size (TX_POOL_SEEN) */
+     * most TX_POOL states, their arrays bounded (TX_POOL_SEEN) */
     struct txstate *tx_pool[TX_POOL];
     uint32_t n_tx_pool;
 };
@@ -937,17 +938,27 @@ static struct txstate *tx_new(struct worker *w)
 }
 
 /* A finished transaction's state goes back to the pool, its arrays given
- * back to the budget and the flow table, or is freed when the pool is full
- * or its record set grew past TX_POOL_SEEN. */
+ * back to the budget and the flow table (a record set or a detection record
+ * list grown past TX_POOL_SEEN is freed), or is freed when the pool is full. */
 static void tx_release(struct worker *w, struct txstate *t)
 {
     budget_give(w, tx_held(w, t));
     if (t->rec.samples)
         flow_table_charge(w->ft, -(int64_t)t->rec.cap_samples * SAMPLE_LEN);
-    if (w->n_tx_pool == TX_POOL || t->rec.seen_cap > TX_POOL_SEEN) {
+    if (w->n_tx_pool == TX_POOL) {
         tx_free_arrays(t);
         free(t);
         return;
+    }
+    if (t->rec.seen_cap > TX_POOL_SEEN) {
+        free(t->rec.seen);
+        t->rec.seen = NULL;
+        t->rec.seen_cap = 0;
+    }
+    if (t->cap_drec > TX_POOL_SEEN) {
+        free(t->drec);
+        t->drec = NULL;
+        t->cap_drec = 0;
     }
     w->tx_pool[w->n_tx_pool++] = t;
 }
