@@ -14,9 +14,10 @@
  * in one call when they are one member ending at the end with its size
  * within the caps (the ratio cap then holds for the whole body); otherwise,
  * or when the limit is passed or the input has a hole, the kept pieces are
- * fed to the streaming path as they came. The held bytes, the piece ends
- * and the one-shot output buffer are this module's, freed when the body
- * ends. */
+ * fed to the streaming path as they came. The held bytes and the piece
+ * ends are this module's, freed when the body ends; libdeflate's
+ * decompressor and the one-shot output buffer (up to 1 MiB kept) are one
+ * per thread, made at its first whole body and freed when it ends. */
 #define ZLIB_CONST
 #include "parsers/decompress.h"
 

@@ -54,7 +54,10 @@
  * record emitted); a worker with nothing outstanding has progressed to the
  * reader's position. Items whose seq is at most every worker's progress are
  * released in key order to the engine: that order is the same for any N,
- * so alerts and detection counters are too. Only when more than ORDER_CAP
+ * so alerts and detection counters are too. With one worker, an
+ * observation made while a packet is in hand and nothing is pending goes
+ * to the engine at once (obs_to_heap): nothing with a smaller key can
+ * follow it, so that is the order release() would give. Only when more than ORDER_CAP
  * items are pending is the smallest released early (counted as
  * pipeline.order_forced): memory stays bounded, order is then best effort.
  *
