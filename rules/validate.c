@@ -391,6 +391,28 @@ static inline int cjk_kind(const uint8_t *w, size_t end)
     return cp_kind((long)(u[0] & 0x0f) << 12 | (long)(u[1] & 0x3f) << 6 | (u[2] & 0x3f));
 }
 
+/* An admin marker waiting for the length of the CJK run before it. */
+struct adm_wait {
+    size_t start;
+    unsigned at; /* CJK units of the run up to and including it */
+    bool checked;
+};
+
+/* The run of CJK units ended at run units: each waiting admin with 2 or
+ * more of them before it (6 taken at most) starts a match; the last one
+ * (leftmost) stands. */
+static void adm_settle(const struct adm_wait *adm, unsigned n_adm, unsigned run, long *best,
+                       bool *checked)
+{
+    for (unsigned i = 0; i < n_adm; i++) {
+        unsigned c = run - adm[i].at;
+        if (c >= 2) {
+            *best = (long)(adm[i].start - 3 * (c > 6 ? 6 : c));
+            *checked = adm[i].checked;
+        }
+    }
+}
+
 long validate_cn_address_find(const uint8_t *w, size_t n, bool *checked)
 {
     *checked = false;
@@ -404,31 +426,48 @@ long validate_cn_address_find(const uint8_t *w, size_t n, bool *checked)
      * value is made of whole CJK characters and ASCII body bytes only, so
      * it is valid UTF-8 without '*': the validator would accept it. */
     bool numeral_last = false, street = false;
+    /* An admin marker's prefix is the run of CJK characters before it (2
+     * to 6 taken), and the walk goes over those same characters next: so
+     * admins wait here with their place in the current run of CJK units,
+     * and are settled when the run ends (one pass, no walk back per
+     * admin). The last settled with a prefix of 2 or more (the leftmost
+     * start) is the answer. */
+    struct adm_wait adm[25];
+    unsigned n_adm = 0, run = 0;
+    bool stopped_in_run = false; /* the walk ended on a CJK unit: the run may go on */
     for (int k = 0;; k++) {
         /* q is the end of the k-th body unit back; the unit before it is an
          * ASCII body byte, a CJK character (a marker?), or the end */
         if (q >= 1 && (addr_cls[w[q - 1]] & AC_BODY)) {
+            adm_settle(adm, n_adm, run, &best, checked); /* the run ends here */
+            n_adm = 0;
+            run = 0;
             if (k == 24) break;
             if (k == 0) numeral_last = w[q - 1] >= '0' && w[q - 1] <= '9';
             q -= 1;
             continue;
         }
         if (!cjk_unit(w, q)) break;
+        run++;
         int kind = cjk_kind(w, q);
-        if (k >= 2 && (kind & CP_ADMIN)) {
-            size_t p = q - 3;
-            int c = 0;
-            while (c < 6 && cjk_unit(w, p))
-                p -= 3, c++;
-            if (c >= 2) { /* later k start further left or not at all */
-                best = (long)p;
-                *checked = numeral_last && street;
-            }
+        if (k >= 2 && (kind & CP_ADMIN))
+            adm[n_adm++] = (struct adm_wait){q - 3, run, numeral_last && street};
+        if (k == 24 || u24(w + q - 3) == U24_HAO) {
+            stopped_in_run = true;
+            q -= 3;
+            break;
         }
-        if (k == 24 || u24(w + q - 3) == U24_HAO) break;
         if (k == 0) numeral_last = (kind & CP_NUMERAL) != 0;
         street |= (kind & CP_STREET) != 0;
         q -= 3;
+    }
+    if (n_adm) {
+        /* the prefix of the waiting admins may go on past where the body
+         * ended (past 24 units or a 号): at most 6 more CJK units */
+        if (stopped_in_run)
+            for (unsigned more = 0; more < 6 && cjk_unit(w, q); more++, q -= 3)
+                run++;
+        adm_settle(adm, n_adm, run, &best, checked);
     }
     return best;
 }
