@@ -100,6 +100,7 @@
 #define FEED_LOW (2u << 20)       /* with a reader share: a worker thread with less
                                    * than this waiting gets the buckets that move */
 #define OBS_MAX_STRS 16           /* samples, fingerprints kept per observation */
+#define CSUM_WARN_MIN 100         /* TCP and UDP packets read before csum_warn() judges */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
@@ -340,6 +341,7 @@ struct pipeline {
     int have_match;
     uint32_t stats_interval_s;
     uint64_t direct_seq; /* one worker: the packet it has in hand (obs_to_heap), else 0 */
+    int verify_csum, csum_warned; /* checksums verified; csum_warn() has spoken */
     uint64_t k0, k1; /* dispatch hash key */
     struct pick_ent pick[1u << PICK_BITS]; /* recent address pairs -> bucket */
     /* threads > 1: each bucket's worker, and the seq of the last packet sent
@@ -1022,8 +1024,32 @@ static void send_packet(struct pipeline *pl, struct packet *pk, uint64_t seq)
 }
 
 /* The tick before packet seq/2: the same place whatever the number of workers. */
+/* Reader thread: one line on stderr once half or more of the TCP and UDP
+ * packets read so far (CSUM_WARN_MIN at least) had a bad checksum. That is
+ * what a capture on a host that offloads checksums looks like (the packets
+ * it sends carry none yet): each of them is dropped, and the counter alone
+ * (decoder.event.*_bad_csum) would leave the operator wondering why the
+ * sensor sees nothing. Verification stays on: it is what keeps a segment
+ * with a bad checksum from taking the place of the good copy. */
+static void csum_warn(struct pipeline *pl)
+{
+    if (!pl->verify_csum || pl->csum_warned)
+        return;
+    const struct decode_stats *s = decoder_stats(pl->dec);
+    uint64_t n = s->tcp + s->udp, bad = s->ev[DEC_TCP_BAD_CSUM] + s->ev[DEC_UDP_BAD_CSUM];
+    if (n < CSUM_WARN_MIN || bad * 2 < n)
+        return;
+    pl->csum_warned = 1;
+    fprintf(stderr,
+            "leakhound: %llu of the first %llu TCP and UDP packets had a bad checksum and were "
+            "dropped: captured on a host that offloads checksums? --no-checksum (checksums: false) "
+            "keeps them\n",
+            (unsigned long long)bad, (unsigned long long)n);
+}
+
 static void reader_tick(struct pipeline *pl, uint64_t seq)
 {
+    csum_warn(pl);
     uint64_t now = pl->now_us;
     decoder_expire(pl->dec, now);
     int due = 0;
@@ -1181,6 +1207,7 @@ struct pipeline *pipeline_new(const struct worker_config *cfg, const struct work
     if (sh->fpkey)
         idkey = fingerprint_record64(sh->fpkey, 0xff, (const uint8_t *)"identity", 8);
     pl->dec = decoder_new(&cfg->decode);
+    pl->verify_csum = cfg->decode.verify_checksums;
     pl->sessions = identity_sessions_new(cfg->session_cap, idkey);
     pl->ws = zalloc_aligned((size_t)threads * sizeof(*pl->ws));
     if (threads > 1) {
@@ -1325,6 +1352,7 @@ void pipeline_finish(struct pipeline *pl)
     pl->running = 0;
     pl->pos = UINT64_MAX;
     release(pl, UINT64_MAX);
+    csum_warn(pl);
     /* exact totals: the workers are done */
     for (uint32_t i = 0; i < pl->n; i++)
         worker_snapshot(pl->ws[i].w, &pl->snaps[i]);

@@ -859,14 +859,14 @@ class LiveSensor:
         drops = rows[-1].split("; kernel drops ")
         return int(rows[-1].split()[1]), int(drops[1].split(";")[0]) if len(drops) > 1 else 0
 
-    def ready(self):
-        """Ready is when a frame sent now is counted: the packet socket
-        exists before its ring, and frames in between are lost to any
+    def ready(self, iface="lhsend"):
+        """Ready is when a frame sent now (on iface) is counted: the packet
+        socket exists before its ring, and frames in between are lost to any
         capture. The probes are not IP (an IEEE local experimental
         EtherType), so they add packets and nothing else. Returns the
         probes counted, 0 when the sensor never counted one."""
         probe = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-        probe.bind(("lhsend", 0))
+        probe.bind((iface, 0))
         frame = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x88\xb5" + bytes(46)
         deadline = time.monotonic() + 30
         while self.p.poll() is None and not self.catches_usr1() and time.monotonic() < deadline:
