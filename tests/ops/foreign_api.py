@@ -29,14 +29,25 @@ Required:
     enumeration for U-2002, nothing for U-1001;
   - the sensor never becomes the leak: no value the server sent appears in
     any file the sensor wrote (URLs and samples masked, fingerprints keyed).
+A second site, a CRM, over IPv6 loopback on a port no HTTP guess knows:
+staff log in with a form (`form: user`) and are known afterwards by their
+session cookie (`session: {cookie: CRMSESSION, login: crm_login}`); the
+customer pages are HTML, and some answers are HTTP/1.0, ended by closing the
+connection; a JSON API beside it names the caller in a JWT under a header of
+its own (`jwt: {header: X-Api-Token, claim: ctx.staff}`). Required: every
+page call names the account that logged in, by its session, the API calls
+by their token; every page's and answer's records counted as sent; the one
+who browses 1,500 customers alerted, the others not; nothing leaked.
 This script prints counts and verdicts, never a record.
 """
 import datetime
 import gzip
 import http.client
 import http.server
+import base64
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -207,6 +218,277 @@ def settle(lv):
         time.sleep(0.3)
     return last
 
+CRM_RULES = """\
+# An invented CRM, written from docs/rules.md and docs/detection.md.
+version: 1
+identity:
+  - form: user                                   # the login form
+  - session: {cookie: CRMSESSION, login: crm_login}
+  - jwt: {header: X-Api-Token, claim: ctx.staff}  # the JSON API's callers
+endpoints:
+  - id: crm_login
+    method: POST
+    path: '^/crm/login$'
+  - id: crm_customer
+    method: GET
+    path: '^/crm/(customer|api/customer)$'
+detections:
+  - id: crm_pull
+    type: volume
+    count: {records: [phone, id, address]}
+    window: 10m
+    at_least: 1000
+"""
+
+
+def crm_handler(world):
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def send(self, body, ctype, close=False, cookie=None):
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            if cookie:
+                self.send_header("Set-Cookie", "CRMSESSION=%s; Path=/; HttpOnly" % cookie)
+            if close:  # HTTP/1.0 style: the body ends when the connection does
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+                self.close_connection = True
+            else:
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        def do_POST(self):  # the login form
+            form = dict(kv.split("=") for kv in
+                        self.rfile.read(int(self.headers["Content-Length"])).decode().split("&"))
+            sid = base64.b32encode(os.urandom(15)).decode()
+            with world.lock:
+                world.sessions[sid] = form["user"]
+            self.send(b"<html><body>welcome</body></html>", "text/html", cookie=sid)
+
+        def do_GET(self):
+            path, _, query = self.path.partition("?")
+            q = dict(kv.split("=") for kv in query.split("&"))
+            first, n = int(q["from"]), int(q["n"])
+            people = [person(first + k) for k in range(n)]
+            if path == "/crm/api/customer":
+                tok = self.headers["X-Api-Token"].split(".")[1]
+                claims = json.loads(base64.urlsafe_b64decode(tok + "=" * (-len(tok) % 4)))
+                world.sent((claims["ctx"]["staff"], int(q["call"])), people)
+                self.send(json.dumps({"customers": people}, ensure_ascii=False).encode(),
+                          "application/json")
+                return
+            cookie = self.headers.get("Cookie", "").split("CRMSESSION=")[1].split(";")[0]
+            world.sent((world.sessions[cookie], int(q["call"])), people)
+            rows = "".join("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
+                           % (p["name"], p["mobile"], p["idcard"], p["addr"]) for p in people)
+            body = ("<html><head><meta charset='utf-8'></head><body><table>%s</table>"
+                    "</body></html>" % rows).encode()
+            self.send(body, "text/html; charset=utf-8", close=int(q["call"]) % 4 == 3)
+    return H
+
+
+def crm_clients(port):
+    """Two staff browse customer pages after logging in; a service calls the
+    API with a token. Returns the calls made (logins included)."""
+    calls = 0
+
+    def conn():
+        return http.client.HTTPConnection("::1", port, timeout=30)
+
+    def browse(user, pages, per_page, first):
+        nonlocal calls
+        c = conn()
+        c.request("POST", "/crm/login", "user=%s&password=x" % user,
+                  {"Content-Type": "application/x-www-form-urlencoded"})
+        r = c.getresponse()
+        r.read()
+        cookie = r.getheader("Set-Cookie").split(";")[0]
+        calls += 1
+        for k in range(pages):
+            c.request("GET", "/crm/customer?from=%d&n=%d&call=%d" % (first + k * per_page, per_page, k),
+                      headers={"Cookie": cookie})
+            r = c.getresponse()
+            r.read()
+            calls += 1
+            if r.getheader("Connection") == "close":
+                c.close()
+                c = conn()
+        c.close()
+
+    browse("wang.li", 10, 3, 8000)              # a few customers now and then
+    browse("zhao.min", 30, 50, 3000)            # 1,500 customers
+    head = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
+    body = base64.urlsafe_b64encode(b'{"ctx":{"staff":"svc-report"},"iat":1764000000}').rstrip(b"=").decode()
+    token = "%s.%s.c2lnbmF0dXJl" % (head, body)
+    c = conn()
+    for k in range(8):
+        c.request("GET", "/crm/api/customer?from=%d&n=10&call=%d" % (9000 + 10 * k, k),
+                  headers={"X-Api-Token": token})
+        c.getresponse().read()
+        calls += 1
+    c.close()
+    return calls
+
+
+def scenario_crm(lh, src, d):
+    rules = os.path.join(d, "crm.yaml")
+    with open(rules, "w") as f:
+        f.write(CRM_RULES)
+    world = World()
+    world.sessions = {}
+
+    class Server6(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+    srv = Server6(("::1", 0), crm_handler(world))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    out = os.path.join(d, "crm")
+    lv = ops.LiveSensor([lh, "-i", "lo", "-R", os.path.join(src, "rules", "pii-cn.yaml"),
+                         "-R", rules, "-o", out, "--site-key", ops.KEY, "--no-checksum"])
+    if not lv.ready("lo"):
+        srv.shutdown()
+        return
+    calls = crm_clients(srv.server_address[1])
+    settle(lv)
+    srv.shutdown()
+    lv.stop()
+    evs = ops.events(os.path.join(out, "eve.json"))
+    http_ev = [e for e in evs if e["event_type"] == "http"]
+    check(len(http_ev) == calls, "CRM: one http event per call, IPv6, HTTP/1.0 answers ended by "
+          "close among them (%d of %d)" % (len(http_ev), calls))
+    via = {}
+    for e in http_ev:
+        if e.get("http", {}).get("endpoint") != "crm_login":
+            via.setdefault(e.get("account", {}).get("id"), set()).add(e.get("account", {}).get("via"))
+    check(via == {"wang.li": {"session:CRMSESSION"}, "zhao.min": {"session:CRMSESSION"},
+                  "svc-report": {"jwt:ctx.staff"}},
+          "CRM: pages named by the session their login opened, API calls by their token (%s)"
+          % sorted((k, sorted(v)) for k, v in via.items()))
+    check(counts_match(world, [e for e in http_ev if e.get("http", {}).get("endpoint") != "crm_login"]),
+          "CRM: every page's and answer's phones, IDs and addresses counted as sent")
+    alerts = sorted({(e["alert"]["rule"], e["account"]["id"]) for e in evs if e["event_type"] == "alert"})
+    check(alerts == [("crm_pull", "zhao.min")], "CRM: only the one who browsed 1,500 customers "
+          "is alerted (%s)" % alerts)
+    check(not leaks(world, out), "CRM: no value the server sent is in the sensor's files")
+
+
+def counts_match(world, http_ev):
+    """Per response, the sensor's distinct counts are the server's. Calls
+    are numbered per account, and one account's events come in call order
+    (each account's calls go one after another). Prints the first few that
+    differ (counts only)."""
+    seen = {}
+    wrong = 0
+    for e in http_ev:
+        acct = e.get("account", {}).get("id")
+        k = seen.get(acct, 0)
+        seen[acct] = k + 1
+        want = world.responses.get((acct, k))
+        got = e.get("records", {}).get("counts", {})
+        if want is None or any(got.get(c, 0) != v for c, v in want.items()):
+            wrong += 1
+            if wrong <= 3:
+                print("  %s call %d: sensor %s, server %s" % (acct, k, got, want))
+    print("  %d of %d responses differ" % (wrong, len(http_ev)))
+    return len(http_ev) > 0 and wrong == 0
+
+
+def leaks(world, out):
+    """How many of the values the server sent appear in any file under out
+    (the sensor must never become the leak). Prints only counts."""
+    found = files = 0
+    for root, _, names in os.walk(out):
+        for name in names:
+            files += 1
+            with open(os.path.join(root, name), "rb") as f:
+                data = f.read().decode("utf-8", "replace")
+            found += sum(v in data for v in world.values)
+    print("  %d values sent, %d files written, %d found in them" % (len(world.values), files, found))
+    return found if files and world.values else -1
+
+
+def scenario_erp(lh, src, d):
+    rules = os.path.join(d, "erp.yaml")
+    with open(rules, "w") as f:
+        f.write(RULES)
+    r = ops.run(lh, ["--check-rules", "-R", os.path.join(src, "rules", "pii-cn.yaml"), "-R", rules])
+    if not check(r.returncode == 0, "the ERP rule file loads (%s)" % r.stderr.strip()[-300:]):
+        return
+    cmd = lambda out, extra: [lh, "-i", "lo", "-R", os.path.join(src, "rules", "pii-cn.yaml"),
+                              "-R", rules, "-o", out, "--site-key", ops.KEY] + extra
+
+    # Loopback carries the checksums the kernel never filled in (offload):
+    # verified, every packet is dropped, and the sensor must say why.
+    world = World()
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(world))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    lv = ops.LiveSensor(cmd(os.path.join(d, "verified"), []))
+    if not lv.ready("lo"):
+        srv.shutdown()
+        return
+    clients(srv.server_address[1], only_clerk=True)
+    settle(lv)
+    srv.shutdown()
+    lv.stop()
+    warn = [l for l in lv.err if "bad checksum" in l and "--no-checksum" in l]
+    st = ops.final_stats(ops.events(os.path.join(d, "verified", "eve.json")))
+    check(len(warn) == 1 and st.get("decoder", {}).get("event", {}).get("tcp_bad_csum", 0) > 0,
+          "checksums verified on loopback: the drops are counted and one line says why (%r)"
+          % "".join(warn).strip())
+
+    # The run the rest is about, as the line advises.
+    world = World()
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(world))
+    port = srv.server_address[1]
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    out = os.path.join(d, "erp")
+    lv = ops.LiveSensor(cmd(out, ["--no-checksum"]))
+    if not lv.ready("lo"):
+        srv.shutdown()
+        return
+    calls = clients(port)
+    n = settle(lv)
+    srv.shutdown()
+    lv.stop()
+    check(n > 0 and len(world.responses) == calls,
+          "the server answered %d calls, the sensor read %d packets" % (len(world.responses), n))
+    evs = ops.events(os.path.join(out, "eve.json"))
+    http_ev = [e for e in evs if e["event_type"] == "http"]
+    if not check(len(http_ev) == calls, "one http event per call (%d of %d)" % (len(http_ev), calls)):
+        st = ops.final_stats(evs)
+        print("  stats: decoder %s; tcp %s; http %s" % (st.get("decoder"), st.get("tcp"), st.get("http")))
+    via = {}
+    for e in http_ev:
+        via.setdefault(e.get("account", {}).get("id"), set()).add(e.get("account", {}).get("via"))
+    check(via == {"U-1001": {"json:operator.id"}, "U-6666": {"json:operator.id"},
+                  "U-2002": {"query:staff"}},
+          "each call names its account, and how (%s)" % sorted((k, sorted(v)) for k, v in via.items()))
+    check(counts_match(world, http_ev), "every response's phones, IDs and addresses counted as sent")
+    urls = [e["http"]["url"] for e in http_ev if e["account"]["id"] == "U-2002"]
+    check(len(urls) == 150 and all("YT**********" in u for u in urls),
+          "the looked-up waybill numbers are masked in the logged URLs")
+
+    alerts = {}
+    for e in evs:
+        if e["event_type"] == "alert":
+            alerts.setdefault(e["account"]["id"], set()).add(e["alert"]["rule"])
+    check(alerts.get("U-6666", set()) >= {"erp_bulk", "erp_pull"},
+          "U-6666: bulk response and record volume (%s)" % sorted(alerts.get("U-6666", [])))
+    check(alerts.get("U-2002", set()) >= {"erp_lookups", "erp_walk"},
+          "U-2002: lookup volume and enumeration (%s)" % sorted(alerts.get("U-2002", [])))
+    check("U-1001" not in alerts, "U-1001, the clerk: no alert (%s)" % sorted(alerts.get("U-1001", [])))
+    check(set(alerts) <= {"U-6666", "U-2002"}, "no other account alerted (%s)" % sorted(alerts))
+    check(len(world.values) > 9000 and leaks(world, out) == 0,
+          "none of the values the server sent is in the sensor's files")
+    samples = [s for e in http_ev for s in e.get("records", {}).get("samples", [])]
+    check(len(samples) > 0 and all("*" in s for s in samples),
+          "records are shown as masked samples (%d)" % len(samples))
+
 
 def main(lh, src):
     if os.environ.get("LH_LIVE_NETNS") != "1":
@@ -220,110 +502,8 @@ def main(lh, src):
     if not check(r.returncode == 0, "loopback up in the test's namespace (%s)" % r.stderr.strip()):
         return
     with tempfile.TemporaryDirectory() as d:
-        rules = os.path.join(d, "erp.yaml")
-        with open(rules, "w") as f:
-            f.write(RULES)
-        r = ops.run(lh, ["--check-rules", "-R", os.path.join(src, "rules", "pii-cn.yaml"),
-                         "-R", rules])
-        if not check(r.returncode == 0, "the ERP rule file loads (%s)" % r.stderr.strip()[-300:]):
-            return
-        cmd = lambda out, extra: [lh, "-i", "lo", "-R", os.path.join(src, "rules", "pii-cn.yaml"),
-                                  "-R", rules, "-o", out, "--site-key", ops.KEY] + extra
-
-        # Loopback carries the checksums the kernel never filled in (offload):
-        # verified, every packet is dropped, and the sensor must say why.
-        world = World()
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(world))
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        lv = ops.LiveSensor(cmd(os.path.join(d, "verified"), []))
-        if not lv.ready("lo"):
-            srv.shutdown()
-            return
-        clients(srv.server_address[1], only_clerk=True)
-        settle(lv)
-        srv.shutdown()
-        lv.stop()
-        warn = [l for l in lv.err if "bad checksum" in l and "--no-checksum" in l]
-        st = ops.final_stats(ops.events(os.path.join(d, "verified", "eve.json")))
-        check(len(warn) == 1 and st.get("decoder", {}).get("event", {}).get("tcp_bad_csum", 0) > 0,
-              "checksums verified on loopback: the drops are counted and one line says why (%r)"
-              % "".join(warn).strip())
-
-        # The run the rest is about, as the line advises.
-        world = World()
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(world))
-        port = srv.server_address[1]
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        out = os.path.join(d, "out")
-        lv = ops.LiveSensor(cmd(out, ["--no-checksum"]))
-        if not lv.ready("lo"):
-            srv.shutdown()
-            return
-        calls = clients(port)
-        n = settle(lv)
-        srv.shutdown()
-        lv.stop()
-        check(n > 0 and len(world.responses) == calls,
-              "the server answered %d calls, the sensor read %d packets" % (len(world.responses), n))
-        evs = ops.events(os.path.join(out, "eve.json"))
-        http_ev = [e for e in evs if e["event_type"] == "http"]
-        if not check(len(http_ev) == calls, "one http event per call (%d of %d)" % (len(http_ev), calls)):
-            st = ops.final_stats(evs)
-            print("  stats: decoder %s; tcp %s; http %s" % (st.get("decoder"), st.get("tcp"), st.get("http")))
-
-        via = {}
-        for e in http_ev:
-            via.setdefault(e.get("account", {}).get("id"), set()).add(e.get("account", {}).get("via"))
-        check(via == {"U-1001": {"json:operator.id"}, "U-6666": {"json:operator.id"},
-                      "U-2002": {"query:staff"}},
-              "each call names its account, and how (%s)" % sorted((k, sorted(v)) for k, v in via.items()))
-
-        # per response: the sensor's distinct counts are the server's; the
-        # events of one account come in call order on its one connection
-        seen = {}
-        wrong = 0
-        for e in http_ev:
-            acct = e.get("account", {}).get("id")
-            k = seen.get(acct, 0)
-            seen[acct] = k + 1
-            want = world.responses.get((acct, k))
-            got = e.get("records", {}).get("counts", {})
-            if want is None or any(got.get(c, 0) != v for c, v in want.items()):
-                wrong += 1
-                if wrong <= 3:
-                    print("  %s call %d: sensor %s, server %s" % (acct, k, got, want))
-        check(wrong == 0, "every response's phones, IDs and addresses counted as sent "
-              "(%d of %d differ)" % (wrong, len(http_ev)))
-        urls = [e["http"]["url"] for e in http_ev if e["account"]["id"] == "U-2002"]
-        check(len(urls) == 150 and all("YT**********" in u for u in urls),
-              "the looked-up waybill numbers are masked in the logged URLs")
-
-        alerts = {}
-        for e in evs:
-            if e["event_type"] == "alert":
-                alerts.setdefault(e["account"]["id"], set()).add(e["alert"]["rule"])
-        check(alerts.get("U-6666", set()) >= {"erp_bulk", "erp_pull"},
-              "U-6666: bulk response and record volume (%s)" % sorted(alerts.get("U-6666", [])))
-        check(alerts.get("U-2002", set()) >= {"erp_lookups", "erp_walk"},
-              "U-2002: lookup volume and enumeration (%s)" % sorted(alerts.get("U-2002", [])))
-        check("U-1001" not in alerts, "U-1001, the clerk: no alert (%s)" % sorted(alerts.get("U-1001", [])))
-        check(set(alerts) <= {"U-6666", "U-2002"}, "no other account alerted (%s)" % sorted(alerts))
-
-        # the sensor is not the leak: no value the server sent, in any file
-        leaked = 0
-        files = 0
-        for root, _, names in os.walk(out):
-            for name in names:
-                files += 1
-                with open(os.path.join(root, name), "rb") as f:
-                    data = f.read().decode("utf-8", "replace")
-                leaked += sum(v in data for v in world.values)
-        check(files > 0 and len(world.values) > 9000 and leaked == 0,
-              "none of the %d values the server sent is in the sensor's %d files (%d found)"
-              % (len(world.values), files, leaked))
-        samples = [s for e in http_ev for s in e.get("records", {}).get("samples", [])]
-        check(len(samples) > 0 and all("*" in s for s in samples),
-              "records are shown as masked samples (%d)" % len(samples))
+        scenario_erp(lh, src, d)
+        scenario_crm(lh, src, d)
 
 
 if __name__ == "__main__":
