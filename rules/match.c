@@ -52,6 +52,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
@@ -122,6 +123,7 @@ struct pat_info {
     struct shape *shape;    /* VALUE_SHAPE */
     hs_database_t *verify;  /* VALUE_VAR: block-mode "(?:re)\z" with SOM; NULL if it
                                would not compile (then: candidates by length) */
+    hs_database_t *exact;   /* VALUE_VAR without a verifier: "^(?:re)\z", no SOM */
     hs_database_t *ctx;     /* the rule's context: block-mode "(?:context)\z", scanned
                                over the ctx_win bytes before a value; NULL: none */
     uint16_t ctx_win;       /* the context's longest match in bytes */
@@ -153,6 +155,7 @@ struct match_db {
     uint64_t run_any[TRAIL_MAX + 1];
     unsigned run_min; /* shortest run length in any run_any[], 64 if none */
     size_t look;      /* L: look-back kept per stream */
+    uint8_t n_hold;   /* 1 when a record pattern has a variable width: streams hold one value */
     size_t hs_stream_size;
 };
 
@@ -205,6 +208,13 @@ struct match_stream {
     uint8_t carry_len;
     uint8_t carry[ESC_MAX]; /* the start of an escape cut by the block's end */
     struct pending pending[PENDING_MAX];
+    /* A variable-width pattern's last value, kept until it is known to be
+     * the longest with its start (see emit); allocated when db->n_hold */
+    struct held {
+        uint64_t start; /* normalised offset of the value's first byte */
+        uint8_t on;
+        struct record r;
+    } *held;
     size_t hist_len; /* bytes of look-back, ending at off */
     size_t hist_cap; /* 2L: appending slides only once per L bytes */
     uint8_t *hist_raw; /* source bytes per look-back byte (after hist) */
@@ -638,19 +648,21 @@ static int pattern_info(const struct rule_pattern *p, unsigned flags, struct pat
     return 0;
 }
 
-/* "(?:re)\\z" compiled in block mode: a match that ends where the scanned
- * bytes end. NULL on failure, with Hyperscan's error in *cerr (NULL when
+/* "(?:re)\\z" (at_start: "^(?:re)\\z") compiled in block mode: a match that
+ * ends where the scanned bytes end (and starts where they start). NULL on
+ * failure, with Hyperscan's error in *cerr (NULL when
  * memory ran out first); the caller frees it. */
-static hs_database_t *end_anchored(const char *re, unsigned flags, const hs_platform_info_t *plat,
-                                   hs_compile_error_t **cerr)
+static hs_database_t *anchored(const char *re, bool at_start, unsigned flags,
+                               const hs_platform_info_t *plat, hs_compile_error_t **cerr)
 {
     *cerr = NULL;
-    size_t n = strlen(re);
-    char *expr = malloc(n + 8);
+    const char *open = at_start ? "^(?:" : "(?:";
+    size_t n = strlen(re), k = strlen(open);
+    char *expr = malloc(k + n + 4);
     if (!expr) return NULL;
-    memcpy(expr, "(?:", 3);
-    memcpy(expr + 3, re, n);
-    memcpy(expr + 3 + n, ")\\z", 4);
+    memcpy(expr, open, k);
+    memcpy(expr + k, re, n);
+    memcpy(expr + k + n, ")\\z", 4);
     hs_database_t *db = NULL;
     if (hs_compile(expr, flags, HS_MODE_BLOCK, plat, &db, cerr) != HS_SUCCESS) db = NULL;
     free(expr);
@@ -663,9 +675,22 @@ static hs_database_t *verify_build(const struct rule_pattern *p, unsigned flags,
                                    const hs_platform_info_t *plat)
 {
     hs_compile_error_t *cerr;
-    hs_database_t *vdb = end_anchored(p->regex, flags | HS_FLAG_SOM_LEFTMOST, plat, &cerr);
+    hs_database_t *vdb = anchored(p->regex, false, flags | HS_FLAG_SOM_LEFTMOST, plat, &cerr);
     hs_free_compile_error(cerr);
     return vdb;
+}
+
+/* When the verifier would not compile ("Pattern is too large" for SOM, e.g.
+ * a few bounded repeats in a row): "^(?:re)\z" without SOM, which says
+ * whether a candidate text is a full match, so lengths can be tried from
+ * the longest down (var_value). NULL if even that fails. */
+static hs_database_t *exact_build(const struct rule_pattern *p, unsigned flags,
+                                  const hs_platform_info_t *plat)
+{
+    hs_compile_error_t *cerr;
+    hs_database_t *edb = anchored(p->regex, true, flags | HS_FLAG_SINGLEMATCH, plat, &cerr);
+    hs_free_compile_error(cerr);
+    return edb;
 }
 
 /* The context check of a pattern with a context: "(?:context)\z" in block
@@ -691,7 +716,7 @@ static int context_build(const struct rule_pattern *p, struct pat_info *pi,
         pat_errf(err, errlen, p, "context has no longest match of at most 128 bytes");
         return -1;
     }
-    pi->ctx = end_anchored(p->context, fl, plat, &cerr);
+    pi->ctx = anchored(p->context, false, fl, plat, &cerr);
     if (!pi->ctx)
         pat_errf(err, errlen, p,
                  cerr && cerr->message ? cerr->message : "context: out of memory compiling it");
@@ -712,6 +737,7 @@ void match_db_free(struct match_db *db)
     if (db->pi)
         for (size_t i = 0; i < db->n; i++) {
             hs_free_database(db->pi[i].verify);
+            hs_free_database(db->pi[i].exact);
             hs_free_database(db->pi[i].ctx);
             free(db->pi[i].shape);
         }
@@ -791,7 +817,11 @@ int match_db_build(const struct ruleset *rs, struct match_db **out, char *err, s
             flags[n_hs] = fl;
             ids[n_hs] = (unsigned)i;
             n_hs++;
-            if (pi->kind == VALUE_VAR && pi->record) pi->verify = verify_build(p, fl, &plat);
+            if (pi->kind == VALUE_VAR && pi->record) {
+                pi->verify = verify_build(p, fl, &plat);
+                if (!pi->verify) pi->exact = exact_build(p, fl, &plat);
+                db->n_hold = 1;
+            }
         }
         if (p->context && p->record && context_build(p, pi, &plat, err, errlen) != 0) goto error;
         /* a context's window and the byte before it come before the value */
@@ -844,7 +874,8 @@ const struct ruleset *match_db_ruleset(const struct match_db *db)
 
 size_t match_db_stream_size(const struct match_db *db)
 {
-    return db->hs_stream_size + sizeof(struct match_stream) + 4 * db->look;
+    return db->hs_stream_size + sizeof(struct match_stream) + 4 * db->look +
+           db->n_hold * sizeof(struct held);
 }
 
 size_t match_db_prepass_patterns(const struct match_db *db)
@@ -880,6 +911,7 @@ static int vhs_serve(struct match_scratch *s, const struct match_db *db)
 {
     for (size_t i = 0; i < db->n; i++)
         if ((db->pi[i].verify && hs_alloc_scratch(db->pi[i].verify, &s->vhs) != HS_SUCCESS) ||
+            (db->pi[i].exact && hs_alloc_scratch(db->pi[i].exact, &s->vhs) != HS_SUCCESS) ||
             (db->pi[i].ctx && hs_alloc_scratch(db->pi[i].ctx, &s->vhs) != HS_SUCCESS))
             return -1;
     return 0;
@@ -1067,14 +1099,34 @@ static bool start_ok(const struct scan_ctx *c, const struct pat_info *pi, const 
 /* Finds the value of a variable-width match ending at offset end. w holds
  * the n bytes before end; if n == win + 1 its first byte is only the left
  * boundary byte. Returns the value's start index in w, or -1. */
+static int stop_cb(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                   void *ctx)
+{
+    (void)id, (void)from, (void)to, (void)flags, (void)ctx;
+    return 1; /* one match says it */
+}
+
+/* Whether the len bytes at v are a full match of the pattern (its exact
+ * database; without one, as before it: yes). */
+static bool full_match(const struct scan_ctx *c, const struct pat_info *pi, const uint8_t *v,
+                       size_t len)
+{
+    if (!pi->exact) return true;
+    hs_error_t e = hs_scan(pi->exact, (const char *)v, (unsigned)len, 0, c->s->vhs, stop_cb, NULL);
+    if (e != HS_SUCCESS && e != HS_SCAN_TERMINATED) c->s->st.scan_errors++;
+    return e == HS_SCAN_TERMINATED;
+}
+
 static long var_value(const struct scan_ctx *c, const struct pat_info *pi, const uint8_t *w,
                       size_t n, uint64_t end)
 {
     size_t lo = n > pi->win ? n - pi->win : 0;
     if (!pi->verify) {
-        /* no verifier: longest to shortest candidate that passes every check */
+        /* no verifier: longest to shortest candidate that is a full match
+         * (exact) and passes every check */
         for (size_t start = lo; start + pi->minw <= n; start++)
-            if (start_ok(c, pi, w, n, end, start) && value_ok(pi, w + start, n - start))
+            if (start_ok(c, pi, w, n, end, start) && full_match(c, pi, w + start, n - start) &&
+                value_ok(pi, w + start, n - start))
                 return (long)start;
         return -1;
     }
@@ -1143,10 +1195,53 @@ static bool context_ok(const struct scan_ctx *c, const struct pat_info *pi, uint
 
 /* Delivers the value whose text is w[0..span), ending at normalised offset
  * end. */
+/* Hands a made record to the caller. */
+static void deliver(struct scan_ctx *c, const struct record *r)
+{
+    if (c->fn) {
+        c->s->st.records++;
+        c->fn(c->ud, r);
+    } else {
+        c->s->st.rejected++; /* nobody to deliver to (a failed stream's close) */
+    }
+}
+
+/* Delivers the held value, if any. */
+static void held_out(struct scan_ctx *c)
+{
+    struct held *h = c->st->held;
+    if (h && h->on) {
+        h->on = 0;
+        deliver(c, &h->r);
+    }
+}
+
+/* Delivers the held value once no longer match with its start can end
+ * later (the stream is past start + the pattern's window), or now (all). */
+static void held_flush(struct scan_ctx *c, bool all)
+{
+    struct held *h = c->st->held;
+    if (h && h->on && (all || h->start + c->st->db->pi[h->r.pattern].win < c->st->off))
+        held_out(c);
+}
+
+/* A value found: made into a record and delivered. A variable-width
+ * pattern's value is held instead: Hyperscan reports every end of a match
+ * (an e-mail address ends after ".e", ".ex", ... ".example.cn"), and a
+ * boundary class cannot always tell the last (".example" is followed by
+ * "."). A later value of the pattern with the same start replaces it; it is
+ * delivered when anything else is (so records still come out in end
+ * order), when the stream has moved past what could still extend it, or
+ * at the stream's end. Only the longest of a run of ends is delivered,
+ * unless another record ends among them. */
 static void emit(struct scan_ctx *c, uint16_t pattern, const uint8_t *w, size_t span,
                  uint64_t end)
 {
     const struct pat_info *pi = &c->st->db->pi[pattern];
+    struct held *h = pi->kind == VALUE_VAR ? c->st->held : NULL;
+    if (!h || !c->st->held->on || c->st->held->r.pattern != pattern ||
+        c->st->held->start != end - span)
+        held_out(c); /* what is held ends before this value: it goes first */
     struct record r;
     r.rule = &c->st->db->rs->patterns[pattern];
     r.pattern = pattern;
@@ -1162,8 +1257,14 @@ static void emit(struct scan_ctx *c, uint16_t pattern, const uint8_t *w, size_t 
     r.end_off = c->raw_blk_off + src_in_blk;
     uint64_t src = src_bytes(c, end - span, end);
     r.src_len = (uint16_t)(src > UINT16_MAX ? UINT16_MAX : src);
-    c->s->st.records++;
-    c->fn(c->ud, &r);
+    if (h) { /* the value's bytes only, not the whole of r.value */
+        memcpy(&h->r, &r, offsetof(struct record, value) + r.len);
+        h->r.src_len = r.src_len;
+        h->start = end - span;
+        h->on = 1;
+        return;
+    }
+    deliver(c, &r);
 }
 
 /* A candidate value ending at offset end for pattern id, from Hyperscan or
@@ -1804,11 +1905,13 @@ static size_t normalize(const uint8_t *in, size_t n, uint8_t *out, uint8_t *raw,
 static struct match_stream *stream_new(const struct match_db *db)
 {
     size_t cap = 2 * db->look;
-    struct match_stream *st = calloc(1, sizeof(*st) + 2 * cap);
+    size_t at = (sizeof(struct match_stream) + 2 * cap + 7) & ~(size_t)7; /* the held value, 8-aligned */
+    struct match_stream *st = calloc(1, at + db->n_hold * sizeof(struct held));
     if (!st) return NULL;
     st->db = db;
     st->hist_cap = cap;
     st->hist_raw = st->hist + cap;
+    st->held = db->n_hold ? (struct held *)(void *)((uint8_t *)st + at) : NULL;
     if (db->hs && hs_open_stream(db->hs, 0, &st->hs) != HS_SUCCESS) {
         free(st);
         return NULL;
@@ -1939,6 +2042,7 @@ static int scan_norm(struct match_stream *st, struct match_scratch *s, const uin
         if (raw) raw += k;
         n -= k;
     }
+    held_flush(&c, false);
     return 0;
 }
 
@@ -2038,18 +2142,20 @@ static void stream_finish(struct match_stream *st, struct match_scratch *s, matc
     c.blk = NULL, c.blk_len = 0, c.blk_off = st->off, c.raw_blk_off = st->raw_off;
     collect_dropped(st, s);
     resolve_pending(&c, -1);
-    if (!st->hs) return;
-    hs_error_t e;
-    bool cb = fn != NULL;
-    if (reuse)
-        e = hs_reset_stream(st->hs, 0, cb ? s->hs : NULL, cb ? on_match : NULL, &c);
-    else
-        e = hs_close_stream(st->hs, cb ? s->hs : NULL, cb ? on_match : NULL, &c);
-    if (e != HS_SUCCESS) {
-        s->st.scan_errors++;
-        st->broken = 1; /* not to be reused: match_scan_block opens a new one */
+    if (st->hs) {
+        hs_error_t e;
+        bool cb = fn != NULL;
+        if (reuse)
+            e = hs_reset_stream(st->hs, 0, cb ? s->hs : NULL, cb ? on_match : NULL, &c);
+        else
+            e = hs_close_stream(st->hs, cb ? s->hs : NULL, cb ? on_match : NULL, &c);
+        if (e != HS_SUCCESS) {
+            s->st.scan_errors++;
+            st->broken = 1; /* not to be reused: match_scan_block opens a new one */
+        }
+        if (!reuse) st->hs = NULL;
     }
-    if (!reuse) st->hs = NULL;
+    held_flush(&c, true); /* the end: the held value is the longest */
 }
 
 void match_stream_close(struct match_stream *st, struct match_scratch *s, match_record_fn fn,

@@ -8,7 +8,8 @@ The sensor is built for a courier's waybill API, but a site's own systems
 have other shapes. This test writes a rule file for an invented ERP, from
 docs/rules.md and docs/detection.md only: the account is named in the JSON
 request body (`json: operator.id`) or, for the lookups, in a query parameter
-(`query: staff`); the endpoints are a POST search and a GET lookup whose last
+(`query: staff`); a pattern of the site's own finds customers' email
+addresses; the endpoints are a POST search and a GET lookup whose last
 path segment is a waybill number; the detections are its own (a bulk
 response, a record volume, a lookup volume, an enumeration). The shipped
 record patterns (rules/pii-cn.yaml) are used as they are.
@@ -68,6 +69,13 @@ check = ops.check
 RULES = """\
 # An invented ERP, written from docs/rules.md and docs/detection.md.
 version: 1
+patterns:                      # the site's own record kind, beside pii-cn.yaml's
+  - id: customer_email
+    category: email
+    regex: '[a-z0-9._-]{1,40}@[a-z0-9-]{1,30}(\\.[a-z0-9-]{1,20}){1,3}'
+    flags: caseless
+    max_len: 96                # the loader asks for it: the regex could reach 134 bytes
+    mask: {keep_first: 2, keep_last: 4}
 identity:
   - json: operator.id          # POST bodies: {"operator": {"id": "U-1001"}, ...}
   - query: staff               # lookups: /erp/v3/parcel/YT...?staff=U-2002
@@ -116,7 +124,8 @@ def person(i):
     id17 = AREAS[i % 4] + birth.strftime("%Y%m%d") + "%03d" % (i % 1000)
     idn = id17 + "10X98765432"[sum(int(c) * w for c, w in zip(id17, W)) % 11]
     return {"name": "客户%d" % i, "mobile": "138%08d" % i, "idcard": idn,
-            "addr": "%s%s%d号" % (PLACES[i % 4], STREETS[i % 4], i + 1)}
+            "addr": "%s%s%d号" % (PLACES[i % 4], STREETS[i % 4], i + 1),
+            "email": "cust.%d@mail%d.example.cn" % (i, i % 7)}
 
 
 class World:
@@ -124,7 +133,8 @@ class World:
     arrival), the distinct values by category; and every value, for the
     leak check."""
 
-    def __init__(self):
+    def __init__(self, emails=False):
+        self.emails = emails  # the rules have the email pattern: count emails too
         self.lock = threading.Lock()
         self.responses = {}  # (account, n-th call) -> {category: count}
         self.values = set()
@@ -134,6 +144,9 @@ class World:
             self.responses[key] = {"phone": len({p["mobile"] for p in people}),
                                    "id": len({p["idcard"] for p in people}),
                                    "address": len({p["addr"] for p in people})}
+            if self.emails:
+                self.responses[key]["email"] = len({p["email"] for p in people})
+                self.values.update(p["email"] for p in people)
             for p in people:
                 # the address also as JSON escapes it (\uXXXX), as it may travel
                 self.values.update((p["mobile"], p["idcard"], p["addr"], json.dumps(p["addr"])[1:-1]))
@@ -451,7 +464,7 @@ def scenario_erp(lh, src, d):
           % "".join(warn).strip())
 
     # The run the rest is about, as the line advises.
-    world = World()
+    world = World(emails=True)
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(world))
     port = srv.server_address[1]
     threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -477,7 +490,8 @@ def scenario_erp(lh, src, d):
     check(via == {"U-1001": {"json:operator.id"}, "U-6666": {"json:operator.id"},
                   "U-2002": {"query:staff"}},
           "each call names its account, and how (%s)" % sorted((k, sorted(v)) for k, v in via.items()))
-    check(counts_match(world, http_ev), "every response's phones, IDs and addresses counted as sent")
+    check(counts_match(world, http_ev),
+          "every response's phones, IDs, addresses and (the site's own pattern) emails counted as sent")
     urls = [e["http"]["url"] for e in http_ev if e["account"]["id"] == "U-2002"]
     check(len(urls) == 150 and all("YT**********" in u for u in urls),
           "the looked-up waybill numbers are masked in the logged URLs")

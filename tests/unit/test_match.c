@@ -1225,6 +1225,50 @@ static void test_shipped_forms_across_chunks(void)
     ruleset_free(rs);
 }
 
+
+/* A variable-width user pattern whose SOM verifier Hyperscan refuses
+ * ("Pattern is too large": three bounded repeats in a row) and whose every
+ * label end is a match end followed by a non-class byte (".example" before
+ * ".cn"): each address must still be one record, its exact text, whatever
+ * the cut; records stay in end order with another pattern's between them. */
+static void test_variable_width(void)
+{
+    static const struct spec sp[] = {
+        {"email", "[a-z0-9._-]{1,40}@[a-z0-9-]{1,30}(\\.[a-z0-9-]{1,20}){1,3}", HSF_CASELESS,
+         RULE_CAT_EMAIL, NULL, BOUNDARY_NONE, 96, 0, 1},
+        {"mob", "1[3-9][0-9]{9}", 0, RULE_CAT_PHONE, "cn_mobile", BOUNDARY_DIGIT, 0, 0, 1},
+    };
+    struct ruleset *rs = rs_build(sp, 2);
+    struct match_db *db = NULL;
+    char err[256] = "";
+    CHECK_EQ(match_db_build(rs, &db, err, sizeof(err)), 0);
+    struct match_scratch *s = db ? match_scratch_new(db) : NULL;
+    if (!s) {
+        CHECK(0);
+        match_db_free(db);
+        rs_free(rs);
+        return;
+    }
+    const char *in = "{\"email\":\"cust.0@mail0.example.cn\",\"m\":\"13812345678\","
+                     "\"e2\":\"Li.Wei@corp-mail.com.cn\"} a@b.cn. x";
+    const char *want[] = {"cust.0@mail0.example.cn", "13812345678", "Li.Wei@corp-mail.com.cn",
+                          "a@b.cn"};
+    size_t len = strlen(in), bad = 0;
+    for (size_t cut = 0; cut <= len; cut++) {
+        struct reclist l;
+        scan_list(db, s, in, len, cut, &l);
+        int ok = l.n == 4;
+        for (size_t i = 0; ok && i < 4; i++)
+            ok = l.r[i].len == strlen(want[i]) && memcmp(l.r[i].v, want[i], l.r[i].len) == 0 &&
+                 (i == 0 || l.r[i].end > l.r[i - 1].end);
+        bad += !ok;
+    }
+    CHECK_EQ(bad, 0);
+    match_scratch_free(s);
+    match_db_free(db);
+    rs_free(rs);
+}
+
 int main(void)
 {
     struct ruleset *rs = rs_build(main_specs, N_MAIN);
@@ -1255,5 +1299,6 @@ int main(void)
     test_shipped();
     test_shipped_forms_across_chunks();
     test_avx2_vs_baseline();
+    test_variable_width();
     return check_done();
 }
