@@ -669,28 +669,21 @@ static hs_database_t *anchored(const char *re, bool at_start, unsigned flags,
     return db;
 }
 
-/* The verifier of a variable-width pattern. A failure to compile is not an
- * error: the matcher then tries candidate lengths instead (docs/matching.md). */
-static hs_database_t *verify_build(const struct rule_pattern *p, unsigned flags,
-                                   const hs_platform_info_t *plat)
+/* The checks of a variable-width pattern's value, compiled from its regex,
+ * neither an error when it fails: the verifier ("(?:re)\z" with SOM, which
+ * gives a match's leftmost start) or, when Hyperscan will not do that
+ * ("Pattern is too large" for SOM, e.g. a few bounded repeats in a row),
+ * the exact check ("^(?:re)\z" without SOM, which says whether a candidate
+ * text is a full match, so lengths can be tried from the longest down;
+ * var_value, docs/matching.md). NULL when it does not compile. */
+static hs_database_t *value_check_build(const struct rule_pattern *p, unsigned flags, bool exact,
+                                        const hs_platform_info_t *plat)
 {
     hs_compile_error_t *cerr;
-    hs_database_t *vdb = anchored(p->regex, false, flags | HS_FLAG_SOM_LEFTMOST, plat, &cerr);
+    unsigned f = flags | (exact ? HS_FLAG_SINGLEMATCH : HS_FLAG_SOM_LEFTMOST);
+    hs_database_t *db = anchored(p->regex, exact, f, plat, &cerr);
     hs_free_compile_error(cerr);
-    return vdb;
-}
-
-/* When the verifier would not compile ("Pattern is too large" for SOM, e.g.
- * a few bounded repeats in a row): "^(?:re)\z" without SOM, which says
- * whether a candidate text is a full match, so lengths can be tried from
- * the longest down (var_value). NULL if even that fails. */
-static hs_database_t *exact_build(const struct rule_pattern *p, unsigned flags,
-                                  const hs_platform_info_t *plat)
-{
-    hs_compile_error_t *cerr;
-    hs_database_t *edb = anchored(p->regex, true, flags | HS_FLAG_SINGLEMATCH, plat, &cerr);
-    hs_free_compile_error(cerr);
-    return edb;
+    return db;
 }
 
 /* The context check of a pattern with a context: "(?:context)\z" in block
@@ -818,8 +811,8 @@ int match_db_build(const struct ruleset *rs, struct match_db **out, char *err, s
             ids[n_hs] = (unsigned)i;
             n_hs++;
             if (pi->kind == VALUE_VAR && pi->record) {
-                pi->verify = verify_build(p, fl, &plat);
-                if (!pi->verify) pi->exact = exact_build(p, fl, &plat);
+                pi->verify = value_check_build(p, fl, false, &plat);
+                if (!pi->verify) pi->exact = value_check_build(p, fl, true, &plat);
                 db->n_hold = 1;
             }
         }
@@ -2181,23 +2174,17 @@ int match_scan_block(const struct match_db *db, struct match_scratch *s, const u
     if (db != s->db || !st) return -1;
     int rc = match_stream_scan(st, s, data, len, fn, ud);
     stream_finish(st, s, fn, ud, true);
-    st->off = st->seg_base = st->raw_off = 0;
-    st->hist_len = 0;
-    st->n_pending = 0;
-    st->after_gap = 0;
-    st->dropped = 0;
-    st->carry_len = 0;
-    st->in_run = 0;
-    st->trail_run = 0;
-    if (st->broken) {
+    bool broken = st->broken;
+    stream_restart(st);
+    if (broken) {
         /* start over with a fresh Hyperscan stream for the next call */
         if (st->hs) hs_close_stream(st->hs, NULL, NULL, NULL);
         st->hs = NULL;
         if (db->hs && hs_open_stream(db->hs, 0, &st->hs) != HS_SUCCESS) {
             st->hs = NULL;
+            st->broken = 1; /* every later call fails, as a broken stream does */
             return -1;
         }
-        st->broken = 0;
     }
     return rc;
 }
