@@ -33,12 +33,13 @@ if [ ${#rel[@]} -gt 0 ]; then
 fi
 if want tsan; then
     # the SPSC ring, N = 1, 2, 4 giving the same events, every real capture
-    # with two workers, rule reload and live capture with threads; ASLR off
+    # with two workers, rule reload, live capture with threads and the foreign
+    # API's live run with two threads; ASLR off
     # (setarch -R, inherited by everything the tests start): TSan's shadow
     # memory needs the usual layout, which some kernels' mmap randomisation
     # breaks. A race report makes the binary exit 66, which fails the test.
     setarch "$(uname -m)" -R meson test -C build-tsan --print-errorlogs --num-processes 2 \
-        ring threads real_pcaps_threads ops_reload ops_live || status=1
+        ring threads real_pcaps_threads ops_reload ops_live ops_foreign_api || status=1
 fi
 python3 tools/tally.py build-asan/meson-logs/testlog.json build/meson-logs/testlog.json \
     build-tsan/meson-logs/testlog.json
