@@ -1092,11 +1092,13 @@ static bool start_ok(const struct scan_ctx *c, const struct pat_info *pi, const 
 /* Finds the value of a variable-width match ending at offset end. w holds
  * the n bytes before end; if n == win + 1 its first byte is only the left
  * boundary byte. Returns the value's start index in w, or -1. */
+/* For the block scans that ask only whether there is a match (the exact
+ * check, contexts): the first one stops the scan (HS_SCAN_TERMINATED). */
 static int stop_cb(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                    void *ctx)
 {
     (void)id, (void)from, (void)to, (void)flags, (void)ctx;
-    return 1; /* one match says it */
+    return 1; /* one match is enough */
 }
 
 /* Whether the len bytes at v are a full match of the pattern (its exact
@@ -1161,13 +1163,6 @@ static long shape_value(const struct scan_ctx *c, const struct pat_info *pi, con
     return -1;
 }
 
-static int context_cb(unsigned id, unsigned long long from, unsigned long long to,
-                      unsigned flags, void *ctx)
-{
-    (void)id, (void)from, (void)to, (void)flags, (void)ctx;
-    return 1; /* one match is enough */
-}
-
 /* Whether the pattern's context matches ending at vstart, the value's
  * start: "(?:context)\z" over the ctx_win bytes before it and one more, so
  * that a \b at the context's start sees the byte before it. A stream's
@@ -1180,7 +1175,7 @@ static bool context_ok(const struct scan_ctx *c, const struct pat_info *pi, uint
     if (!n) return false;
     uint8_t w[RECORD_MAX_LEN + 1];
     copy_back(c, vstart, n, w);
-    hs_error_t e = hs_scan(pi->ctx, (const char *)w, (unsigned)n, 0, c->s->vhs, context_cb, NULL);
+    hs_error_t e = hs_scan(pi->ctx, (const char *)w, (unsigned)n, 0, c->s->vhs, stop_cb, NULL);
     if (e == HS_SCAN_TERMINATED) return true;
     if (e != HS_SUCCESS) c->s->st.scan_errors++;
     return false;
@@ -1232,8 +1227,7 @@ static void emit(struct scan_ctx *c, uint16_t pattern, const uint8_t *w, size_t 
 {
     const struct pat_info *pi = &c->st->db->pi[pattern];
     struct held *h = pi->kind == VALUE_VAR ? c->st->held : NULL;
-    if (!h || !c->st->held->on || c->st->held->r.pattern != pattern ||
-        c->st->held->start != end - span)
+    if (!h || !h->on || h->r.pattern != pattern || h->start != end - span)
         held_out(c); /* what is held ends before this value: it goes first */
     struct record r;
     r.rule = &c->st->db->rs->patterns[pattern];

@@ -154,10 +154,16 @@ static size_t str_size(const char *s)
     return 1 + (s ? strlen(s) + 1 : 0);
 }
 
+/* Samples or fingerprints an observation passes on, of n. */
+static size_t strs_kept(size_t n)
+{
+    return n < OBS_MAX_STRS ? n : OBS_MAX_STRS;
+}
+
 static size_t obs_size(const struct detect_obs *o)
 {
-    size_t ns = o->n_samples < OBS_MAX_STRS ? o->n_samples : OBS_MAX_STRS;
-    size_t nf = o->n_fingerprints < OBS_MAX_STRS ? o->n_fingerprints : OBS_MAX_STRS;
+    size_t ns = strs_kept(o->n_samples);
+    size_t nf = strs_kept(o->n_fingerprints);
     size_t n = ALIGN8(sizeof(struct obs_fixed)) + o->n_recs * sizeof(struct detect_rec);
     n += str_size(o->endpoint_id) + str_size(o->account) + str_size(o->via) + str_size(o->src_ip) + str_size(o->dest_ip) +
          str_size(o->community_id) + str_size(o->hostname) + str_size(o->url) +
@@ -203,8 +209,8 @@ static void obs_pack(const struct detect_obs *o, uint8_t *dst)
     f.endpoint = o->endpoint;
     f.status = o->status;
     f.n_recs = (uint32_t)o->n_recs;
-    f.n_samples = (uint32_t)(o->n_samples < OBS_MAX_STRS ? o->n_samples : OBS_MAX_STRS);
-    f.n_fps = (uint32_t)(o->n_fingerprints < OBS_MAX_STRS ? o->n_fingerprints : OBS_MAX_STRS);
+    f.n_samples = (uint32_t)strs_kept(o->n_samples);
+    f.n_fps = (uint32_t)strs_kept(o->n_fingerprints);
     f.src_port = o->src_port;
     f.dest_port = o->dest_port;
     f.ip_ver = o->ip_ver;
@@ -721,10 +727,8 @@ static void obs_to_heap(void *ud, const struct worker_obs_key *k, const struct d
          * release() would give it, clamped as obs_pack() clamps, without
          * the copy into an item */
         struct detect_obs c = *o;
-        if (c.n_samples > OBS_MAX_STRS)
-            c.n_samples = OBS_MAX_STRS;
-        if (c.n_fingerprints > OBS_MAX_STRS)
-            c.n_fingerprints = OBS_MAX_STRS;
+        c.n_samples = strs_kept(c.n_samples);
+        c.n_fingerprints = strs_kept(c.n_fingerprints);
         if (!c.account)
             c.account = "";
         if (pl->detect)
@@ -1023,7 +1027,6 @@ static void send_packet(struct pipeline *pl, struct packet *pk, uint64_t seq)
     ws->bytes += pk->l3_len;
 }
 
-/* The tick before packet seq/2: the same place whatever the number of workers. */
 /* Reader thread: one line on stderr once half or more of the TCP and UDP
  * packets read so far (CSUM_WARN_MIN at least) had a bad checksum. That is
  * what a capture on a host that offloads checksums looks like (the packets
@@ -1047,6 +1050,7 @@ static void csum_warn(struct pipeline *pl)
             (unsigned long long)bad, (unsigned long long)n);
 }
 
+/* The tick before packet seq/2: the same place whatever the number of workers. */
 static void reader_tick(struct pipeline *pl, uint64_t seq)
 {
     csum_warn(pl);

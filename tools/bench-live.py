@@ -60,10 +60,7 @@ def main():
     ap.add_argument("--reader-share", default="auto")
     ap.add_argument("--binary", default=os.path.join(ROOT, "build", "leakhound"))
     a = ap.parse_args()
-    if os.environ.get("LH_LIVE_NETNS") != "1":
-        r = subprocess.run(["unshare", "--net", "--", sys.executable] + sys.argv,
-                           env=dict(os.environ, LH_LIVE_NETNS="1"))
-        sys.exit(r.returncode)
+    ops.in_own_netns("bench-live")
     ip = lambda *x: subprocess.run(["ip"] + list(x), check=True)
     ip("link", "add", "lhcap", "type", "veth", "peer", "name", "lhsend")
     for dev in ("lhcap", "lhsend"):

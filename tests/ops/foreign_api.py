@@ -620,13 +620,7 @@ def scenario_exfil(lh, src, d):
 
 
 def main(lh, src):
-    if os.environ.get("LH_LIVE_NETNS") != "1":
-        env = dict(os.environ, LH_LIVE_NETNS="1")
-        r = subprocess.run(["unshare", "--net", "--", sys.executable] + sys.argv, env=env)
-        if r.returncode not in (0, 1):
-            print("FAIL foreign_api: could not run in a new network namespace (unshare --net: "
-                  "exit %d; this test needs root)" % r.returncode)
-        sys.exit(r.returncode)
+    ops.in_own_netns("foreign_api")
     r = subprocess.run(["ip", "link", "set", "lo", "up"], capture_output=True, text=True)
     if not check(r.returncode == 0, "loopback up in the test's namespace (%s)" % r.stderr.strip()):
         return

@@ -998,6 +998,20 @@ def live_link(lh, src, d, ip):
           "interface gone: the flows so far and the final stats are written (%s)" % st.get("packets"))
 
 
+def in_own_netns(name):
+    """Runs the rest of this script in a network namespace of its own: the
+    first call re-executes it under `unshare --net` and exits with its
+    status; in there (LH_LIVE_NETNS=1) it returns. Needs root."""
+    if os.environ.get("LH_LIVE_NETNS") == "1":
+        return
+    env = dict(os.environ, LH_LIVE_NETNS="1")
+    r = subprocess.run(["unshare", "--net", "--", sys.executable] + sys.argv, env=env)
+    if r.returncode not in (0, 1):
+        print("FAIL %s: could not run in a new network namespace (unshare --net: exit %d; "
+              "this test needs root)" % (name, r.returncode))
+    sys.exit(r.returncode)
+
+
 def t_live(lh, src):
     """leakhound -i on one end of a veth pair while the demo capture is
     written into the other end, in a network namespace made for the test
@@ -1005,13 +1019,7 @@ def t_live(lh, src):
     filter, an overload whose drops must be counted, a link that flaps and
     an interface that goes away. Needs root
     (CAP_SYS_ADMIN and CAP_NET_ADMIN) and iproute2."""
-    if os.environ.get("LH_LIVE_NETNS") != "1":
-        env = dict(os.environ, LH_LIVE_NETNS="1")
-        r = subprocess.run(["unshare", "--net", "--", sys.executable] + sys.argv, env=env)
-        if r.returncode != 0 and r.returncode != 1:
-            print("FAIL live: could not run in a new network namespace (unshare --net: exit %d; "
-                  "this test needs root)" % r.returncode)
-        sys.exit(r.returncode)
+    in_own_netns("live")
     ip = lambda *a: subprocess.run(["ip"] + list(a), capture_output=True, text=True)
     r = ip("link", "add", "lhcap", "type", "veth", "peer", "name", "lhsend")
     if not check(r.returncode == 0, "veth pair created (%s)" % r.stderr.strip()):
