@@ -1,7 +1,9 @@
-/* decompress.c - streaming gzip/deflate decoding of HTTP bodies (RFC 9110
- * 8.4.1, RFC 1950 zlib, RFC 1951 deflate, RFC 1952 gzip).
+/* decompress.c - streaming decoding of HTTP bodies: gzip, deflate (RFC 9110
+ * 8.4.1, RFC 1950 zlib, RFC 1951 deflate, RFC 1952 gzip), br (RFC 7932,
+ * libbrotli) and zstd (RFC 8878, libzstd).
  *
- * Owns one zlib inflate stream and one fixed output buffer per coding layer.
+ * Owns one decoder (a zlib inflate stream, a Brotli decoder or a zstd
+ * decompression context) and one fixed output buffer per coding layer.
  * Input enters by decomp_feed() in pieces of any size; each layer inflates
  * into its 16 KiB buffer and hands every filled piece to the next layer, the
  * last layer to emit(), which enforces the output and ratio caps before
@@ -17,10 +19,18 @@
  * fed to the streaming path as they came. The held bytes and the piece
  * ends are this module's, freed when the body ends; libdeflate's
  * decompressor and the one-shot output buffer (up to 1 MiB kept) are one
- * per thread, made at its first whole body and freed when it ends. */
+ * per thread, made at its first whole body and freed when it ends.
+ *
+ * Brotli and zstd keep a window of up to 16 and 8 MiB (zstd's is capped at
+ * 8 MiB, as RFC 8878 asks of HTTP; a frame asking for more fails). What
+ * they hold is charged to a budget the caller may share between decoders
+ * (decomp_set_budget): Brotli allocates through this module, which refuses
+ * past the cap; zstd's context is measured after each call and let go when
+ * it passes the cap. Either way the body is then delivered raw, counted. */
 #define ZLIB_CONST
 #include "parsers/decompress.h"
 
+#include <brotli/decode.h>
 #include <libdeflate.h>
 #include <limits.h>
 #include <pthread.h>
@@ -28,11 +38,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <zstd.h>
 
 struct layer {
-    z_stream zs;
+    z_stream zs;                /* gzip, deflate */
+    BrotliDecoderState *br;     /* br */
+    ZSTD_DCtx *zd;              /* zstd */
+    uint64_t zd_charged;        /* zstd: the context's size as last charged */
     uint8_t coding;
-    bool inited;     /* inflateInit2 done (deflate waits for 2 bytes to pick zlib or raw) */
+    bool inited;     /* decoder made (deflate waits for 2 bytes to pick zlib or raw) */
     bool member_end; /* a gzip member ended; the next byte says if another follows */
     bool finished;   /* the stream ended: later input is trailing bytes, ignored */
     uint8_t nstash;  /* first byte of a deflate stream, held until the second comes */
@@ -59,6 +73,9 @@ struct decomp {
     size_t hold_len, hold_cap, hold_max;
     uint32_t *piece_end;
     uint32_t n_pieces, cap_pieces;
+    /* what Brotli and zstd decoders hold, shared with the caller's others */
+    uint64_t *mem_used, mem_cap, *mem_refused;
+    bool mem_hit; /* a decoder was refused memory: its failure counts in *mem_refused */
     struct layer layers[DECOMP_MAX_LAYERS];
 };
 
@@ -96,14 +113,97 @@ static bool looks_zlib(uint8_t b0, uint8_t b1)
     return (b0 & 0x0f) == 8 && (b0 >> 4) <= 7 && ((unsigned)b0 << 8 | b1) % 31 == 0;
 }
 
+/* The layer's decoder failed: raw pass-through from here (feed_stream). */
+static void fail(struct decomp *d)
+{
+    if (d->status != DECOMP_OK) return;
+    d->status = DECOMP_FAILED;
+    if (d->mem_hit && d->mem_refused) (*d->mem_refused)++;
+}
+
+/* ---- Brotli's and zstd's memory, charged to the budget -------------------- */
+
+#define BR_HDR 16 /* the size, ahead of each block; keeps malloc's alignment */
+
+static void *br_alloc(void *opaque, size_t size)
+{
+    struct decomp *d = opaque;
+    if (d->mem_used && d->mem_cap &&
+        (*d->mem_used > d->mem_cap || size > d->mem_cap - *d->mem_used)) {
+        d->mem_hit = true;
+        return NULL;
+    }
+    uint8_t *p = size <= SIZE_MAX - BR_HDR ? malloc(size + BR_HDR) : NULL;
+    if (!p) return NULL;
+    memcpy(p, &size, sizeof(size));
+    if (d->mem_used) *d->mem_used += size;
+    return p + BR_HDR;
+}
+
+static void br_free(void *opaque, void *addr)
+{
+    if (!addr) return;
+    struct decomp *d = opaque;
+    uint8_t *p = (uint8_t *)addr - BR_HDR;
+    size_t size;
+    memcpy(&size, p, sizeof(size));
+    if (d->mem_used) *d->mem_used -= size;
+    free(p);
+}
+
+/* Charges what the zstd context has grown (or shrunk) by since the last
+ * call. False when the budget is now past its cap. */
+static bool zd_charge(struct decomp *d, struct layer *L)
+{
+    uint64_t now = ZSTD_sizeof_DCtx(L->zd);
+    if (d->mem_used) *d->mem_used = *d->mem_used - L->zd_charged + now;
+    L->zd_charged = now;
+    return !(d->mem_used && d->mem_cap && *d->mem_used > d->mem_cap);
+}
+
+static void zd_drop(struct decomp *d, struct layer *L)
+{
+    if (!L->zd) return;
+    ZSTD_freeDCtx(L->zd);
+    L->zd = NULL;
+    if (d->mem_used) *d->mem_used -= L->zd_charged;
+    L->zd_charged = 0;
+}
+
+/* ---- the layers' decoders --------------------------------------------------- */
+
 static bool layer_init(struct decomp *d, struct layer *L, uint8_t b0, uint8_t b1)
 {
+    if (L->coding == DECOMP_BR) {
+        if (!(L->br = BrotliDecoderCreateInstance(br_alloc, br_free, d))) {
+            fail(d);
+            return false;
+        }
+        L->inited = true;
+        return true;
+    }
+    if (L->coding == DECOMP_ZSTD) {
+        if (!(L->zd = ZSTD_createDCtx()) ||
+            ZSTD_isError(ZSTD_DCtx_setParameter(L->zd, ZSTD_d_windowLogMax, DECOMP_ZSTD_WLOG))) {
+            zd_drop(d, L);
+            fail(d);
+            return false;
+        }
+        L->inited = true;
+        if (!zd_charge(d, L)) {
+            d->mem_hit = true;
+            zd_drop(d, L);
+            fail(d);
+            return false;
+        }
+        return true;
+    }
     int wbits = L->coding == DECOMP_GZIP ? 16 + MAX_WBITS
                 : looks_zlib(b0, b1)     ? MAX_WBITS
                                          : -MAX_WBITS;
     memset(&L->zs, 0, sizeof(L->zs));
     if (inflateInit2(&L->zs, wbits) != Z_OK) {
-        d->status = DECOMP_FAILED;
+        fail(d);
         return false;
     }
     /* The trailer's CRC-32 / Adler-32 is not computed: every byte was
@@ -112,16 +212,34 @@ static bool layer_init(struct decomp *d, struct layer *L, uint8_t b0, uint8_t b1
      * corrupt stream still fails in inflate's own decoding. */
     if (inflateValidate(&L->zs, 0) != Z_OK) {
         inflateEnd(&L->zs);
-        d->status = DECOMP_FAILED;
+        fail(d);
         return false;
     }
     L->inited = true;
     return true;
 }
 
+/* Layer li took used wire (or upper layer) bytes, up to next_in. */
+static void took(struct decomp *d, size_t li, size_t used, const uint8_t *next_in, bool is_cur)
+{
+    if (li != 0) return;
+    d->in_total += used;
+    if (is_cur) d->cur_used = (size_t)(next_in - d->cur);
+}
+
+/* Layer li produced n bytes into its buffer: on to the next layer, or out. */
+static void produced(struct decomp *d, size_t li, size_t n)
+{
+    if (!n) return;
+    if (li + 1 < d->n)
+        push(d, li + 1, d->layers[li].out, n, false);
+    else
+        emit(d, d->layers[li].out, n);
+}
+
 /* Inflates what it can of in; returns the bytes consumed. Stops early at the
  * end of a stream or member, or when the decoder stopped. */
-static size_t run(struct decomp *d, size_t li, const uint8_t *in, size_t len, bool is_cur)
+static size_t run_zlib(struct decomp *d, size_t li, const uint8_t *in, size_t len, bool is_cur)
 {
     struct layer *L = &d->layers[li];
     uInt avail = len > UINT_MAX ? UINT_MAX : (uInt)len;
@@ -132,17 +250,8 @@ static size_t run(struct decomp *d, size_t li, const uint8_t *in, size_t len, bo
         L->zs.next_out = L->out;
         L->zs.avail_out = DECOMP_OUT_CHUNK;
         int ret = inflate(&L->zs, Z_NO_FLUSH);
-        size_t produced = DECOMP_OUT_CHUNK - L->zs.avail_out;
-        if (li == 0) {
-            d->in_total += before - L->zs.avail_in;
-            if (is_cur) d->cur_used = (size_t)(L->zs.next_in - d->cur);
-        }
-        if (produced) {
-            if (li + 1 < d->n)
-                push(d, li + 1, L->out, produced, false);
-            else
-                emit(d, L->out, produced);
-        }
+        took(d, li, before - L->zs.avail_in, L->zs.next_in, is_cur);
+        produced(d, li, DECOMP_OUT_CHUNK - L->zs.avail_out);
         if (d->status != DECOMP_OK) break;
         if (ret == Z_STREAM_END) {
             if (L->coding == DECOMP_GZIP)
@@ -152,7 +261,7 @@ static size_t run(struct decomp *d, size_t li, const uint8_t *in, size_t len, bo
             break;
         }
         if (ret != Z_OK && ret != Z_BUF_ERROR) {
-            d->status = DECOMP_FAILED;
+            fail(d);
             break;
         }
         /* Z_BUF_ERROR: no progress possible. A full output buffer may hide
@@ -160,6 +269,69 @@ static size_t run(struct decomp *d, size_t li, const uint8_t *in, size_t len, bo
         if (ret == Z_BUF_ERROR || (L->zs.avail_in == 0 && L->zs.avail_out != 0)) break;
     }
     return avail - L->zs.avail_in;
+}
+
+/* The same for a Brotli stream: it ends once, and bytes after it are
+ * ignored, as after a gzip member. */
+static size_t run_br(struct decomp *d, size_t li, const uint8_t *in, size_t len, bool is_cur)
+{
+    struct layer *L = &d->layers[li];
+    const uint8_t *next_in = in;
+    size_t avail_in = len;
+    for (;;) {
+        size_t before = avail_in, avail_out = DECOMP_OUT_CHUNK;
+        uint8_t *next_out = L->out;
+        BrotliDecoderResult r =
+            BrotliDecoderDecompressStream(L->br, &avail_in, &next_in, &avail_out, &next_out, NULL);
+        took(d, li, before - avail_in, next_in, is_cur);
+        produced(d, li, DECOMP_OUT_CHUNK - avail_out);
+        if (d->status != DECOMP_OK) break;
+        if (r == BROTLI_DECODER_RESULT_SUCCESS) {
+            L->finished = true;
+            break;
+        }
+        if (r == BROTLI_DECODER_RESULT_ERROR) {
+            fail(d);
+            break;
+        }
+        if (r == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) break; /* it took all of in */
+    }
+    return len - avail_in;
+}
+
+/* The same for zstd: frames may follow one another (libzstd goes on to the
+ * next by itself); anything else after a frame is an error. */
+static size_t run_zstd(struct decomp *d, size_t li, const uint8_t *in, size_t len, bool is_cur)
+{
+    struct layer *L = &d->layers[li];
+    ZSTD_inBuffer zin = {in, len, 0};
+    for (;;) {
+        size_t before = zin.pos;
+        ZSTD_outBuffer zout = {L->out, DECOMP_OUT_CHUNK, 0};
+        size_t r = ZSTD_decompressStream(L->zd, &zout, &zin);
+        took(d, li, zin.pos - before, in + zin.pos, is_cur);
+        bool fits = zd_charge(d, L);
+        produced(d, li, zout.pos);
+        if (d->status != DECOMP_OK) break;
+        if (ZSTD_isError(r) || !fits) {
+            d->mem_hit |= !fits;
+            zd_drop(d, L); /* nothing more will be decoded: let its window go now */
+            fail(d);
+            break;
+        }
+        /* a full output buffer may hide more; otherwise done with this input */
+        if (zout.pos < zout.size && zin.pos == zin.size) break;
+    }
+    return zin.pos;
+}
+
+static size_t run(struct decomp *d, size_t li, const uint8_t *in, size_t len, bool is_cur)
+{
+    switch (d->layers[li].coding) {
+    case DECOMP_BR: return run_br(d, li, in, len, is_cur);
+    case DECOMP_ZSTD: return run_zstd(d, li, in, len, is_cur);
+    default: return run_zlib(d, li, in, len, is_cur);
+    }
 }
 
 static void push(struct decomp *d, size_t li, const uint8_t *in, size_t len, bool is_cur)
@@ -206,7 +378,7 @@ struct decomp *decomp_new(const uint8_t *codings, size_t n, uint64_t max_out, ui
 {
     if (!codings || n == 0 || n > DECOMP_MAX_LAYERS || !sink) return NULL;
     for (size_t i = 0; i < n; i++)
-        if (codings[i] != DECOMP_GZIP && codings[i] != DECOMP_DEFLATE) return NULL;
+        if (codings[i] < DECOMP_GZIP || codings[i] > DECOMP_ZSTD) return NULL;
     /* the output chunks are written by inflate before they are read: only
      * the state is zeroed (16 KiB per layer of memset saved per body) */
     struct decomp *d = malloc(sizeof(*d) + n * (size_t)DECOMP_OUT_CHUNK);
@@ -268,6 +440,17 @@ int decomp_hold(struct decomp *d, size_t max, size_t expect)
     d->hold_max = max;
     if (expect && expect <= max && (d->hold = malloc(expect)))
         d->hold_cap = expect; /* the body's length is known: no growing copies */
+    return 0;
+}
+
+int decomp_set_budget(struct decomp *d, uint64_t *used, uint64_t cap, uint64_t *refused)
+{
+    if (!d || d->in_total || d->holding) return -1;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->layers[i].inited) return -1;
+    d->mem_used = used;
+    d->mem_cap = used ? cap : 0;
+    d->mem_refused = refused;
     return 0;
 }
 
@@ -448,6 +631,24 @@ enum decomp_status decomp_finish(struct decomp *d)
     return d->status;
 }
 
+/* The decoders' state, windows and all: freed when the body can no longer
+ * be decoded, so a hole does not keep a Brotli or zstd window to the end. */
+static void layers_free(struct decomp *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        struct layer *L = &d->layers[i];
+        if (!L->inited) continue;
+        if (L->coding == DECOMP_BR)
+            BrotliDecoderDestroyInstance(L->br);
+        else if (L->coding == DECOMP_ZSTD)
+            zd_drop(d, L);
+        else
+            inflateEnd(&L->zs);
+        L->br = NULL;
+        L->inited = false;
+    }
+}
+
 void decomp_abandon(struct decomp *d)
 {
     if (d && d->holding) release(d);
@@ -455,6 +656,7 @@ void decomp_abandon(struct decomp *d)
         d->status = DECOMP_FAILED;
         d->retain_ok = false;
     }
+    if (d) layers_free(d);
 }
 
 enum decomp_status decomp_get_status(const struct decomp *d)
@@ -465,8 +667,7 @@ enum decomp_status decomp_get_status(const struct decomp *d)
 void decomp_free(struct decomp *d)
 {
     if (!d) return;
-    for (size_t i = 0; i < d->n; i++)
-        if (d->layers[i].inited) inflateEnd(&d->layers[i].zs);
+    layers_free(d);
     free(d->hold);
     free(d->piece_end);
     free(d);

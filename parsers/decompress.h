@@ -1,5 +1,6 @@
 /* decompress.h - streaming decoder for HTTP content codings (gzip, x-gzip,
- * deflate) built on zlib, one struct decomp per message body.
+ * deflate on zlib; br on libbrotli; zstd on libzstd), one struct decomp per
+ * message body.
  *
  * Wire bytes enter by decomp_feed() in order, split anywhere; decoded bytes
  * leave through the sink given to decomp_new(), at most DECOMP_OUT_CHUNK bytes
@@ -18,8 +19,11 @@
  * decomp_feed() passes its input through raw.
  *
  * Memory: one allocation of about sizeof(struct decomp) + n * 16 KiB, plus
- * zlib's own state (about 7 KiB + a 32 KiB window per layer). Not
- * thread-safe; one decoder belongs to one flow. */
+ * each layer's decoder: zlib's state (about 7 KiB + a 32 KiB window), or
+ * Brotli's (a window of up to 16 MiB, sized to the stream when it is
+ * shorter), or zstd's (a window of up to 8 MiB: DECOMP_ZSTD_WLOG). Brotli's
+ * and zstd's are charged to the budget given by decomp_set_budget(), if
+ * any. Not thread-safe; one decoder belongs to one flow. */
 #ifndef LH_DECOMPRESS_H
 #define LH_DECOMPRESS_H
 
@@ -33,7 +37,8 @@
 #define DECOMP_HOLD_PIECES 4096          /* whole-body mode: at most this many feeds held */
 #define DECOMP_WHOLE_MAX (8u << 20)      /* whole-body mode: at most this much output at once */
 
-enum decomp_coding { DECOMP_GZIP = 1, DECOMP_DEFLATE = 2 };
+#define DECOMP_ZSTD_WLOG 23               /* zstd windows up to 8 MiB (RFC 8878 for HTTP) */
+enum decomp_coding { DECOMP_GZIP = 1, DECOMP_DEFLATE = 2, DECOMP_BR = 3, DECOMP_ZSTD = 4 };
 
 enum decomp_status {
     DECOMP_OK = 0,
@@ -72,6 +77,14 @@ enum decomp_status decomp_feed(struct decomp *d, const uint8_t *in, size_t len);
  * once. */
 int decomp_hold(struct decomp *d, size_t max, size_t expect);
 
+/* Charges the memory of this body's Brotli and zstd decoders to *used,
+ * which other decoders may share (zlib's fixed ~40 KiB are not charged).
+ * Past cap (0: none) a Brotli decoder is refused its allocation and a zstd
+ * context that has grown is let go: the body fails (DECOMP_FAILED, raw
+ * pass-through) and *refused (if not NULL) counts it. Call before the first
+ * decomp_feed(); returns -1 after. *used must outlive the decoder: freeing
+ * gives back what it holds. */
+int decomp_set_budget(struct decomp *d, uint64_t *used, uint64_t cap, uint64_t *refused);
 /* Whole-body mode is on and has not handed over to streaming yet. */
 bool decomp_holding(const struct decomp *d);
 

@@ -486,6 +486,10 @@ static void parse_codings(struct half *h, const char *v, size_t vl, bool te)
             code = DECOMP_GZIP;
         else if (n == 7 && strncasecmp(t, "deflate", 7) == 0)
             code = DECOMP_DEFLATE;
+        else if (n == 2 && strncasecmp(t, "br", 2) == 0)
+            code = DECOMP_BR;
+        else if (n == 4 && strncasecmp(t, "zstd", 4) == 0)
+            code = DECOMP_ZSTD;
         if (!code) {
             h->enc_unknown = true;
         } else if (te) {
@@ -780,21 +784,32 @@ static void dec_start(struct http_parser *p, struct half *h, uint64_t expect)
         order[k++] = h->te[i];
     for (size_t i = h->n_ce; i-- > 0;)
         order[k++] = h->ce[i];
-    bool gz = false, df = false;
-    for (size_t i = 0; i < n; i++) {
-        gz |= order[i] == DECOMP_GZIP;
-        df |= order[i] == DECOMP_DEFLATE;
-    }
-    if (gz) {
+    bool seen[DECOMP_ZSTD + 1] = {false};
+    for (size_t i = 0; i < n; i++)
+        seen[order[i]] = true;
+    if (seen[DECOMP_GZIP]) {
         flag(h, HTTP_TX_BODY_GZIP);
         p->stats->decode_gzip++;
     }
-    if (df) {
+    if (seen[DECOMP_DEFLATE]) {
         flag(h, HTTP_TX_BODY_DEFLATE);
         p->stats->decode_deflate++;
     }
+    if (seen[DECOMP_BR]) {
+        flag(h, HTTP_TX_BODY_BR);
+        p->stats->decode_br++;
+    }
+    if (seen[DECOMP_ZSTD]) {
+        flag(h, HTTP_TX_BODY_ZSTD);
+        p->stats->decode_zstd++;
+    }
     h->dec_status = DECOMP_OK;
     h->dec = decomp_new(order, n, p->cfg.max_decoded, p->cfg.max_ratio, body_out, h);
+    /* Brotli's and zstd's windows: a quarter of max_held_bytes for all the
+     * parsers of a worker, as held gzip bodies have */
+    if (h->dec && (seen[DECOMP_BR] || seen[DECOMP_ZSTD]))
+        (void)decomp_set_budget(h->dec, &p->stats->decode_mem, p->cfg.max_held_bytes / 4,
+                                &p->stats->decode_mem_cap_hit);
     if (!h->dec) {
         p->stats->decode_failed++;
         flag(h, HTTP_TX_DECODE_FAILED);

@@ -37,6 +37,8 @@ struct http_header {
 #define HTTP_TX_GAP 0x20u           /* a gap fell inside this transaction */
 #define HTTP_TX_NO_RESPONSE 0x40u   /* flow ended before the response */
 #define HTTP_TX_UPGRADED 0x80u      /* CONNECT or Upgrade: no parsing after this */
+#define HTTP_TX_BODY_BR 0x100u
+#define HTTP_TX_BODY_ZSTD 0x200u
 
 struct http_tx {
     uint64_t index;       /* 0-based in the flow */
@@ -101,6 +103,9 @@ struct http_stats {
     uint64_t upgraded_bytes; /* bytes seen after CONNECT/Upgrade, not parsed */
     uint64_t decode_whole; /* gzip bodies inflated at once (whole-body mode) */
     uint64_t decode_held;  /* gauge: bytes reserved for gzip bodies being held */
+    uint64_t decode_br, decode_zstd;
+    uint64_t decode_mem;   /* gauge: bytes Brotli and zstd decoders hold now */
+    uint64_t decode_mem_cap_hit; /* br/zstd bodies delivered raw: decode_mem was at its cap */
 };
 
 struct http_parser;

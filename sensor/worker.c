@@ -1052,6 +1052,7 @@ static const struct {
     {HTTP_TX_BODY_DEFLATE, "deflate"},    {HTTP_TX_DECODE_FAILED, "decode_failed"},
     {HTTP_TX_TRUNCATED, "truncated"},     {HTTP_TX_GAP, "gap"},
     {HTTP_TX_NO_RESPONSE, "no_response"}, {HTTP_TX_UPGRADED, "upgraded"},
+    {HTTP_TX_BODY_BR, "br"},              {HTTP_TX_BODY_ZSTD, "zstd"},
 };
 
 /* Who asked and what for: the account (masked, or the client IP) and the
@@ -1545,6 +1546,8 @@ size_t worker_stats_kv(const struct worker_stats_src *src, struct eve_kv *kv, si
     KV("http.pipeline_cap_hit", sn->http.pipeline_cap_hit);
     KV("http.decode_gzip", sn->http.decode_gzip);
     KV("http.decode_deflate", sn->http.decode_deflate);
+    KV("http.decode_br", sn->http.decode_br);
+    KV("http.decode_zstd", sn->http.decode_zstd);
     KV("http.decode_failed", sn->http.decode_failed);
     KV("http.decode_cap_hit", sn->http.decode_cap_hit);
     KV("http.ratio_cap_hit", sn->http.ratio_cap_hit);
@@ -1555,6 +1558,8 @@ size_t worker_stats_kv(const struct worker_stats_src *src, struct eve_kv *kv, si
     KV("http.held_cap_hit", sn->http.held_cap_hit);
     KV("http.decode_whole", sn->http.decode_whole);
     KV("http.decode_held", sn->http.decode_held);
+    KV("http.decode_mem", sn->http.decode_mem);
+    KV("http.decode_mem_cap_hit", sn->http.decode_mem_cap_hit);
     KV("http.tx_alloc_failed", sn->st.tx_alloc_failed);
     KV("http.url_records", sn->st.url_records);
     const struct identity_stats *is = &sn->ident;

@@ -22,9 +22,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libpcap-dev libndpi-dev libjansson-dev
-      zlib1g-dev libdeflate-dev libyaml-dev libssl-dev)
+      zlib1g-dev libdeflate-dev libbrotli-dev libzstd-dev libyaml-dev libssl-dev)
 if [ $want_tests = 1 ]; then
-    pkgs+=(python3 tshark clang libclang-rt-14-dev libfuzzer-14-dev rsyslog iproute2 libtsan2)
+    pkgs+=(python3 tshark clang libclang-rt-14-dev libfuzzer-14-dev rsyslog iproute2 libtsan2
+           brotli zstd)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -47,6 +47,8 @@ pc() { pkg-config --cflags --libs "$@"; }
 decode_src="sensor/decode.c sensor/defrag.c"
 reasm_src="sensor/reassembly.c"
 http_src="parsers/http.c parsers/decompress.c"
+# what the body decoder links: zlib, libdeflate, Brotli, zstd
+decode_pc="zlib libdeflate libbrotlidec libzstd"
 identity_src="parsers/identity.c"
 # the loader with the sections it parses (patterns, identity/endpoints, detections)
 ruleset_src="rules/ruleset.c rules/api_rules.c rules/detect_rules.c"
@@ -68,12 +70,12 @@ for t in $TARGETS; do
     case $t in
     fuzz_decode) build $t "$decode_src" ;;
     fuzz_reasm) build $t "$reasm_src" ;;
-    fuzz_http) build $t "$http_src" $(pc zlib libdeflate) ;;
-    fuzz_gzip) build $t "parsers/decompress.c" $(pc zlib libdeflate) ;;
-    fuzz_identity) build $t "$identity_src $http_src rules/api_rules.c output/fingerprint.c" $(pc zlib libdeflate jansson libcrypto yaml-0.1) ;;
+    fuzz_http) build $t "$http_src" $(pc $decode_pc) ;;
+    fuzz_gzip) build $t "parsers/decompress.c" $(pc $decode_pc) ;;
+    fuzz_identity) build $t "$identity_src $http_src rules/api_rules.c output/fingerprint.c" $(pc $decode_pc jansson libcrypto yaml-0.1) ;;
     fuzz_rules) build $t "$ruleset_src $validate_src" $(pc yaml-0.1 libhs libcrypto) ;;
     fuzz_match) build $t "$ruleset_src $validate_src $match_src $mask_src" $(pc yaml-0.1 libhs libcrypto) ;;
-    fuzz_pcap) build $t "$all_src" $(pc libpcap libndpi zlib libdeflate jansson libcrypto yaml-0.1 libhs) -lpthread ;;
+    fuzz_pcap) build $t "$all_src" $(pc libpcap libndpi $decode_pc jansson libcrypto yaml-0.1 libhs) -lpthread ;;
     *) echo "build-local.sh: unknown target $t" >&2; exit 1 ;;
     esac
 done

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import struct
+import subprocess
 import sys
 import zlib
 
@@ -41,6 +42,20 @@ def write(outdir, target, name, data):
 
 def gz(b):
     return gzip.compress(b, mtime=0)
+
+
+def cli(argv, b):
+    """Brotli and zstd through their command-line tools (Debian's brotli and
+    zstd packages; Python's standard library has neither)."""
+    return subprocess.run(argv, input=b, stdout=subprocess.PIPE, check=True).stdout
+
+
+def br(b):
+    return cli(["brotli", "-c", "-q", "5"], b)
+
+
+def zst(b):
+    return cli(["zstd", "-c", "-q", "-3"], b)
 
 
 # ---- records that validate (made up) ------------------------------------------
@@ -316,6 +331,12 @@ def http_seeds(out):
     s["long-headers"] = hrec(0, b"GET /" + b"a" * 400 + b" HTTP/1.1\r\n" + b"".join(b"H%d: %s\r\n" % (i, b"v" * 100) for i in range(30)) + b"\r\n")
     s["http09-junk"] = hrec(0, b"GET /\r\n") + hrec(1, b"\x00\x01\x02 not http") + hend(1)
     s["request-gzip"] = hrec(0, b"POST /up HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(gz(recs)) + gz(recs)) + hrec(1, ok(b"", b""))
+    s["br"] = hrec(0, req) + hrec(1, ok(b"Content-Encoding: br\r\n", br(recs)))
+    s["br-chunked-gzip"] = hrec(0, req) + hrec(1, b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, br\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(br(gz(recs)), 40), 29)
+    s["br-corrupt"] = hrec(0, req) + hrec(1, ok(b"Content-Encoding: br\r\n", br(recs)[:30] + b"garbage" * 5))
+    s["zstd"] = hrec(0, req) + hrec(1, ok(b"Content-Encoding: zstd\r\n", zst(recs)))
+    s["zstd-frames-chunked"] = hrec(0, req) + hrec(1, b"HTTP/1.1 200 OK\r\nContent-Encoding: zstd\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(zst(recs[:100]) + zst(recs[100:]), 33), 17)
+    s["zstd-bomb"] = hrec(0, req) + hrec(1, ok(b"Content-Encoding: zstd\r\n", zst(b"0" * 2000000)))
     for name, data in s.items():
         write(out, "fuzz_http", name, data)
 

@@ -36,7 +36,9 @@ A second site, a CRM, over IPv6 loopback on a port no HTTP guess knows:
 staff log in with a form (`form: user`) and are known afterwards by their
 session cookie (`session: {cookie: CRMSESSION, login: crm_login}`); the
 customer pages are HTML, and some answers are HTTP/1.0, ended by closing the
-connection; a JSON API beside it names the caller in a JWT under a header of
+connection; clients accept what a browser does (gzip, deflate, br, zstd), and
+answers come Brotli, zstd, gzip or plain, compressed by Debian's brotli and
+zstd tools; a JSON API beside it names the caller in a JWT under a header of
 its own (`jwt: {header: X-Api-Token, claim: ctx.staff}`). Required: every
 page call names the account that logged in, by its session, the API calls
 by their token; every page's and answer's records counted as sent; the one
@@ -271,6 +273,26 @@ detections:
 """
 
 
+# What a browser asks for today (Chrome since 123), and what the server
+# answers with, by the call's number: Brotli, zstd, gzip, or nothing.
+ACCEPT = "gzip, deflate, br, zstd"
+
+
+def pick_coding(accept, call):
+    offered = {c.strip().split(";")[0] for c in accept.split(",")}
+    want = ["br", "zstd", "gzip", None][call % 4]
+    return want if want in offered else None
+
+
+def compress(coding, body):
+    """Brotli and zstd by Debian's command-line tools (Python's standard
+    library has neither); gzip by Python's."""
+    if coding == "gzip":
+        return gzip.compress(body)
+    argv = {"br": ["brotli", "-c", "-q", "6"], "zstd": ["zstd", "-c", "-q", "-6"]}[coding]
+    return subprocess.run(argv, input=body, stdout=subprocess.PIPE, check=True).stdout
+
+
 def crm_handler(world):
     class H(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -278,9 +300,13 @@ def crm_handler(world):
         def log_message(self, *a):
             pass
 
-        def send(self, body, ctype, close=False, cookie=None):
+        def send(self, body, ctype, close=False, cookie=None, coding=None):
             self.send_response(200)
             self.send_header("Content-Type", ctype)
+            if coding:  # what a browser's Accept-Encoding gets from a modern server
+                body = compress(coding, body)
+                self.send_header("Content-Encoding", coding)
+                world.codings[coding] = world.codings.get(coding, 0) + 1
             if cookie:
                 self.send_header("Set-Cookie", "CRMSESSION=%s; Path=/; HttpOnly" % cookie)
             if close:  # HTTP/1.0 style: the body ends when the connection does
@@ -311,7 +337,8 @@ def crm_handler(world):
                 claims = json.loads(base64.urlsafe_b64decode(tok + "=" * (-len(tok) % 4)))
                 world.sent((claims["ctx"]["staff"], int(q["call"])), people)
                 self.send(json.dumps({"customers": people}, ensure_ascii=False).encode(),
-                          "application/json")
+                          "application/json",
+                          coding=pick_coding(self.headers.get("Accept-Encoding", ""), int(q["call"])))
                 return
             cookie = self.headers.get("Cookie", "").split("CRMSESSION=")[1].split(";")[0]
             world.sent((world.sessions[cookie], int(q["call"])), people)
@@ -319,7 +346,9 @@ def crm_handler(world):
                            % (p["name"], p["mobile"], p["idcard"], p["addr"]) for p in people)
             body = ("<html><head><meta charset='utf-8'></head><body><table>%s</table>"
                     "</body></html>" % rows).encode()
-            self.send(body, "text/html; charset=utf-8", close=int(q["call"]) % 4 == 3)
+            call = int(q["call"])
+            self.send(body, "text/html; charset=utf-8", close=call % 4 == 3,
+                      coding=pick_coding(self.headers.get("Accept-Encoding", ""), call))
     return H
 
 
@@ -342,7 +371,7 @@ def crm_clients(port):
         calls += 1
         for k in range(pages):
             c.request("GET", "/crm/customer?from=%d&n=%d&call=%d" % (first + k * per_page, per_page, k),
-                      headers={"Cookie": cookie})
+                      headers={"Cookie": cookie, "Accept-Encoding": ACCEPT})
             r = c.getresponse()
             r.read()
             calls += 1
@@ -359,7 +388,7 @@ def crm_clients(port):
     c = conn()
     for k in range(8):
         c.request("GET", "/crm/api/customer?from=%d&n=10&call=%d" % (9000 + 10 * k, k),
-                  headers={"X-Api-Token": token})
+                  headers={"X-Api-Token": token, "Accept-Encoding": ACCEPT})
         c.getresponse().read()
         calls += 1
     c.close()
@@ -373,6 +402,7 @@ def scenario_crm(lh, src, d, threads):
         f.write(CRM_RULES)
     world = World()
     world.sessions = {}
+    world.codings = {}
 
     class Server6(http.server.ThreadingHTTPServer):
         address_family = socket.AF_INET6
@@ -402,7 +432,16 @@ def scenario_crm(lh, src, d, threads):
           "CRM: pages named by the session their login opened, on later connections too, "
           "API calls by their token (%s)" % sorted((k, sorted(v)) for k, v in via.items()))
     check(counts_match(world, [e for e in http_ev if e.get("http", {}).get("endpoint") != "crm_login"]),
-          "CRM: every page's and answer's phones, IDs and addresses counted as sent")
+          "CRM: every page's and answer's phones, IDs and addresses counted as sent, "
+          "answers sent Brotli, zstd and gzip among them")
+    flagged = {}
+    for e in http_ev:
+        for f in e.get("http", {}).get("flags", []):
+            flagged[f] = flagged.get(f, 0) + 1
+    check(all(flagged.get(c, 0) == n for c, n in world.codings.items()) and
+          {"br", "zstd", "gzip"} <= set(world.codings) and "decode_failed" not in flagged,
+          "CRM: each answer's coding is in its event's flags, none failed to decode "
+          "(sent %s; flags %s)" % (sorted(world.codings.items()), sorted(flagged.items())))
     alerts = sorted({(e["alert"]["rule"], e["account"]["id"]) for e in evs if e["event_type"] == "alert"})
     check(alerts == [("crm_pull", "zhao.min")], "CRM: only the one who browsed 1,500 customers "
           "is alerted (%s)" % alerts)

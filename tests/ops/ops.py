@@ -195,7 +195,10 @@ class Rsyslog:
         with open(self.conf, "w") as f:
             f.write('global(workDirectory="%s" maxMessageSize="256k")\n' % d)
             f.write('module(load="imtcp")\ninput(type="imtcp" port="%d" address="127.0.0.1")\n' % port)
-            f.write('module(load="imudp")\ninput(type="imudp" port="%d" address="127.0.0.1")\n' % port)
+            # a receive buffer for a whole run's burst: on a loaded machine the
+            # kernel's default (~200 KB) overflows before rsyslogd reads
+            f.write('module(load="imudp")\ninput(type="imudp" port="%d" address="127.0.0.1" '
+                    'rcvbufSize="8m")\n' % port)
             f.write('template(name="raw" type="string" string="%msgid% %app-name% %procid% %msg%\\n")\n')
             f.write('if $app-name == "leakhound" then {\n'
                     '  action(type="omfile" file="%s" template="raw")\n}\n' % self.out)
@@ -247,7 +250,16 @@ def syslog_intact(lh, src, proto):
         try:
             r = base(lh, src, d, ["--sink", "file:eve.json",
                                   "--sink", "syslog:%s://127.0.0.1:%d,name=siem" % (proto, port)])
-            time.sleep(0.3)
+            # rsyslogd writes what it has read in its own time: wait for the
+            # count to reach the events written, or to stop growing
+            want, last, still = len(lines(os.path.join(d, "eve.json"))), -1, 0
+            for _ in range(100):
+                n = len(rs.received())
+                if n >= want or still >= 10:
+                    break
+                still = still + 1 if n == last else 0
+                last = n
+                time.sleep(0.1)
         finally:
             rs.stop()
         check(r.returncode == 0, "%s: run exits 0 (%s)" % (proto, r.stderr))

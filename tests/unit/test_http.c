@@ -8,8 +8,10 @@
  * look at the whole run. */
 #include <stdlib.h>
 #include <string.h>
+#include <brotli/encode.h>
 #include <sys/resource.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "check.h"
 #include "parsers/decompress.h"
@@ -546,7 +548,7 @@ static void test_gzip_chunked_stacked(void)
                                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
     n4 += chunkify(r4 + n4, sizeof(r4) - n4, gz_text, gz_len, 100);
     const char r5[] =
-        "HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 4\r\n\r\n\x01\x02\x03\x04";
+        "HTTP/1.1 200 OK\r\nContent-Encoding: compress\r\nContent-Length: 4\r\n\r\n\x01\x02\x03\x04";
     const struct ev evs[] = {
         REQ("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\nGET /4 "
             "HTTP/1.1\r\n\r\n"
@@ -574,6 +576,199 @@ static void test_gzip_chunked_stacked(void)
     CHECK_EQ(S.decode_deflate, 1);
     CHECK_EQ(S.decode_failed, 0);
     CHECK_EQ(S.chunked, 2);
+}
+
+/* ---- Brotli and zstd ---- */
+
+static size_t brc(int lgwin, const void *in, size_t len, uint8_t *out, size_t cap)
+{
+    size_t n = cap;
+    return BrotliEncoderCompress(5, lgwin, BROTLI_MODE_TEXT, len, in, &n, out) ? n : 0;
+}
+
+/* a zstd frame; big_window: streamed without its size, declaring 2^24 */
+static size_t zsc(const void *in, size_t len, uint8_t *out, size_t cap, int big_window)
+{
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    if (!c) return 0;
+    size_t r;
+    if (big_window) {
+        ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 24);
+        ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
+        ZSTD_inBuffer zi = {in, len, 0};
+        ZSTD_outBuffer zo = {out, cap, 0};
+        r = ZSTD_compressStream2(c, &zo, &zi, ZSTD_e_continue);
+        if (!ZSTD_isError(r)) r = ZSTD_compressStream2(c, &zo, &zi, ZSTD_e_end);
+        r = ZSTD_isError(r) || r != 0 ? 0 : zo.pos;
+    } else {
+        r = ZSTD_compress2(c, out, cap, in, len);
+        if (ZSTD_isError(r)) r = 0;
+    }
+    ZSTD_freeCCtx(c);
+    return r;
+}
+
+/* head + body into out; returns the length */
+static size_t with_head(uint8_t *out, size_t cap, const char *head, const uint8_t *body,
+                        size_t blen)
+{
+    size_t n = (size_t)snprintf((char *)out, cap, head, blen);
+    memcpy(out + n, body, blen);
+    return n + blen;
+}
+
+static void test_br_zstd(void)
+{
+    static uint8_t b[2048], z[2048], z2[2048], tmp[4096], r[8][8192];
+    size_t bl = brc(22, TEXT, strlen(TEXT), b, sizeof(b));
+    size_t zl = zsc(TEXT, strlen(TEXT), z, sizeof(z), 0);
+    CHECK(bl > 0 && bl < strlen(TEXT) && zl > 0 && zl < strlen(TEXT));
+    const char *cl = "HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %%zu\r\n\r\n";
+    char head[160];
+    size_t n[8];
+    /* br, with bytes after the stream's end (ignored, as after gzip) */
+    memcpy(tmp, b, bl);
+    memcpy(tmp + bl, "junk", 4);
+    snprintf(head, sizeof(head), cl, "br");
+    n[0] = with_head(r[0], sizeof(r[0]), head, tmp, bl + 4);
+    /* zstd, chunked in 5-byte pieces */
+    n[1] = (size_t)snprintf((char *)r[1], sizeof(r[1]),
+                            "HTTP/1.1 200 OK\r\nContent-Encoding: ZSTD\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n");
+    n[1] += chunkify(r[1] + n[1], sizeof(r[1]) - n[1], z, zl, 5);
+    /* stacked: gzip applied first, then br */
+    size_t gl = zc(Z_GZ, TEXT, strlen(TEXT), tmp, sizeof(tmp));
+    size_t sl = brc(10, tmp, gl, tmp + 2048, 2048);
+    snprintf(head, sizeof(head), cl, "gzip, br");
+    n[2] = with_head(r[2], sizeof(r[2]), head, tmp + 2048, sl);
+    /* two zstd frames one after the other */
+    size_t half = strlen(TEXT) / 2;
+    size_t f1 = zsc(TEXT, half, z2, 1024, 0);
+    size_t f2 = zsc(TEXT + half, strlen(TEXT) - half, z2 + f1, 1024, 0);
+    char head_z[160];
+    snprintf(head_z, sizeof(head_z), cl, "zstd");
+    n[3] = with_head(r[3], sizeof(r[3]), head_z, z2, f1 + f2);
+    /* br as a transfer coding */
+    n[4] = (size_t)snprintf((char *)r[4], sizeof(r[4]),
+                            "HTTP/1.1 200 OK\r\nTransfer-Encoding: br, chunked\r\n\r\n");
+    n[4] += chunkify(r[4] + n[4], sizeof(r[4]) - n[4], b, bl, 64);
+    /* br whose first byte asks for a large window (not allowed in HTTP):
+     * nothing decodes, and the short body is delivered raw, all of it */
+    memcpy(tmp, b, bl);
+    tmp[0] = 0x11;
+    snprintf(head, sizeof(head), cl, "br");
+    n[5] = with_head(r[5], sizeof(r[5]), head, tmp, bl);
+    /* zstd whose second frame is broken: the first decoded, the rest raw */
+    memcpy(tmp + 1024, z2, f1 + f2);
+    tmp[1024 + f1] ^= 0xff; /* the second frame's magic */
+    n[7] = with_head(r[7], sizeof(r[7]), head_z, tmp + 1024, f1 + f2);
+    /* zstd asking for a 16 MiB window: refused (RFC 8878 caps HTTP at 8) */
+    size_t wl = zsc(TEXT, strlen(TEXT), tmp + 2048, 2048, 1);
+    CHECK(wl > 0);
+    n[6] = with_head(r[6], sizeof(r[6]), head_z, tmp + 2048, wl);
+    const struct ev evs[] = {
+        REQ("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n"
+            "GET /4 HTTP/1.1\r\n\r\nGET /5 HTTP/1.1\r\n\r\nGET /6 HTTP/1.1\r\n\r\n"
+            "GET /7 HTTP/1.1\r\n\r\nGET /8 HTTP/1.1\r\n\r\n"),
+        {EV_FEED, HTTP_RESPONSE, r[0], n[0]}, {EV_FEED, HTTP_RESPONSE, r[1], n[1]},
+        {EV_FEED, HTTP_RESPONSE, r[2], n[2]}, {EV_FEED, HTTP_RESPONSE, r[3], n[3]},
+        {EV_FEED, HTTP_RESPONSE, r[4], n[4]}, {EV_FEED, HTTP_RESPONSE, r[5], n[5]},
+        {EV_FEED, HTTP_RESPONSE, r[6], n[6]}, {EV_FEED, HTTP_RESPONSE, r[7], n[7]},
+    };
+    /* every split but in the last response: after an error mid-stream the
+     * raw rest starts where the decoder stopped in the current piece, and
+     * zstd keeps a frame's first bytes in its own buffer */
+    run_all("br_zstd", evs, NEV(evs) - 1, NULL);
+    CHECK_EQ(R.tx[7].flags, HTTP_TX_NO_RESPONSE);
+    run(evs, NEV(evs), NULL, -1, 0);
+    CHECK_EQ(R.n, 8);
+    for (size_t i = 0; i < 5; i++)
+        CHECK(body_is(&R.tx[i], HTTP_RESPONSE, TEXT));
+    CHECK_EQ(R.tx[0].flags, HTTP_TX_BODY_BR);
+    CHECK_EQ(R.tx[0].resp_body_len, bl + 4);
+    CHECK_EQ(R.tx[1].flags, HTTP_TX_BODY_ZSTD | HTTP_TX_BODY_CHUNKED);
+    CHECK_EQ(R.tx[1].resp_body_len, zl);
+    CHECK_EQ(R.tx[2].flags, HTTP_TX_BODY_GZIP | HTTP_TX_BODY_BR);
+    CHECK_EQ(R.tx[3].flags, HTTP_TX_BODY_ZSTD);
+    CHECK_EQ(R.tx[4].flags, HTTP_TX_BODY_BR | HTTP_TX_BODY_CHUNKED);
+    CHECK_EQ(R.tx[5].flags, HTTP_TX_BODY_BR | HTTP_TX_DECODE_FAILED);
+    CHECK(body_eq(&R.tx[5], HTTP_RESPONSE, tmp, bl));
+    CHECK_EQ(R.tx[6].flags, HTTP_TX_BODY_ZSTD | HTTP_TX_DECODE_FAILED);
+    CHECK(body_eq(&R.tx[6], HTTP_RESPONSE, tmp + 2048, wl)); /* short: all of it raw */
+    CHECK_EQ(R.tx[7].flags, HTTP_TX_BODY_ZSTD | HTTP_TX_DECODE_FAILED);
+    /* the first frame decoded, then the second raw but for the bytes zstd
+     * took before it failed (its magic number, 4) */
+    size_t raw = R.tx[7].resp_dec - half;
+    CHECK(R.tx[7].resp_dec > half && raw <= f2 && raw + 4 >= f2);
+    CHECK(memcmp(R.tx[7].body[HTTP_RESPONSE], TEXT, half) == 0);
+    CHECK(memcmp(R.tx[7].body[HTTP_RESPONSE] + half, tmp + 1024 + f1 + f2 - raw, raw) == 0);
+    CHECK_EQ(S.decode_br, 4);
+    CHECK_EQ(S.decode_zstd, 4);
+    CHECK_EQ(S.decode_gzip, 1);
+    CHECK_EQ(S.decode_failed, 3);
+    CHECK_EQ(S.decode_mem_cap_hit, 0);
+    CHECK_EQ(S.decode_mem, 0); /* every decoder gave back what it held */
+}
+
+/* The windows of Brotli and zstd decoders answer to a quarter of
+ * max_held_bytes, shared by a worker's parsers: past it a body is
+ * delivered raw and counted, and the gauge comes back to 0. */
+static void test_br_zstd_budget(void)
+{
+    const size_t big = 600000;
+    uint8_t *text = malloc(big), *b = malloc(big), *z = malloc(big), *r = malloc(2 * big);
+    CHECK(text && b && z && r);
+    if (!text || !b || !z || !r) return;
+    uint32_t x = 12345;
+    for (size_t i = 0; i < big; i++) { /* text that does not compress to nothing */
+        x = x * 1103515245u + 12345u;
+        text[i] = (uint8_t)('a' + (x >> 16) % 26);
+    }
+    size_t bl = brc(22, text, big, b, big);
+    size_t zl = zsc(text, big, z, big, 0);
+    CHECK(bl > 0 && zl > 0);
+    for (int cap_it = 0; cap_it < 2; cap_it++) {
+        struct http_config cfg;
+        http_config_default(&cfg);
+        /* a quarter of 1 MiB cannot hold a window for 600 KB; 64 MiB can */
+        cfg.max_held_bytes = cap_it ? 1u << 20 : 64u << 20;
+        memset(&S, 0, sizeof(S));
+        R.n = 0;
+        R.errors = 0;
+        R.log[0] = 0;
+        struct http_parser *p = http_parser_new(&cfg, &S, &CB, &R);
+        const char *req = "GET /b HTTP/1.1\r\n\r\nGET /z HTTP/1.1\r\n\r\n";
+        http_feed(p, HTTP_REQUEST, (const uint8_t *)req, strlen(req), 1);
+        size_t n = with_head(r, 2 * big, "HTTP/1.1 200 OK\r\nContent-Encoding: br\r\n"
+                                         "Content-Length: %zu\r\n\r\n", b, bl);
+        http_feed(p, HTTP_RESPONSE, r, n / 2, 2);
+        CHECK(S.decode_mem <= cfg.max_held_bytes / 4);
+        if (!cap_it) CHECK(S.decode_mem > big / 2); /* it is charged while the body runs */
+        http_feed(p, HTTP_RESPONSE, r + n / 2, n - n / 2, 3);
+        CHECK_EQ(S.decode_mem, 0);
+        n = with_head(r, 2 * big, "HTTP/1.1 200 OK\r\nContent-Encoding: zstd\r\n"
+                                  "Content-Length: %zu\r\n\r\n", z, zl);
+        for (size_t off = 0; off < n; off += 1460)
+            http_feed(p, HTTP_RESPONSE, r + off, n - off < 1460 ? n - off : 1460, 4);
+        CHECK_EQ(S.decode_mem, 0);
+        http_parser_free(p);
+        CHECK_EQ(R.n, 2);
+        if (cap_it) {
+            CHECK_EQ(S.decode_mem_cap_hit, 2);
+            CHECK_EQ(S.decode_failed, 2);
+            CHECK_EQ(R.tx[0].flags, HTTP_TX_BODY_BR | HTTP_TX_DECODE_FAILED);
+            CHECK_EQ(R.tx[1].flags, HTTP_TX_BODY_ZSTD | HTTP_TX_DECODE_FAILED);
+        } else {
+            CHECK_EQ(S.decode_mem_cap_hit, 0);
+            CHECK(body_eq(&R.tx[0], HTTP_RESPONSE, text, big));
+            CHECK(body_eq(&R.tx[1], HTTP_RESPONSE, text, big));
+            CHECK_EQ(R.tx[1].flags, HTTP_TX_BODY_ZSTD);
+        }
+    }
+    free(text);
+    free(b);
+    free(z);
+    free(r);
 }
 
 static void test_request_gzip(void)
@@ -1619,6 +1814,8 @@ int main(void)
     test_chunked();
     test_gzip_deflate();
     test_gzip_chunked_stacked();
+    test_br_zstd();
+    test_br_zstd_budget();
     test_request_gzip();
     test_no_body();
     test_body_to_close();
