@@ -213,7 +213,7 @@ int identity_param(const char *qs, size_t len, const char *name, char *out, size
             end++;
         const char *eq = memchr(qs + i, '=', end - i);
         if (eq && (size_t)(eq - (qs + i)) == nlen && memcmp(qs + i, name, nlen) == 0) {
-            char tmp[IDENTITY_MAX * 3];
+            char tmp[2048]; /* a session token may be long; account names are cut later */
             size_t t = 0;
             for (const char *p = eq + 1; p < qs + end && t + 1 < sizeof(tmp); p++) {
                 if (*p == '%' && (qs + end) - p > 2 && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
@@ -440,7 +440,68 @@ static void sess_put(struct identity_sessions *c, uint64_t h, const char *accoun
     c->learned++;
 }
 
-void identity_learn(struct identity_ctx *c, const struct http_tx *tx, int ep, const char *account)
+/* A session token is hashed whole up to this many bytes (longer ones are
+ * cut the same way on both sides). */
+#define SESS_TOKEN_MAX 2048
+
+/* The token without an auth scheme before it ("Bearer abc" -> "abc"): a
+ * word of letters, then blanks, then the rest. Login answers sometimes give
+ * the scheme with the token, requests nearly always do; the same is cut on
+ * both sides. */
+static const char *strip_scheme(const char *v)
+{
+    while (*v == ' ')
+        v++;
+    size_t w = 0;
+    while (w < 20 && isalpha((unsigned char)v[w]))
+        w++;
+    if (w == 0 || v[w] != ' ')
+        return v;
+    const char *r = v + w;
+    while (*r == ' ')
+        r++;
+    return *r ? r : v;
+}
+
+/* Value of cookie name from the answer's Set-Cookie headers, or -1. */
+static int set_cookie(const struct http_tx *tx, const char *name, char *out, size_t outlen)
+{
+    size_t nlen = strlen(name);
+    for (size_t h = 0; h < tx->n_resp_headers; h++) {
+        const struct http_header *hd = &tx->resp_headers[h];
+        if (strcasecmp(hd->name, "Set-Cookie") != 0)
+            continue;
+        const char *v = hd->value;
+        while (*v == ' ')
+            v++;
+        if (strncmp(v, name, nlen) != 0 || v[nlen] != '=')
+            continue;
+        /* the value as identity_cookie() reads it from requests */
+        v += nlen + 1;
+        size_t n = strcspn(v, ";");
+        if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+            v++;
+            n -= 2;
+        }
+        if (n == 0 || n >= outlen)
+            continue;
+        return (int)clean_copy(out, outlen, v, n);
+    }
+    return -1;
+}
+
+int identity_wants_answer(const struct identity_ctx *c, int ep)
+{
+    for (size_t i = 0; c->rules && ep >= 0 && i < c->rules->n_identity; i++) {
+        const struct rule_identity *ri = &c->rules->identity[i];
+        if (ri->kind == IDENT_SESSION && ri->login_idx == ep && ri->token)
+            return 1;
+    }
+    return 0;
+}
+
+void identity_learn(struct identity_ctx *c, const struct http_tx *tx, int ep, const char *account,
+                    const uint8_t *body, size_t body_len)
 {
     if (!c->rules || ep < 0 || !account || !account[0])
         return;
@@ -448,26 +509,26 @@ void identity_learn(struct identity_ctx *c, const struct http_tx *tx, int ep, co
         const struct rule_identity *ri = &c->rules->identity[i];
         if (ri->kind != IDENT_SESSION || ri->login_idx != ep)
             continue;
-        size_t nlen = strlen(ri->name);
-        for (size_t h = 0; h < tx->n_resp_headers; h++) {
-            const struct http_header *hd = &tx->resp_headers[h];
-            if (strcasecmp(hd->name, "Set-Cookie") != 0)
-                continue;
-            const char *v = hd->value;
-            while (*v == ' ')
-                v++;
-            if (strncmp(v, ri->name, nlen) != 0 || v[nlen] != '=')
-                continue;
-            char val[512];
-            size_t n = strcspn(v + nlen + 1, ";");
-            if (n == 0 || n >= sizeof(val))
-                continue;
-            memcpy(val, v + nlen + 1, n);
-            val[n] = 0;
-            pthread_mutex_lock(&c->ss->mu);
-            sess_put(c->ss, sess_hash(c->ss, val), account);
-            pthread_mutex_unlock(&c->ss->mu);
+        char val[SESS_TOKEN_MAX];
+        int n = -1;
+        if (ri->token) {
+            n = body ? json_path(body, body_len, ri->token, val, sizeof(val)) : -1;
+            if (n == -2)
+                c->st.json_malformed++;
+        } else if (ri->token_header || ri->carrier == SESS_HEADER) {
+            /* the answer's header: token_header, or the one requests carry it in */
+            const char *h = http_tx_header(tx, HTTP_RESPONSE,
+                                           ri->token_header ? ri->token_header : ri->name);
+            n = h ? (int)clean_copy(val, sizeof(val), h, strlen(h)) : -1;
+        } else {
+            n = set_cookie(tx, ri->name, val, sizeof(val));
         }
+        const char *tok = n > 0 ? strip_scheme(val) : "";
+        if (!tok[0])
+            continue;
+        pthread_mutex_lock(&c->ss->mu);
+        sess_put(c->ss, sess_hash(c->ss, tok), account);
+        pthread_mutex_unlock(&c->ss->mu);
     }
 }
 
@@ -511,14 +572,25 @@ static int try_source(struct identity_ctx *c, const struct rule_identity *ri,
         return r < 0 ? -1 : r;
     }
     case IDENT_SESSION: {
-        h = http_tx_header(tx, HTTP_REQUEST, "Cookie");
-        char val[512];
-        if (!h || identity_cookie(h, ri->name, val, sizeof(val)) <= 0)
+        char val[SESS_TOKEN_MAX];
+        int n = -1;
+        if (ri->carrier == SESS_COOKIE) {
+            h = http_tx_header(tx, HTTP_REQUEST, "Cookie");
+            n = h ? identity_cookie(h, ri->name, val, sizeof(val)) : -1;
+        } else if (ri->carrier == SESS_HEADER) {
+            h = http_tx_header(tx, HTTP_REQUEST, ri->name);
+            n = h ? (int)clean_copy(val, sizeof(val), h, strlen(h)) : -1;
+        } else {
+            q = query_of(tx, &qlen);
+            n = q ? identity_param(q, qlen, ri->name, val, sizeof(val)) : -1;
+        }
+        const char *tok = n > 0 ? strip_scheme(val) : "";
+        if (!tok[0])
             return -1;
         /* copied out under the lock: another worker may evict the slot */
         char acct[IDENTITY_MAX];
         pthread_mutex_lock(&c->ss->mu);
-        struct sess *s = sess_find(c->ss, sess_hash(c->ss, val));
+        struct sess *s = sess_find(c->ss, sess_hash(c->ss, tok));
         if (s) {
             s->used = ++c->ss->clock;
             memcpy(acct, s->account, sizeof(acct));

@@ -8,10 +8,13 @@
  * JSON field of the request body, or a session cookie learned at login.
  *
  * Session learning: when a request to a source's login endpoint names an
- * account (by the other sources) and its response sets the session cookie,
- * identity_learn() remembers cookie value -> account in a capped table (the
- * value is kept only as a keyed hash). Later requests carrying that cookie
- * resolve to the account with via "session:NAME".
+ * account (by the other sources) and its response hands out the session's
+ * token (a Set-Cookie, a response header, or a field of its JSON body),
+ * identity_learn() remembers token -> account in a capped table (the token
+ * is kept only as a keyed hash). Later requests carrying that token (in the
+ * cookie, header or query parameter the source names; an auth scheme such
+ * as "Bearer " before it is not part of it) resolve to the account with via
+ * "session:NAME".
  *
  * With no source matching, the caller uses the client IP (via "src_ip"). */
 #ifndef LH_IDENTITY_H
@@ -63,6 +66,10 @@ void identity_sessions_stats(struct identity_sessions *s, struct identity_stats 
 
 /* Does any source need the request body (form or JSON field)? */
 int identity_wants_body(const struct identity_ctx *c);
+/* Does a session source learn its token from the JSON body of the answer
+ * to endpoint ep (its login)? Then the caller keeps that body for
+ * identity_learn(). */
+int identity_wants_answer(const struct identity_ctx *c, int ep);
 
 /* Tries the sources in order on the request of tx (headers, target) and its
  * body (the first body_len bytes, may be NULL). endpoint: the request's
@@ -71,10 +78,11 @@ int identity_resolve(struct identity_ctx *c, const struct http_tx *tx, const uin
                      size_t body_len, struct identity_result *out);
 
 /* After the response of a request to endpoint ep: if ep is a session
- * source's login endpoint and the response sets that source's cookie,
- * remember it for account. */
+ * source's login endpoint and the response hands out that source's token
+ * (Set-Cookie, a header, or a field of body: the answer's first body_len
+ * decoded bytes, may be NULL), remember it for account. */
 void identity_learn(struct identity_ctx *c, const struct http_tx *tx, int ep,
-                    const char *account);
+                    const char *account, const uint8_t *body, size_t body_len);
 
 /* Helpers, exposed for tests and the endpoint matcher. */
 /* Value of parameter name in a query string or form body (percent-decoded,

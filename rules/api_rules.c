@@ -8,6 +8,7 @@
  *     - header: X-Emp-Id
  *     - jwt: {header: Authorization, claim: emp_id}
  *     - session: {cookie: SESSIONID, login: login}
+ *     - session: {header: Authorization, login: api_login, token: data.token}
  *   endpoints:
  *     - id: waybill_query
  *       method: [GET, POST]
@@ -107,7 +108,7 @@ static void parse_identity(struct pctx *c, yaml_node_t *n, struct api_rules *r)
         n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1) {
         perr(c, n, "an identity source is one of: header: NAME, cookie: NAME, query: NAME, "
                    "basic: HEADER|true, jwt: {header: H, claim: C}, form: FIELD, json: PATH, "
-                   "session: {cookie: NAME, login: ENDPOINT}");
+                   "session: {login: ENDPOINT, cookie|header|query: NAME, token: PATH}");
         return;
     }
     if (r->n_identity >= API_MAX_ENTRIES) {
@@ -151,9 +152,10 @@ static void parse_identity(struct pctx *c, yaml_node_t *n, struct api_rules *r)
         }
     } else if (kind == IDENT_SESSION) {
         if (vn->type != YAML_MAPPING_NODE) {
-            perr(c, vn, "session needs {cookie: NAME, login: ENDPOINT_ID}");
+            perr(c, vn, "session needs {login: ENDPOINT_ID} and one of cookie:, header:, query:");
             return;
         }
+        int carriers = 0;
         for (yaml_node_pair_t *p = vn->data.mapping.pairs.start; p < vn->data.mapping.pairs.top;
              p++) {
             yaml_node_t *k2 = yaml_document_get_node(c->doc, p->key);
@@ -161,20 +163,40 @@ static void parse_identity(struct pctx *c, yaml_node_t *n, struct api_rules *r)
             const char *key = scalar(c, k2, "session key"), *val = scalar(c, v2, "session value");
             if (!key || !val)
                 continue;
-            if (strcmp(key, "cookie") == 0) {
-                free(id.name);
-                id.name = dup(val);
+            char **slot = NULL;
+            if (strcmp(key, "cookie") == 0 || strcmp(key, "header") == 0 ||
+                strcmp(key, "query") == 0) {
+                id.carrier = key[0] == 'c' ? SESS_COOKIE : key[0] == 'h' ? SESS_HEADER : SESS_QUERY;
+                carriers++;
+                slot = &id.name;
             } else if (strcmp(key, "login") == 0) {
-                free(id.login);
-                id.login = dup(val);
+                slot = &id.login;
+            } else if (strcmp(key, "token") == 0) {
+                slot = &id.token;
+            } else if (strcmp(key, "token_header") == 0) {
+                slot = &id.token_header;
             } else {
-                perr(c, k2, "unknown key '%s' in session; use cookie and login", key);
+                perr(c, k2, "unknown key '%s' in session; use login, one of cookie, header, "
+                            "query, and optionally token or token_header", key);
+                continue;
             }
+            free(*slot); /* a key given twice: the last one counts */
+            *slot = dup(val);
         }
-        if (!id.name || !id.login) {
-            perr(c, vn, "session needs both cookie: and login:");
+        const char *why = NULL;
+        if (carriers != 1 || !id.login)
+            why = "session needs login: and exactly one of cookie:, header:, query:";
+        else if (id.token && id.token_header)
+            why = "session: token: (the login answer's JSON) or token_header:, not both";
+        else if (id.carrier == SESS_QUERY && !id.token && !id.token_header)
+            why = "a session carried in a query parameter needs token: or token_header: "
+                  "(where the login answer gives it)";
+        if (why) {
+            perr(c, vn, "%s", why);
             free(id.name);
             free(id.login);
+            free(id.token);
+            free(id.token_header);
             return;
         }
     } else {
@@ -378,6 +400,8 @@ void api_rules_free(struct api_rules *r)
         free(r->identity[i].name);
         free(r->identity[i].claim);
         free(r->identity[i].login);
+        free(r->identity[i].token);
+        free(r->identity[i].token_header);
         free(r->identity[i].file);
     }
     free(r->identity);

@@ -25,12 +25,19 @@ enum ident_kind {
 /* "header", "cookie", ... Can't fail. */
 const char *ident_kind_name(enum ident_kind k);
 
+/* Where a session's token travels on later requests (IDENT_SESSION). */
+enum sess_carrier { SESS_COOKIE = 0, SESS_HEADER, SESS_QUERY };
+
 struct rule_identity {
     enum ident_kind kind;
-    char *name;      /* header, cookie, query, form or JSON field name; session cookie name */
+    char *name;      /* header, cookie, query, form or JSON field name; for a session, the
+                        cookie, header or query parameter that carries its token */
     char *claim;     /* IDENT_JWT: claim (dotted path), default "sub" */
     char *login;     /* IDENT_SESSION: endpoint id of the login request */
     int login_idx;   /* resolved endpoint index, -1 none */
+    enum sess_carrier carrier; /* IDENT_SESSION */
+    char *token;     /* IDENT_SESSION: dotted path into the login answer's JSON body, or NULL */
+    char *token_header; /* IDENT_SESSION: the login answer's header giving the token, or NULL */
     char *file;
     int line;
 };

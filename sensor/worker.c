@@ -109,6 +109,8 @@ struct txstate {
     int endpoint;        /* the request's endpoint index, -1 none */
     uint8_t *reqbody;    /* first bytes of the request body, for form/JSON identity */
     uint32_t reqbody_len;
+    uint8_t *ansbody;    /* a login answer's first bytes, for a session token in its JSON */
+    uint32_t ansbody_len;
     struct detect_rec *drec; /* distinct records for the detection engine */
     uint32_t n_drec, cap_drec;
     uint8_t gen;         /* the rules' slot (struct wgen) the transaction began under */
@@ -943,6 +945,12 @@ static struct txstate *tx_new(struct worker *w)
 static void tx_release(struct worker *w, struct txstate *t)
 {
     budget_give(w, tx_held(w, t));
+    if (t->ansbody) { /* logins are few: not kept for reuse */
+        budget_give(w, w->cfg.identity_body_max);
+        free(t->ansbody);
+        t->ansbody = NULL;
+        t->ansbody_len = 0;
+    }
     if (t->rec.samples)
         flow_table_charge(w->ft, -(int64_t)t->rec.cap_samples * SAMPLE_LEN);
     if (w->n_tx_pool == TX_POOL) {
@@ -1005,6 +1013,27 @@ static void tx_response(void *ud, struct http_tx *tx)
     (void)tx;
 }
 
+/* Keeps the first identity_body_max bytes of a body that identity reads,
+ * the buffer charged to the session budget. */
+static void body_keep(struct worker *w, uint8_t **buf, uint32_t *have, const uint8_t *data,
+                      size_t len)
+{
+    if (*have >= w->cfg.identity_body_max)
+        return;
+    if (!*buf && budget_take(w, w->cfg.identity_body_max)) {
+        *buf = malloc(w->cfg.identity_body_max);
+        if (!*buf)
+            budget_give(w, w->cfg.identity_body_max);
+    }
+    if (*buf) {
+        size_t n = w->cfg.identity_body_max - *have;
+        if (n > len)
+            n = len;
+        memcpy(*buf + *have, data, n);
+        *have += (uint32_t)n;
+    }
+}
+
 static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8_t *data,
                     size_t len)
 {
@@ -1013,20 +1042,11 @@ static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8
     struct txstate *t = tx->user;
     if (!t)
         return;
-    if (dir == HTTP_REQUEST && w->ident_body && t->reqbody_len < w->cfg.identity_body_max) {
-        if (!t->reqbody && budget_take(w, w->cfg.identity_body_max)) {
-            t->reqbody = malloc(w->cfg.identity_body_max);
-            if (!t->reqbody)
-                budget_give(w, w->cfg.identity_body_max);
-        }
-        if (t->reqbody) {
-            size_t n = w->cfg.identity_body_max - t->reqbody_len;
-            if (n > len)
-                n = len;
-            memcpy(t->reqbody + t->reqbody_len, data, n);
-            t->reqbody_len += (uint32_t)n;
-        }
-    }
+    if (dir == HTTP_REQUEST && w->ident_body)
+        body_keep(w, &t->reqbody, &t->reqbody_len, data, len);
+    else if (dir == HTTP_RESPONSE && t->endpoint >= 0 &&
+             identity_wants_answer(w->gens[t->gen].ident, t->endpoint))
+        body_keep(w, &t->ansbody, &t->ansbody_len, data, len);
     const struct rulegen *g = w->gens[t->gen].g;
     if (!g)
         return;
@@ -1080,7 +1100,7 @@ static void tx_identify(struct worker *w, struct session *s, struct http_tx *tx,
     struct identity_ctx *ic = w->gens[t->gen].ident;
     who->api = w->gens[t->gen].g ? &w->gens[t->gen].g->rs->api : NULL;
     if (identity_resolve(ic, tx, t->reqbody, t->reqbody_len, &who->id)) {
-        identity_learn(ic, tx, who->endpoint, who->id.account);
+        identity_learn(ic, tx, who->endpoint, who->id.account, t->ansbody, t->ansbody_len);
         /* an account name may itself be a phone number: mask it like any record */
         redact(w, NULL, who->id.account, who->account, sizeof(who->account));
         who->via = who->id.via;

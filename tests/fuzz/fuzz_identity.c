@@ -6,7 +6,9 @@
  *   X-Emp-Id: <header>             Proxy-Authorization: <header> (Basic)
  *   Cookie: <cookie>               Authorization: Bearer <jwt>
  *   GET /api/q?<query>             Content-Type: form, then JSON
- *   response Set-Cookie: <cookie>  (session learning)
+ *   response Set-Cookie: <cookie>  (session learning: the cookie, that header
+ *                                  as a token header, the body as the login
+ *                                  answer's JSON)
  * identity_resolve() runs once per source kind (one context each, so every
  * kind is tried whatever the others find) and once with all of them in
  * order; identity_param() and identity_cookie() run with the header value as
@@ -36,6 +38,15 @@ static struct rule_identity all_src[] = {
     {.kind = IDENT_FORM, .name = "username", .login_idx = -1},
     {.kind = IDENT_JSON, .name = "user.name", .login_idx = -1},
     {.kind = IDENT_SESSION, .name = "SID", .login = "login", .login_idx = 0},
+    /* tokens handed out in the login answer's JSON body (the request body
+     * stands in for it), carried in a header (the JWT's, scheme and all) or
+     * the query; and one given in a response header */
+    {.kind = IDENT_SESSION, .name = "Authorization", .login = "login", .login_idx = 0,
+     .carrier = SESS_HEADER, .token = "user.name"},
+    {.kind = IDENT_SESSION, .name = "emp_id", .login = "login", .login_idx = 0,
+     .carrier = SESS_QUERY, .token = "user.name"},
+    {.kind = IDENT_SESSION, .name = "X-Emp-Id", .login = "login", .login_idx = 0,
+     .carrier = SESS_HEADER, .token_header = "Set-Cookie"},
     {.kind = IDENT_JWT, .login_idx = -1}, /* default claim "sub" */
 };
 #define N_SRC (sizeof(all_src) / sizeof(all_src[0]))
@@ -225,8 +236,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int r = identity_resolve(all_ctx, &tx, body, flen[4], &res);
             check_result(r, &res);
             /* a login response setting SID: learn it, then resolve by it */
-            identity_learn(all_ctx, &tx, 0, r ? res.account : hval);
-            identity_learn(all_ctx, &tx, 1, "nobody");
+            identity_learn(all_ctx, &tx, 0, r ? res.account : hval, body, flen[4]);
+            identity_learn(all_ctx, &tx, 1, "nobody", body, flen[4]);
             memset(&res, 0xaa, sizeof(res));
             check_result(identity_resolve(all_ctx, &tx, body, flen[4], &res), &res);
         }
@@ -246,8 +257,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_helper(r, out, outs[k]);
     }
     for (size_t i = 0; i < N_SRC; i++)
-        if (one_ctx[i] && identity_wants_body(one_ctx[i]) !=
-                              (all_src[i].kind == IDENT_FORM || all_src[i].kind == IDENT_JSON))
+        if (one_ctx[i] && (identity_wants_body(one_ctx[i]) !=
+                               (all_src[i].kind == IDENT_FORM || all_src[i].kind == IDENT_JSON) ||
+                           identity_wants_answer(one_ctx[i], 0) != (all_src[i].token != NULL) ||
+                           identity_wants_answer(one_ctx[i], 1)))
             abort();
 
     free(hval);

@@ -39,10 +39,14 @@ customer pages are HTML, and some answers are HTTP/1.0, ended by closing the
 connection; clients accept what a browser does (gzip, deflate, br, zstd), and
 answers come Brotli, zstd, gzip or plain, compressed by Debian's brotli and
 zstd tools; a JSON API beside it names the caller in a JWT under a header of
-its own (`jwt: {header: X-Api-Token, claim: ctx.staff}`). Required: every
+its own (`jwt: {header: X-Api-Token, claim: ctx.staff}`); a mobile app logs
+in with JSON (`json: username`), gets an opaque token in the JSON answer
+(gzip) and sends it as `Authorization: Bearer ...` (`session: {header:
+Authorization, login: crm_app_login, token: data.token}`). Required: every
 page call names the account that logged in, by its session, the API calls
-by their token; every page's and answer's records counted as sent; the one
-who browses 1,500 customers alerted, the others not; nothing leaked.
+by their JWT, the app's by its token; every page's and answer's records
+counted as sent; the one who browses 1,500 customers and the app user who
+pulls 500 alerted by name, the others not; nothing leaked.
 A third part sends records out instead of fetching them: a CSV of 400
 customers uploaded as multipart/form-data in a chunked POST to a paste
 site (no identity rules: the account is the client address), and the same
@@ -257,13 +261,18 @@ identity:
   - form: user                                   # the login form
   - session: {cookie: CRMSESSION, login: crm_login}
   - jwt: {header: X-Api-Token, claim: ctx.staff}  # the JSON API's callers
+  - json: username                               # the mobile app's login
+  - session: {header: Authorization, login: crm_app_login, token: data.token}
 endpoints:
   - id: crm_login
     method: POST
     path: '^/crm/login$'
+  - id: crm_app_login
+    method: POST
+    path: '^/crm/app/login$'
   - id: crm_customer
     method: GET
-    path: '^/crm/(customer|api/customer)$'
+    path: '^/crm/(customer|api/customer|app/customer)$'
 detections:
   - id: crm_pull
     type: volume
@@ -319,7 +328,16 @@ def crm_handler(world):
                 self.end_headers()
                 self.wfile.write(body)
 
-        def do_POST(self):  # the login form
+        def do_POST(self):
+            if self.path == "/crm/app/login":  # the app's: JSON in, an opaque token out
+                req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                tok = base64.b32encode(os.urandom(20)).decode()
+                with world.lock:
+                    world.tokens[tok] = req["username"]
+                self.send(json.dumps({"code": 0, "data": {"token": tok, "expires": 7200}}).encode(),
+                          "application/json", coding="gzip")
+                return
+            # the login form
             form = dict(kv.split("=") for kv in
                         self.rfile.read(int(self.headers["Content-Length"])).decode().split("&"))
             sid = base64.b32encode(os.urandom(15)).decode()
@@ -332,6 +350,13 @@ def crm_handler(world):
             q = dict(kv.split("=") for kv in query.split("&"))
             first, n = int(q["from"]), int(q["n"])
             people = [person(first + k) for k in range(n)]
+            if path == "/crm/app/customer":
+                user = world.tokens[self.headers["Authorization"].split(" ", 1)[1]]
+                world.sent((user, int(q["call"])), people)
+                self.send(json.dumps({"code": 0, "data": {"list": people}}).encode(),
+                          "application/json",
+                          coding=pick_coding(self.headers.get("Accept-Encoding", ""), int(q["call"])))
+                return
             if path == "/crm/api/customer":
                 tok = self.headers["X-Api-Token"].split(".")[1]
                 claims = json.loads(base64.urlsafe_b64decode(tok + "=" * (-len(tok) % 4)))
@@ -392,6 +417,23 @@ def crm_clients(port):
         c.getresponse().read()
         calls += 1
     c.close()
+    # the mobile app: a JSON login answered with an opaque token (gzip), then
+    # calls with "Authorization: Bearer <token>", a new connection now and then
+    c = conn()
+    c.request("POST", "/crm/app/login", json.dumps({"username": "sun.qi", "password": "x"}),
+              {"Content-Type": "application/json", "Accept-Encoding": "gzip"})
+    r = c.getresponse()
+    tok = json.loads(gzip.decompress(r.read()))["data"]["token"]
+    calls += 1
+    for k in range(25):
+        if k % 10 == 9:
+            c.close()
+            c = conn()
+        c.request("GET", "/crm/app/customer?from=%d&n=20&call=%d" % (12000 + 20 * k, k),
+                  headers={"Authorization": "Bearer " + tok, "Accept-Encoding": ACCEPT})
+        c.getresponse().read()
+        calls += 1
+    c.close()
     return calls
 
 
@@ -402,6 +444,7 @@ def scenario_crm(lh, src, d, threads):
         f.write(CRM_RULES)
     world = World()
     world.sessions = {}
+    world.tokens = {}
     world.codings = {}
 
     class Server6(http.server.ThreadingHTTPServer):
@@ -423,15 +466,21 @@ def scenario_crm(lh, src, d, threads):
     http_ev = [e for e in evs if e["event_type"] == "http"]
     check(len(http_ev) == calls, "CRM, %d thread(s): one http event per call, IPv6, HTTP/1.0 "
           "answers ended by close among them (%d of %d)" % (threads, len(http_ev), calls))
+    logins = ("crm_login", "crm_app_login")
     via = {}
     for e in http_ev:
-        if e.get("http", {}).get("endpoint") != "crm_login":
+        if e.get("http", {}).get("endpoint") not in logins:
             via.setdefault(e.get("account", {}).get("id"), set()).add(e.get("account", {}).get("via"))
     check(via == {"wang.li": {"session:CRMSESSION"}, "zhao.min": {"session:CRMSESSION"},
-                  "svc-report": {"jwt:ctx.staff"}},
+                  "svc-report": {"jwt:ctx.staff"}, "sun.qi": {"session:Authorization"}},
           "CRM: pages named by the session their login opened, on later connections too, "
-          "API calls by their token (%s)" % sorted((k, sorted(v)) for k, v in via.items()))
-    check(counts_match(world, [e for e in http_ev if e.get("http", {}).get("endpoint") != "crm_login"]),
+          "API calls by their JWT, the app's by the opaque token its JSON login answer gave "
+          "(%s)" % sorted((k, sorted(v)) for k, v in via.items()))
+    app_login = [e.get("account", {}) for e in http_ev
+                 if e.get("http", {}).get("endpoint") == "crm_app_login"]
+    check([(a.get("id"), a.get("via")) for a in app_login] == [("sun.qi", "json:username")],
+          "CRM: the app's login is named by its JSON body (%s)" % app_login)
+    check(counts_match(world, [e for e in http_ev if e.get("http", {}).get("endpoint") not in logins]),
           "CRM: every page's and answer's phones, IDs and addresses counted as sent, "
           "answers sent Brotli, zstd and gzip among them")
     flagged = {}
@@ -443,8 +492,9 @@ def scenario_crm(lh, src, d, threads):
           "CRM: each answer's coding is in its event's flags, none failed to decode "
           "(sent %s; flags %s)" % (sorted(world.codings.items()), sorted(flagged.items())))
     alerts = sorted({(e["alert"]["rule"], e["account"]["id"]) for e in evs if e["event_type"] == "alert"})
-    check(alerts == [("crm_pull", "zhao.min")], "CRM: only the one who browsed 1,500 customers "
-          "is alerted (%s)" % alerts)
+    check(alerts == [("crm_pull", "sun.qi"), ("crm_pull", "zhao.min")],
+          "CRM: only the one who browsed 1,500 customers and the app user who pulled 500 "
+          "are alerted, each by name (%s)" % alerts)
     check(not leaks(world, out), "CRM: no value the server sent is in the sensor's files")
 
 

@@ -119,6 +119,47 @@ int main(void)
     if (check_failed)
         fprintf(stderr, "errors were:\n%s\n", err);
 
+    /* sessions by token: where requests carry it, where the login answer gives it */
+    rs = NULL;
+    rc = load_text("identity:\n"
+                   "  - session: {header: Authorization, login: in, token: data.token}\n"
+                   "  - session: {query: access_token, login: in, token_header: X-Token}\n"
+                   "  - session: {header: X-Auth, login: in}\n"
+                   "endpoints:\n  - id: in\n    path: '^/login$'\n",
+                   &rs, err, sizeof(err));
+    CHECK_EQ(rc, 0);
+    if (rc == 0) {
+        const struct rule_identity *id = rs->api.identity;
+        CHECK_EQ(rs->api.n_identity, 3);
+        CHECK_EQ(id[0].carrier, SESS_HEADER);
+        CHECK_STR(id[0].name, "Authorization");
+        CHECK_STR(id[0].token, "data.token");
+        CHECK(id[0].token_header == NULL);
+        CHECK_EQ(id[0].login_idx, 0);
+        CHECK_EQ(id[1].carrier, SESS_QUERY);
+        CHECK_STR(id[1].token_header, "X-Token");
+        CHECK_EQ(id[2].carrier, SESS_HEADER);
+        CHECK(id[2].token == NULL && id[2].token_header == NULL);
+        ruleset_free(rs);
+    }
+    rs = NULL;
+    rc = load_text("identity:\n"
+                   "  - session: {cookie: S, header: H, login: in}\n"
+                   "  - session: {query: t, login: in}\n"
+                   "  - session: {header: H, login: in, token: a, token_header: B}\n"
+                   "  - session: {header: H, login: in, tokens: a}\n"
+                   "  - session: {token: a, login: in}\n"
+                   "endpoints:\n  - id: in\n    path: '^/login$'\n",
+                   &rs, err, sizeof(err));
+    CHECK_EQ(rc, -1);
+    CHECK(strstr(err, ":7: session needs login: and exactly one of cookie:, header:, query:") != NULL);
+    CHECK(strstr(err, ":8: a session carried in a query parameter needs token:") != NULL);
+    CHECK(strstr(err, ":9: session: token: (the login answer's JSON) or token_header:, not both") != NULL);
+    CHECK(strstr(err, ":10: unknown key 'tokens' in session") != NULL);
+    CHECK(strstr(err, ":11: session needs login: and exactly one of") != NULL);
+    if (check_failed)
+        fprintf(stderr, "errors were:\n%s\n", err);
+
     /* a path regex Hyperscan rejects is reported at its endpoint */
     rs = NULL;
     rc = load_text("endpoints:\n  - id: bad\n    path: '(unclosed'\n", &rs, err, sizeof(err));

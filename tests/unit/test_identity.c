@@ -42,7 +42,8 @@ static void b64url(const char *in, char *out)
 
 static struct rule_identity src(enum ident_kind k, const char *name, const char *claim)
 {
-    struct rule_identity r = {k, (char *)name, (char *)claim, NULL, -1, "t.yaml", 1};
+    struct rule_identity r = {.kind = k, .name = (char *)name, .claim = (char *)claim,
+                              .login_idx = -1, .file = "t.yaml", .line = 1};
     return r;
 }
 
@@ -153,9 +154,9 @@ int main(void)
     resp_h[0].value = "SESSIONID=abc123; Path=/; HttpOnly";
     login.resp_headers = resp_h;
     login.n_resp_headers = 1;
-    identity_learn(c, &login, 2, "E1"); /* not the login endpoint: nothing learned */
+    identity_learn(c, &login, 2, "E1", NULL, 0); /* not the login endpoint: nothing learned */
     CHECK_EQ(identity_get_stats(c)->sessions_learned, 0);
-    identity_learn(c, &login, 3, "E1");
+    identity_learn(c, &login, 3, "E1", NULL, 0);
     CHECK_EQ(identity_get_stats(c)->sessions_learned, 1);
     const char *h9[] = {"Cookie", "SESSIONID=abc123"};
     tx = make_tx("/api", h9, 1);
@@ -163,10 +164,10 @@ int main(void)
     CHECK_STR(r.account, "E1");
     CHECK_STR(r.via, "session:SESSIONID");
     resp_h[0].value = "SESSIONID=s2";
-    identity_learn(c, &login, 3, "E2");
+    identity_learn(c, &login, 3, "E2", NULL, 0);
     CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 1); /* E1 used again: E2 is now the oldest */
     resp_h[0].value = "SESSIONID=s3";
-    identity_learn(c, &login, 3, "E3"); /* cap 2: the least recently used (E2) goes */
+    identity_learn(c, &login, 3, "E3", NULL, 0); /* cap 2: the least recently used (E2) goes */
     CHECK_EQ(identity_get_stats(c)->sessions_evicted, 1);
     CHECK_EQ(identity_get_stats(c)->sessions_active, 2);
     CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 1);
@@ -174,6 +175,59 @@ int main(void)
     const char *h10[] = {"Cookie", "SESSIONID=s2"};
     tx = make_tx("/api", h10, 1);
     CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 0);
+    identity_free(c);
+
+    /* sessions whose token the login answer gives in its JSON body, carried
+     * later in a header (after an auth scheme) or a query parameter; and
+     * one given in a response header of its own */
+    struct rule_identity tk[3] = {src(IDENT_SESSION, "Authorization", NULL),
+                                  src(IDENT_SESSION, "access_token", NULL),
+                                  src(IDENT_SESSION, "X-Auth-Token", NULL)};
+    tk[0].carrier = SESS_HEADER;
+    tk[0].token = "data.token";
+    tk[1].carrier = SESS_QUERY;
+    tk[1].token = "data.token";
+    tk[2].carrier = SESS_HEADER; /* token_header unset: the answer's X-Auth-Token */
+    for (int i = 0; i < 3; i++)
+        tk[i].login_idx = 5;
+    struct api_rules rules4 = {tk, 3, NULL, 0};
+    c = identity_new(&rules4, 8, 7);
+    CHECK_EQ(identity_wants_answer(c, 5), 1);
+    CHECK_EQ(identity_wants_answer(c, 4), 0);
+    struct http_tx ans = make_tx("/api/login", NULL, 0);
+    resp_h[0].name = "X-Auth-Token";
+    resp_h[0].value = "hdr-tok-77";
+    ans.resp_headers = resp_h;
+    ans.n_resp_headers = 1;
+    const char *jbody = "{\"code\":0,\"data\":{\"token\":\"Bearer q8Zk3Jr0c2x9\",\"ttl\":7200}}";
+    identity_learn(c, &ans, 4, "E7", (const uint8_t *)jbody, strlen(jbody)); /* not the login */
+    CHECK_EQ(identity_get_stats(c)->sessions_learned, 0);
+    identity_learn(c, &ans, 5, "E7", (const uint8_t *)jbody, strlen(jbody));
+    CHECK_EQ(identity_get_stats(c)->sessions_learned, 3); /* one per source (two the same token) */
+    CHECK_EQ(identity_get_stats(c)->sessions_active, 2);
+    const char *h12[] = {"Authorization", "Bearer q8Zk3Jr0c2x9"};
+    tx = make_tx("/api/parcel", h12, 1);
+    CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 1);
+    CHECK_STR(r.account, "E7");
+    CHECK_STR(r.via, "session:Authorization");
+    const char *h13[] = {"Authorization", "q8Zk3Jr0c2x9"}; /* no scheme: the same token */
+    tx = make_tx("/api/parcel", h13, 1);
+    CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 1);
+    CHECK_STR(r.account, "E7");
+    tx = make_tx("/api/parcel?x=1&access_token=q8Zk3Jr0c2x9", NULL, 0);
+    CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 1);
+    CHECK_STR(r.via, "session:access_token");
+    const char *h14[] = {"X-Auth-Token", "hdr-tok-77"};
+    tx = make_tx("/api/parcel", h14, 1);
+    CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 1);
+    CHECK_STR(r.via, "session:X-Auth-Token");
+    const char *h15[] = {"Authorization", "Bearer q8Zk3Jr0c2xX"}; /* another token */
+    tx = make_tx("/api/parcel", h15, 1);
+    CHECK_EQ(identity_resolve(c, &tx, NULL, 0, &r), 0);
+    /* a login answer that is not JSON, or has no such field, teaches nothing */
+    identity_learn(c, &ans, 5, "E8", (const uint8_t *)"<html>", 6);
+    identity_learn(c, &ans, 5, "E8", (const uint8_t *)"{\"data\":{}}", 11);
+    CHECK_EQ(identity_get_stats(c)->sessions_active, 2);
     identity_free(c);
 
     char v[16];
