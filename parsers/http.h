@@ -39,6 +39,7 @@ struct http_header {
 #define HTTP_TX_UPGRADED 0x80u      /* CONNECT or Upgrade: no parsing after this */
 #define HTTP_TX_BODY_BR 0x100u
 #define HTTP_TX_BODY_ZSTD 0x200u
+#define HTTP_TX_BODY_ZIP 0x400u     /* set by the caller (sensor/worker.c): a ZIP archive body */
 
 struct http_tx {
     uint64_t index;       /* 0-based in the flow */

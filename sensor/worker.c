@@ -39,6 +39,7 @@
 #include "output/evidence.h"
 #include "parsers/http.h"
 #include "parsers/identity.h"
+#include "parsers/zip.h"
 #include "rules/detect.h"
 #include "rules/endpoint.h"
 #include "rules/region.h"
@@ -99,11 +100,21 @@ struct recctx {
     struct txstate *t; /* the transaction, for the detection's record list */
 };
 
+/* Where a ZIP body's members go: the transaction's matcher stream. */
+struct zipctx {
+    struct worker *w;
+    struct txstate *t;
+    uint8_t dir;
+};
+
 /* Per HTTP transaction (tx->user). */
 struct txstate {
     struct recset rec;
     struct recctx rc[2];
     struct match_stream *ms[2];
+    struct zip *zip[2];      /* a body that is a ZIP archive: its members are scanned */
+    struct zipctx zc[2];
+    uint8_t body_seen[2];    /* the body's first bytes were looked at */
     uint64_t pcap_cnt;   /* packet that completed the request head */
     uint32_t file_idx;
     int endpoint;        /* the request's endpoint index, -1 none */
@@ -1034,19 +1045,10 @@ static void body_keep(struct worker *w, uint8_t **buf, uint32_t *have, const uin
     }
 }
 
-static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8_t *data,
-                    size_t len)
+/* Bytes of a transaction's body (decoded, or a ZIP member's content) into
+ * its matcher stream. */
+static void tx_scan(struct worker *w, struct txstate *t, int dir, const uint8_t *data, size_t len)
 {
-    struct session *s = ud;
-    struct worker *w = s->dctx[0].w;
-    struct txstate *t = tx->user;
-    if (!t)
-        return;
-    if (dir == HTTP_REQUEST && w->ident_body)
-        body_keep(w, &t->reqbody, &t->reqbody_len, data, len);
-    else if (dir == HTTP_RESPONSE && t->endpoint >= 0 &&
-             identity_wants_answer(w->gens[t->gen].ident, t->endpoint))
-        body_keep(w, &t->ansbody, &t->ansbody_len, data, len);
     const struct rulegen *g = w->gens[t->gen].g;
     if (!g)
         return;
@@ -1064,6 +1066,75 @@ static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8
     }
 }
 
+static void zip_out(void *ud, const uint8_t *data, size_t len)
+{
+    struct zipctx *zc = ud;
+    tx_scan(zc->w, zc->t, zc->dir, data, len);
+}
+
+/* What the decoder holds: its state and zlib's (about 40 KiB of window and
+ * tables), charged to the session budget while the body lasts. */
+#define ZIP_CHARGE (64u << 10)
+#define ZIP_MAX_MEMBERS 10000 /* an .xlsx has a few dozen */
+
+/* A body that opens like a ZIP archive (an .xlsx or .docx export, a .zip
+ * upload) is read member by member, and the members' contents are scanned
+ * instead of the compressed bytes. Only the body's first piece is looked
+ * at, and only when it holds the whole signature. */
+static void zip_maybe(struct worker *w, struct http_tx *tx, struct txstate *t, int dir,
+                      const uint8_t *data, size_t len)
+{
+    t->body_seen[dir] = 1;
+    if (!zip_magic(data, len) || !w->gens[t->gen].g || !budget_take(w, ZIP_CHARGE))
+        return;
+    t->zc[dir] = (struct zipctx){w, t, (uint8_t)dir};
+    struct zip_config zc = {w->http_cfg.max_decoded, w->http_cfg.max_ratio, ZIP_MAX_MEMBERS};
+    if (!(t->zip[dir] = zip_new(&zc, zip_out, &t->zc[dir]))) {
+        budget_give(w, ZIP_CHARGE);
+        return;
+    }
+    tx->flags |= HTTP_TX_BODY_ZIP;
+    w->st.zip_bodies++;
+}
+
+/* The body ended: the decoder's counters, and its memory back. */
+static void zip_end(struct worker *w, struct txstate *t, int dir)
+{
+    struct zip *z = t->zip[dir];
+    if (!z)
+        return;
+    const struct zip_stats *zs = zip_stats(z);
+    w->st.zip_members += zs->members;
+    w->st.zip_skipped += zs->skipped;
+    enum zip_status st = zip_status(z);
+    w->st.zip_failed += st == ZIP_FAILED || st == ZIP_UNREADABLE;
+    w->st.zip_cap_hit += st == ZIP_CAP;
+    zip_free(z);
+    t->zip[dir] = NULL;
+    budget_give(w, ZIP_CHARGE);
+}
+
+static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8_t *data,
+                    size_t len)
+{
+    struct session *s = ud;
+    struct worker *w = s->dctx[0].w;
+    struct txstate *t = tx->user;
+    if (!t)
+        return;
+    if (dir == HTTP_REQUEST && w->ident_body)
+        body_keep(w, &t->reqbody, &t->reqbody_len, data, len);
+    else if (dir == HTTP_RESPONSE && t->endpoint >= 0 &&
+             identity_wants_answer(w->gens[t->gen].ident, t->endpoint))
+        body_keep(w, &t->ansbody, &t->ansbody_len, data, len);
+    if (!t->body_seen[dir])
+        zip_maybe(w, tx, t, dir, data, len);
+    if (t->zip[dir])
+        zip_feed(t->zip[dir], data, len);
+    else
+        tx_scan(w, t, dir, data, len);
+}
+
 static const struct {
     uint32_t bit;
     const char *name;
@@ -1073,6 +1144,7 @@ static const struct {
     {HTTP_TX_TRUNCATED, "truncated"},     {HTTP_TX_GAP, "gap"},
     {HTTP_TX_NO_RESPONSE, "no_response"}, {HTTP_TX_UPGRADED, "upgraded"},
     {HTTP_TX_BODY_BR, "br"},              {HTTP_TX_BODY_ZSTD, "zstd"},
+    {HTTP_TX_BODY_ZIP, "zip"},
 };
 
 /* Who asked and what for: the account (masked, or the client IP) and the
@@ -1214,11 +1286,13 @@ static void tx_done(void *ud, struct http_tx *tx)
     struct txstate *t = tx->user;
     if (!t)
         return;
-    for (int d = 0; d < 2; d++)
+    for (int d = 0; d < 2; d++) {
+        zip_end(w, t, d);
         if (t->ms[d]) {
             match_stream_close(t->ms[d], w->scratch, on_record, &t->rc[d]);
             t->ms[d] = NULL;
         }
+    }
     struct tx_who who;
     tx_identify(w, s, tx, t, &who);
     if (w->evidence && strcmp(s->account ? s->account : "", who.account) != 0) {
@@ -1582,6 +1656,11 @@ size_t worker_stats_kv(const struct worker_stats_src *src, struct eve_kv *kv, si
     KV("http.decode_mem_cap_hit", sn->http.decode_mem_cap_hit);
     KV("http.tx_alloc_failed", sn->st.tx_alloc_failed);
     KV("http.url_records", sn->st.url_records);
+    KV("http.zip_bodies", sn->st.zip_bodies);
+    KV("http.zip_members", sn->st.zip_members);
+    KV("http.zip_skipped", sn->st.zip_skipped);
+    KV("http.zip_failed", sn->st.zip_failed);
+    KV("http.zip_cap_hit", sn->st.zip_cap_hit);
     const struct identity_stats *is = &sn->ident;
     for (int k = 0; k < IDENT_KIND_MAX; k++) {
         static char iname[IDENT_KIND_MAX][40];

@@ -81,6 +81,11 @@ struct worker_counters {
     uint64_t http_flows;
     uint64_t url_records;   /* records found (and masked) in request targets */
     uint64_t tx_alloc_failed;
+    uint64_t zip_bodies;    /* HTTP bodies that were ZIP archives (xlsx, docx, zip), read member by member */
+    uint64_t zip_members;   /* members whose content was scanned */
+    uint64_t zip_skipped;   /* members passed over: encrypted or another method */
+    uint64_t zip_failed;    /* archives that stopped being readable (the rest scanned raw, or not at all) */
+    uint64_t zip_cap_hit;   /* archives stopped by the output, ratio or member cap */
     uint64_t session_memuse;     /* gauge: bytes of record sets and kept bodies now */
     uint64_t session_memcap_hit; /* growth refused: the session budget was reached */
     /* rule reloads (rules/rulegen.h) */

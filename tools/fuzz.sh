@@ -25,7 +25,7 @@ if [ $# -lt 1 ]; then
     exit 1
 fi
 SECS=$1; shift
-ALL="fuzz_decode fuzz_reasm fuzz_http fuzz_gzip fuzz_identity fuzz_rules fuzz_match fuzz_pcap"
+ALL="fuzz_decode fuzz_reasm fuzz_http fuzz_gzip fuzz_zip fuzz_identity fuzz_rules fuzz_match fuzz_pcap"
 TARGETS=${*:-$ALL}
 JOBS=${JOBS:-2}
 OUT=${OUT:-build-fuzz-local/run}

@@ -16,7 +16,7 @@ set -eu
 
 OUT=${1:-build-fuzz-local}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-"fuzz_decode fuzz_reasm fuzz_http fuzz_gzip fuzz_identity fuzz_rules fuzz_match fuzz_pcap"}
+TARGETS=${*:-"fuzz_decode fuzz_reasm fuzz_http fuzz_gzip fuzz_zip fuzz_identity fuzz_rules fuzz_match fuzz_pcap"}
 CC=${CC:-clang}
 MODE=${FUZZ_MODE:-fuzzer}
 SRC=$(pwd)
@@ -72,6 +72,7 @@ for t in $TARGETS; do
     fuzz_reasm) build $t "$reasm_src" ;;
     fuzz_http) build $t "$http_src" $(pc $decode_pc) ;;
     fuzz_gzip) build $t "parsers/decompress.c" $(pc $decode_pc) ;;
+    fuzz_zip) build $t "parsers/zip.c" $(pc zlib) ;;
     fuzz_identity) build $t "$identity_src $http_src rules/api_rules.c output/fingerprint.c" $(pc $decode_pc jansson libcrypto yaml-0.1) ;;
     fuzz_rules) build $t "$ruleset_src $validate_src" $(pc yaml-0.1 libhs libcrypto) ;;
     fuzz_match) build $t "$ruleset_src $validate_src $match_src $mask_src" $(pc yaml-0.1 libhs libcrypto) ;;

@@ -23,9 +23,11 @@ import gzip
 import hashlib
 import json
 import os
+import io
 import struct
 import subprocess
 import sys
+import zipfile
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -465,6 +467,52 @@ def gzip_seeds(out):
             write(out, "fuzz_gzip", "%s-%s" % (name, tag), bytes([ctl]) + cuts + body)
 
 
+class Unseekable(io.RawIOBase):
+    """zipfile cannot seek in it: sizes go into data descriptors."""
+
+    def __init__(self):
+        self.buf = bytearray()
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        self.buf += b
+        return len(b)
+
+
+def zip_of(members, method=zipfile.ZIP_DEFLATED, stream=False, zip64=False):
+    f = Unseekable() if stream else io.BytesIO()
+    with zipfile.ZipFile(f, "w", method) as z:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            with z.open(info, "w", force_zip64=zip64) as w:
+                w.write(data)
+    return bytes(f.buf) if stream else f.getvalue()
+
+
+def zip_seeds(out):
+    """fuzz_zip: [ctl][archive]; archives as an export button writes them."""
+    sheet = ("<sheetData>" + "".join('<row><c><v>%s</v></c><c t="s"><v>%d</v></c></row>' % (p, i)
+                                     for i, p in enumerate(PHONES)) + "</sheetData>").encode()
+    strings = ("<sst>" + "".join("<si><t>%s</t></si>" % a for a in ADDRS + IDS) + "</sst>").encode()
+    members = [("xl/worksheets/sheet1.xml", sheet), ("xl/sharedStrings.xml", strings)]
+    archives = {
+        "xlsx": zip_of(members),
+        "xlsx-streamed": zip_of(members, stream=True),
+        "stored": zip_of(members, zipfile.ZIP_STORED),
+        "zip64": zip_of(members, zip64=True),
+        "bzip2": zip_of(members, zipfile.ZIP_BZIP2),
+        "bzip2-streamed": zip_of(members, zipfile.ZIP_BZIP2, stream=True),
+        "cut": zip_of(members)[:300],
+        "bomb": zip_of([("zeros.xml", b"0" * 500000)]),
+    }
+    for name, a in sorted(archives.items()):
+        for ctl, tag in ((0x0b, "1460"), (0x00, "bytewise"), (0x73, "caps"), (0x8a, "hole")):
+            write(out, "fuzz_zip", "%s-%s" % (name, tag), bytes([ctl]) + a)
+
+
 def match_seeds(out):
     def m(seed, text):
         return struct.pack("!I", seed) + (text.encode() if isinstance(text, str) else text)
@@ -669,6 +717,7 @@ def main():
     reasm_seeds(a.out)
     http_seeds(a.out)
     gzip_seeds(a.out)
+    zip_seeds(a.out)
     identity_seeds(a.out)
     rules_seeds(a.out)
     match_seeds(a.out)

@@ -23,13 +23,15 @@ the calls over loopback while `leakhound -i lo` captures them:
   - U-6666, with someone's borrowed id: 12 searches of 250 customers each;
   - U-7777: an export of 8,000 customers in two answers, one of them 0.7 MB
     of JSON sent deflate (zlib streams it);
+  - U-8888: the export button: 3,000 customers in an .xlsx (a ZIP of
+    deflated XML: shared strings, numeric cells), written by zipfile;
   - U-2002: 150 lookups of consecutive waybill numbers.
 Required:
   - one http event per call, with the account and how it was named;
   - per response, the distinct phones, IDs and addresses the sensor counts
     are exactly what the server sent;
-  - alerts: bulk response and record volume for U-6666, lookup volume and
-    enumeration for U-2002, nothing for U-1001;
+  - alerts: bulk response and record volume for U-6666, U-7777 and U-8888,
+    lookup volume and enumeration for U-2002, nothing for U-1001;
   - the sensor never becomes the leak: no value the server sent appears in
     any file the sensor wrote (URLs and samples masked, fingerprints keyed).
 A second site, a CRM, over IPv6 loopback on a port no HTTP guess knows:
@@ -49,14 +51,16 @@ counted as sent; the one who browses 1,500 customers and the app user who
 pulls 500 alerted by name, the others not; nothing leaked.
 A third part sends records out instead of fetching them: a CSV of 400
 customers uploaded as multipart/form-data in a chunked POST to a paste
-site (no identity rules: the account is the client address), and the same
-kind of file written to a bare TCP listener (no HTTP: the stream is scanned
+site (no identity rules: the account is the client address), an .xlsx
+written without seeking (each member's sizes after its data) put as a
+request body, and a CSV written to a bare TCP listener (no HTTP: the stream is scanned
 as it is). Required: the upload's http event and the raw flow's event count
 the records sent, each way they went, and nothing leaks.
 This script prints counts and verdicts, never a record.
 """
 import datetime
 import gzip
+import io
 import http.client
 import http.server
 import base64
@@ -68,7 +72,9 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 import zlib
+from xml.sax.saxutils import escape as xml_escape
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ops  # noqa: E402  (check, LiveSensor, events, KEY)
@@ -206,7 +212,20 @@ def handler(world):
 
         def do_GET(self):
             path, _, query = self.path.partition("?")
-            acct = dict(kv.split("=") for kv in query.split("&"))["staff"]
+            q = dict(kv.split("=") for kv in query.split("&"))
+            acct = q["staff"]
+            if path.endswith("/export.xlsx"):  # the export button: a spreadsheet
+                people = [person(int(q["from"]) + k) for k in range(int(q["n"]))]
+                world.sent((acct, 0), people)
+                body = xlsx_of(people)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.openxmlformats-officedocument"
+                                 ".spreadsheetml.sheet")
+                self.send_header("Content-Disposition", 'attachment; filename="customers.xlsx"')
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             wb = path.rsplit("/", 1)[1]
             call = int(wb[2:]) % 1000
             p = person(5000 + call)
@@ -234,12 +253,16 @@ def clients(port, only_clerk=False):
     search("U-7777", 2, 4000, 4000)     # an export: the second answer 0.7 MB of JSON,
                                         # deflate (zlib streams it, 16 KiB at a time)
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/erp/v3/customers/export.xlsx?staff=U-8888&from=6000&n=3000")
+    c.getresponse().read()              # the export button: 3,000 customers in an .xlsx
+    c.close()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     for n in range(150):                # consecutive waybill numbers
         c.request("GET", "/erp/v3/parcel/YT%013d?staff=U-2002" % (7700012340000 + n),
                   headers={"Accept-Encoding": "gzip"})
         c.getresponse().read()
     c.close()
-    return 20 + 12 + 2 + 150
+    return 20 + 12 + 2 + 1 + 150
 
 
 def settle(lv):
@@ -587,7 +610,8 @@ def scenario_erp(lh, src, d):
     for e in http_ev:
         via.setdefault(e.get("account", {}).get("id"), set()).add(e.get("account", {}).get("via"))
     check(via == {"U-1001": {"json:operator.id"}, "U-6666": {"json:operator.id"},
-                  "U-7777": {"json:operator.id"}, "U-2002": {"query:staff"}},
+                  "U-7777": {"json:operator.id"}, "U-2002": {"query:staff"},
+                  "U-8888": {"query:staff"}},
           "each call names its account, and how (%s)" % sorted((k, sorted(v)) for k, v in via.items()))
     check(counts_match(world, http_ev),
           "every response's phones, IDs, addresses and (the site's own pattern) emails counted as sent")
@@ -609,12 +633,77 @@ def scenario_erp(lh, src, d):
     check("U-1001" not in alerts, "U-1001, the clerk: no alert (%s)" % sorted(alerts.get("U-1001", [])))
     check(alerts.get("U-7777", set()) >= {"erp_bulk", "erp_pull"},
           "U-7777, the export: bulk response and record volume (%s)" % sorted(alerts.get("U-7777", [])))
-    check(set(alerts) <= {"U-6666", "U-7777", "U-2002"}, "no other account alerted (%s)" % sorted(alerts))
+    check(alerts.get("U-8888", set()) >= {"erp_bulk", "erp_pull"},
+          "U-8888, the spreadsheet export: bulk response and record volume (%s)"
+          % sorted(alerts.get("U-8888", [])))
+    xl = [e["http"] for e in http_ev if e["account"]["id"] == "U-8888"]
+    check(len(xl) == 1 and "zip" in xl[0].get("flags", []),
+          "the .xlsx was read as a ZIP archive, member by member (%s)"
+          % [x.get("flags") for x in xl])
+    check(set(alerts) <= {"U-6666", "U-7777", "U-2002", "U-8888"},
+          "no other account alerted (%s)" % sorted(alerts))
     check(len(world.values) > 9000 and leaks(world, out) == 0,
           "none of the values the server sent is in the sensor's files")
     samples = [s for e in http_ev for s in e.get("records", {}).get("samples", [])]
     check(len(samples) > 0 and all("*" in s for s in samples),
           "records are shown as masked samples (%d)" % len(samples))
+
+
+class Unseekable(io.RawIOBase):
+    """A file zipfile cannot seek in: it then writes each member's sizes in
+    a data descriptor after its data, as streaming servers do."""
+
+    def __init__(self):
+        self.buf = bytearray()
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        self.buf += b
+        return len(b)
+
+
+def xlsx_of(people, stream=False):
+    """An .xlsx of people, as an export button makes one (Python's zipfile,
+    deflate): texts in the shared strings, mobile numbers as numeric cells.
+    stream: written without seeking (data descriptors)."""
+    strings, index = [], {}
+
+    def si(s):
+        if s not in index:
+            index[s] = len(strings)
+            strings.append(s)
+        return index[s]
+    cols = ["姓名", "手机", "身份证", "地址", "邮箱"]
+    rows = ['<row r="1">%s</row>' % "".join('<c r="%s1" t="s"><v>%d</v></c>' % ("ABCDE"[k], si(c))
+                                            for k, c in enumerate(cols))]
+    for r, p in enumerate(people, start=2):
+        rows.append('<row r="%d"><c r="A%d" t="s"><v>%d</v></c><c r="B%d"><v>%s</v></c>'
+                    '<c r="C%d" t="s"><v>%d</v></c><c r="D%d" t="s"><v>%d</v></c>'
+                    '<c r="E%d" t="s"><v>%d</v></c></row>'
+                    % (r, r, si(p["name"]), r, p["mobile"], r, si(p["idcard"]), r, si(p["addr"]),
+                       r, si(p["email"])))
+    sheet = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns='
+             '"http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>%s'
+             '</sheetData></worksheet>' % "".join(rows))
+    sst = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns='
+           '"http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="%d" uniqueCount="%d">%s'
+           '</sst>' % (len(strings), len(strings),
+                       "".join("<si><t>%s</t></si>" % xml_escape(s) for s in strings)))
+    members = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                               'package/2006/content-types"/>',
+        "xl/workbook.xml": '<?xml version="1.0"?><workbook><sheets><sheet name="客户" sheetId="1"/>'
+                           '</sheets></workbook>',
+        "xl/worksheets/sheet1.xml": sheet,
+        "xl/sharedStrings.xml": sst,
+    }
+    f = Unseekable() if stream else io.BytesIO()
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in members.items():
+            z.writestr(name, text.encode())
+    return bytes(f.buf) if stream else f.getvalue()
 
 
 def csv_of(first, n):
@@ -628,8 +717,10 @@ def scenario_exfil(lh, src, d):
     world = World()
     up = [person(10000 + k) for k in range(400)]
     raw = [person(10400 + k) for k in range(300)]
+    zipped = [person(10700 + k) for k in range(500)]
     world.sent(("upload", 0), up)
     world.sent(("raw", 0), raw)
+    world.sent(("zip", 0), zipped)
 
     class Paste(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -646,6 +737,12 @@ def scenario_exfil(lh, src, d):
                     break
                 body += self.rfile.read(size)
                 self.rfile.readline()
+            self.created(body)
+
+        def do_PUT(self):  # a file as the whole body
+            self.created(self.rfile.read(int(self.headers["Content-Length"])))
+
+        def created(self, body):
             reply = b'{"ok":true,"bytes":%d}' % len(body)
             self.send_response(201)
             self.send_header("Content-Type", "application/json")
@@ -686,6 +783,11 @@ def scenario_exfil(lh, src, d):
         c.send(b"%x\r\n%s\r\n" % (len(piece), piece))
     c.send(b"0\r\n\r\n")
     c.getresponse().read()
+    # a spreadsheet written by a streaming tool (sizes after each member's
+    # data), put as the request's whole body
+    c.request("PUT", "/api/files/customers.xlsx", xlsx_of(zipped, stream=True),
+              {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+    c.getresponse().read()
     c.close()
     t = socket.create_connection(lst.getsockname())
     t.sendall(csv_of(10400, 300))
@@ -697,9 +799,16 @@ def scenario_exfil(lh, src, d):
     evs = ops.events(os.path.join(out, "eve.json"))
     want = lambda key: world.responses[key]
     http_ev = [e for e in evs if e["event_type"] == "http"]
-    got = http_ev[0].get("records", {}).get("counts", {}) if len(http_ev) == 1 else {}
-    check(all(got.get(c) == v for c, v in want(("upload", 0)).items()),
+    by_url = {e["http"].get("url"): e for e in http_ev}
+    got = by_url.get("/api/paste", {}).get("records", {}).get("counts", {})
+    check(len(http_ev) == 2 and all(got.get(c) == v for c, v in want(("upload", 0)).items()),
           "a chunked multipart upload: its records counted as sent (%s vs %s)" % (got, want(("upload", 0))))
+    put = by_url.get("/api/files/customers.xlsx", {})
+    got = put.get("records", {}).get("counts", {})
+    check(all(got.get(c) == v for c, v in want(("zip", 0)).items()) and
+          "zip" in put.get("http", {}).get("flags", []),
+          "a streamed .xlsx uploaded (data descriptors): read as a ZIP, its records counted as "
+          "sent (%s vs %s)" % (got, want(("zip", 0))))
     flows = [e for e in evs if e["event_type"] == "flow" and e.get("dest_port") == raw_port]
     got = flows[0].get("records", {}).get("toserver", {}).get("counts", {}) if len(flows) == 1 else {}
     check(all(got.get(c) == v for c, v in want(("raw", 0)).items()),
