@@ -137,7 +137,8 @@ const struct identity_stats *identity_get_stats(const struct identity_ctx *c)
 int identity_wants_body(const struct identity_ctx *c)
 {
     for (size_t i = 0; c->rules && i < c->rules->n_identity; i++)
-        if (c->rules->identity[i].kind == IDENT_FORM || c->rules->identity[i].kind == IDENT_JSON)
+        if (c->rules->identity[i].kind == IDENT_FORM || c->rules->identity[i].kind == IDENT_JSON ||
+            c->rules->identity[i].kind == IDENT_XML)
             return 1;
     return 0;
 }
@@ -373,6 +374,145 @@ static const char *query_of(const struct http_tx *tx, size_t *len)
     return q;
 }
 
+/* The request path's segments: [*seg, *seg + *len) for segment k (1 the
+ * first, -1 the last) or, with after, the one after the first segment
+ * equal to after. The target may be in absolute form (http://host/path). */
+static int path_segment(const struct http_tx *tx, int k, const char *after, const char **seg,
+                        size_t *len)
+{
+    const char *p = tx->uri;
+    if (!p)
+        return -1;
+    const char *scheme = strstr(p, "://");
+    if (scheme && scheme < p + strcspn(p, "/?")) /* absolute form: the path after the host */
+        p = scheme + 3 + strcspn(scheme + 3, "/?");
+    size_t plen = strcspn(p, "?#");
+    const char *s[64];
+    size_t l[64], n = 0;
+    for (size_t i = 0; i < plen && n < 64;) {
+        while (i < plen && p[i] == '/')
+            i++;
+        size_t j = i;
+        while (j < plen && p[j] != '/')
+            j++;
+        if (j > i) {
+            s[n] = p + i;
+            l[n++] = j - i;
+        }
+        i = j;
+    }
+    size_t want;
+    if (after) {
+        size_t alen = strlen(after);
+        for (want = 0; want < n; want++)
+            if (l[want] == alen && memcmp(s[want], after, alen) == 0)
+                break;
+        want++;
+    } else {
+        want = k > 0 ? (size_t)k - 1 : n >= (size_t)-k ? n - (size_t)-k : n;
+    }
+    if (want >= n)
+        return -1;
+    *seg = s[want];
+    *len = l[want];
+    return 0;
+}
+
+static int from_path(const struct http_tx *tx, const struct rule_identity *ri, char *out,
+                     size_t outlen)
+{
+    const char *seg;
+    size_t len;
+    if (path_segment(tx, ri->segment, ri->segment ? NULL : ri->name, &seg, &len) < 0)
+        return -1;
+    char tmp[256];
+    size_t t = 0;
+    for (size_t i = 0; i < len && t + 1 < sizeof(tmp); i++) { /* percent-decoded */
+        if (seg[i] == '%' && i + 2 < len && hexval(seg[i + 1]) >= 0 && hexval(seg[i + 2]) >= 0) {
+            tmp[t++] = (char)(hexval(seg[i + 1]) * 16 + hexval(seg[i + 2]));
+            i += 2;
+        } else {
+            tmp[t++] = seg[i];
+        }
+    }
+    return (int)clean_copy(out, outlen, tmp, t);
+}
+
+/* The text of the first element named name (any namespace prefix) in an XML
+ * body, CDATA and the five predefined entities and character references
+ * undone. A scan, not a parser: comments and CDATA sections are passed
+ * over whole, declarations and processing instructions like any tag; the
+ * element's text is what comes before its first child or end tag. */
+static int from_xml(const uint8_t *doc, size_t len, const char *name, char *out, size_t outlen)
+{
+    const char *d = (const char *)doc, *end = d + len;
+    size_t nlen = strlen(name);
+    for (const char *p = d; (p = memchr(p, '<', (size_t)(end - p))) != NULL; p++) {
+        const char *q = p + 1;
+        const char *skip = NULL; /* a comment or CDATA section: passed over whole */
+        if (end - q >= 3 && memcmp(q, "!--", 3) == 0)
+            skip = "-->";
+        else if (end - q >= 8 && memcmp(q, "![CDATA[", 8) == 0)
+            skip = "]]>";
+        if (skip) {
+            const char *e = memmem(q, (size_t)(end - q), skip, 3);
+            if (!e)
+                return -1;
+            p = e;
+            continue;
+        }
+        if (q >= end || *q == '/' || *q == '!' || *q == '?')
+            continue;
+        const char *tag = q;
+        while (q < end && !strchr(" \t\r\n/>", *q))
+            q++;
+        const char *colon = memchr(tag, ':', (size_t)(q - tag));
+        const char *local = colon ? colon + 1 : tag;
+        if ((size_t)(q - local) != nlen || memcmp(local, name, nlen) != 0)
+            continue;
+        const char *gt = memchr(q, '>', (size_t)(end - q));
+        if (!gt || gt[-1] == '/')
+            continue; /* cut, or empty (<name/>): look further */
+        const char *v = gt + 1;
+        char tmp[512];
+        size_t t = 0;
+        if (end - v >= 9 && memcmp(v, "<![CDATA[", 9) == 0) {
+            v += 9;
+            const char *e = memmem(v, (size_t)(end - v), "]]>", 3);
+            size_t n = e ? (size_t)(e - v) : 0;
+            if (n >= sizeof(tmp))
+                n = sizeof(tmp) - 1;
+            memcpy(tmp, v, n);
+            t = n;
+        } else {
+            while (v < end && *v != '<' && t + 4 < sizeof(tmp)) {
+                if (*v != '&') {
+                    tmp[t++] = *v++;
+                    continue;
+                }
+                static const struct {
+                    const char *e;
+                    char c;
+                } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'},
+                            {"&apos;", '\''}};
+                size_t k;
+                for (k = 0; k < 5; k++) {
+                    size_t el = strlen(ents[k].e);
+                    if ((size_t)(end - v) >= el && memcmp(v, ents[k].e, el) == 0) {
+                        tmp[t++] = ents[k].c;
+                        v += el;
+                        break;
+                    }
+                }
+                if (k == 5) /* a character reference or a stray '&': kept as it is */
+                    tmp[t++] = *v++;
+            }
+        }
+        return (int)clean_copy(out, outlen, tmp, t);
+    }
+    return -1;
+}
+
 /* ---- sessions ---------------------------------------------------------------- */
 
 /* The cookie value, as the table keeps it: a keyed SipHash (the value is
@@ -571,6 +711,17 @@ static int try_source(struct identity_ctx *c, const struct rule_identity *ri,
             c->st.json_malformed++;
         return r < 0 ? -1 : r;
     }
+    case IDENT_PATH:
+        return from_path(tx, ri, out, outlen);
+    case IDENT_XML: {
+        h = http_tx_header(tx, HTTP_REQUEST, "Content-Type");
+        size_t k = 0;
+        while (body && k < body_len && isspace(body[k]))
+            k++;
+        if (!body || !((h && strcasestr(h, "xml")) || (k < body_len && body[k] == '<')))
+            return -1;
+        return from_xml(body, body_len, ri->name, out, outlen);
+    }
     case IDENT_SESSION: {
         char val[SESS_TOKEN_MAX];
         int n = -1;
@@ -626,7 +777,11 @@ int identity_resolve(struct identity_ctx *c, const struct http_tx *tx, const uin
     for (size_t i = 0; c->rules && i < c->rules->n_identity; i++) {
         const struct rule_identity *ri = &c->rules->identity[i];
         if (try_source(c, ri, tx, body, body_len, out->account, sizeof(out->account)) > 0) {
+            char seg[8];
+            if (ri->kind == IDENT_PATH && ri->segment)
+                snprintf(seg, sizeof(seg), "%d", ri->segment);
             const char *detail = ri->kind == IDENT_JWT ? (ri->claim ? ri->claim : "sub")
+                                 : ri->kind == IDENT_PATH && ri->segment ? seg
                                  : ri->name ? ri->name : "";
             via_join(out->via, sizeof(out->via), ident_kind_name(ri->kind), detail);
             c->st.resolved[ri->kind]++;

@@ -86,7 +86,7 @@ static void *grow(void *p, size_t n, size_t size)
 }
 
 static const char *const ident_kind_names[IDENT_KIND_MAX] = {
-    "header", "cookie", "query", "basic", "jwt", "form", "json", "session"};
+    "header", "cookie", "query", "basic", "jwt", "form", "json", "session", "path", "xml"};
 
 const char *ident_kind_name(enum ident_kind k)
 {
@@ -108,6 +108,7 @@ static void parse_identity(struct pctx *c, yaml_node_t *n, struct api_rules *r)
         n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1) {
         perr(c, n, "an identity source is one of: header: NAME, cookie: NAME, query: NAME, "
                    "basic: HEADER|true, jwt: {header: H, claim: C}, form: FIELD, json: PATH, "
+                   "xml: ELEMENT, path: N|{after: SEGMENT}, "
                    "session: {login: ENDPOINT, cookie|header|query: NAME, token: PATH}");
         return;
     }
@@ -124,7 +125,7 @@ static void parse_identity(struct pctx *c, yaml_node_t *n, struct api_rules *r)
     int kind = kind_of(k);
     if (kind < 0) {
         perr(c, kn, "unknown identity source '%s'; use header, cookie, query, basic, jwt, form, "
-                    "json or session", k);
+                    "json, xml, path or session", k);
         return;
     }
     struct rule_identity id = {0};
@@ -199,10 +200,39 @@ static void parse_identity(struct pctx *c, yaml_node_t *n, struct api_rules *r)
             free(id.token_header);
             return;
         }
+    } else if (kind == IDENT_PATH) {
+        const char *why = "path needs a segment number (1 the first, -1 the last) or {after: SEGMENT}";
+        if (vn->type == YAML_MAPPING_NODE &&
+            vn->data.mapping.pairs.top - vn->data.mapping.pairs.start == 1) {
+            yaml_node_pair_t *p = vn->data.mapping.pairs.start;
+            const char *key = scalar(c, yaml_document_get_node(c->doc, p->key), "path key");
+            const char *val = scalar(c, yaml_document_get_node(c->doc, p->value), "path value");
+            if (key && val && strcmp(key, "after") == 0 && val[0] && !strchr(val, '/')) {
+                id.name = dup(val);
+                why = NULL;
+            }
+        } else if (vn->type == YAML_SCALAR_NODE) {
+            const char *v = scalar(c, vn, k);
+            char *end;
+            long seg = v ? strtol(v, &end, 10) : 0;
+            if (v && *v && !*end && seg != 0 && seg >= -64 && seg <= 64) {
+                id.segment = (int)seg;
+                why = NULL;
+            }
+        }
+        if (why) {
+            perr(c, vn, "%s", why);
+            free(id.name);
+            return;
+        }
     } else {
         const char *v = scalar(c, vn, k);
         if (!v)
             return;
+        if (kind == IDENT_XML && (!v[0] || strpbrk(v, "<>/ \t:&\"'"))) {
+            perr(c, vn, "xml needs an element's name (without a namespace prefix): '%s'", v);
+            return;
+        }
         if (kind == IDENT_JWT)
             id.claim = dup(v); /* jwt: CLAIM, from the Authorization header */
         else if (kind == IDENT_BASIC)

@@ -18,7 +18,9 @@ enum ident_kind {
     IDENT_JWT,        /* a claim of a Bearer JWT (payload decoded, signature NOT checked) */
     IDENT_FORM,       /* a field of an application/x-www-form-urlencoded request body */
     IDENT_JSON,       /* a field (dotted path) of a JSON request body */
-    IDENT_SESSION,    /* a session cookie learned from a login response */
+    IDENT_SESSION,    /* a session token learned from a login response */
+    IDENT_PATH,       /* a segment of the request path */
+    IDENT_XML,        /* an element's text in an XML (SOAP) request body */
     IDENT_KIND_MAX
 };
 
@@ -38,6 +40,7 @@ struct rule_identity {
     enum sess_carrier carrier; /* IDENT_SESSION */
     char *token;     /* IDENT_SESSION: dotted path into the login answer's JSON body, or NULL */
     char *token_header; /* IDENT_SESSION: the login answer's header giving the token, or NULL */
+    int segment;     /* IDENT_PATH: 1 the first segment, -1 the last; 0: the one after name */
     char *file;
     int line;
 };

@@ -115,6 +115,7 @@ struct txstate {
     struct zip *zip[2];      /* a body that is a ZIP archive: its members are scanned */
     struct zipctx zc[2];
     uint8_t body_seen[2];    /* the body's first bytes were looked at */
+    uint8_t keep_answer;     /* a login whose answer's JSON gives a session token */
     uint64_t pcap_cnt;   /* packet that completed the request head */
     uint32_t file_idx;
     int endpoint;        /* the request's endpoint index, -1 none */
@@ -1001,6 +1002,7 @@ static void tx_request(void *ud, struct http_tx *tx)
     const char *uri = tx->uri ? tx->uri : "";
     t->endpoint = endpoint_match(w->epdb, w->epscratch, tx->method,
                                  http_tx_header(tx, HTTP_REQUEST, "Host"), uri);
+    t->keep_answer = (uint8_t)identity_wants_answer(w->gens[t->gen].ident, t->endpoint);
     /* the waybill number an endpoint is queried by is the key to a person's
      * record: masked in the logged URL like a sample (keep 2 first, 3 last) */
     size_t ws, wl;
@@ -1124,8 +1126,7 @@ static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8
         return;
     if (dir == HTTP_REQUEST && w->ident_body)
         body_keep(w, &t->reqbody, &t->reqbody_len, data, len);
-    else if (dir == HTTP_RESPONSE && t->endpoint >= 0 &&
-             identity_wants_answer(w->gens[t->gen].ident, t->endpoint))
+    else if (dir == HTTP_RESPONSE && t->keep_answer)
         body_keep(w, &t->ansbody, &t->ansbody_len, data, len);
     if (!t->body_seen[dir])
         zip_maybe(w, tx, t, dir, data, len);

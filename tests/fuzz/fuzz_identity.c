@@ -5,7 +5,8 @@
  * a request body (the rest, NULs and all). They are put into one request:
  *   X-Emp-Id: <header>             Proxy-Authorization: <header> (Basic)
  *   Cookie: <cookie>               Authorization: Bearer <jwt>
- *   GET /api/q?<query>             Content-Type: form, then JSON
+ *   GET /api/q?<query>             Content-Type: form, then JSON, then XML
+ *                                  (with GET /q/<query>: the field as the path)
  *   response Set-Cookie: <cookie>  (session learning: the cookie, that header
  *                                  as a token header, the body as the login
  *                                  answer's JSON)
@@ -48,6 +49,10 @@ static struct rule_identity all_src[] = {
     {.kind = IDENT_SESSION, .name = "X-Emp-Id", .login = "login", .login_idx = 0,
      .carrier = SESS_HEADER, .token_header = "Set-Cookie"},
     {.kind = IDENT_JWT, .login_idx = -1}, /* default claim "sub" */
+    {.kind = IDENT_PATH, .segment = 2, .login_idx = -1},
+    {.kind = IDENT_PATH, .segment = -1, .login_idx = -1},
+    {.kind = IDENT_PATH, .name = "q", .login_idx = -1},
+    {.kind = IDENT_XML, .name = "user", .login_idx = -1},
 };
 #define N_SRC (sizeof(all_src) / sizeof(all_src[0]))
 
@@ -193,6 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *cookie = dup_field(f[1], flen[1], "");
     char *bearer = dup_field(f[2], flen[2], "Bearer ");
     char *uri = dup_field(f[3], flen[3], "/api/q?");
+    char *path_uri = dup_field(f[3], flen[3], "/q/"); /* the query field as the path */
     uint8_t *body = malloc(flen[4] ? flen[4] : 1); /* exact size, no terminator */
     if (!body)
         abort();
@@ -219,10 +225,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tx.n_resp_headers = 1;
 
     struct identity_result res;
-    for (int pass = 0; pass < 2; pass++) {
-        /* pass 0: a form body; pass 1: a JSON body */
+    for (int pass = 0; pass < 3; pass++) {
+        /* pass 0: a form body; pass 1: a JSON body; pass 2: an XML body, and
+         * the query field as the path */
         snprintf(ctype, sizeof(ctype), "%s",
-                 pass ? "application/json; charset=utf-8" : "application/x-www-form-urlencoded");
+                 pass == 2 ? "text/xml"
+                 : pass    ? "application/json; charset=utf-8"
+                           : "application/x-www-form-urlencoded");
+        tx.uri = pass == 2 ? path_uri : uri;
         for (size_t i = 0; i < N_SRC; i++) {
             if (!one_ctx[i])
                 continue;
@@ -258,7 +268,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (size_t i = 0; i < N_SRC; i++)
         if (one_ctx[i] && (identity_wants_body(one_ctx[i]) !=
-                               (all_src[i].kind == IDENT_FORM || all_src[i].kind == IDENT_JSON) ||
+                               (all_src[i].kind == IDENT_FORM || all_src[i].kind == IDENT_JSON ||
+                                all_src[i].kind == IDENT_XML) ||
                            identity_wants_answer(one_ctx[i], 0) != (all_src[i].token != NULL) ||
                            identity_wants_answer(one_ctx[i], 1)))
             abort();
@@ -267,6 +278,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(cookie);
     free(bearer);
     free(uri);
+    free(path_uri);
     free(body);
     return 0;
 }

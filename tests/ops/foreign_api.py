@@ -23,6 +23,9 @@ the calls over loopback while `leakhound -i lo` captures them:
   - U-6666, with someone's borrowed id: 12 searches of 250 customers each;
   - U-7777: an export of 8,000 customers in two answers, one of them 0.7 MB
     of JSON sent deflate (zlib streams it);
+  - U-3003: 10 calls to a SOAP service, the account in the envelope
+    (`xml: operatorId`), the answers XML; U-4004: 10 calls that name the
+    account in the path (`path: {after: staff}`);
   - U-8888: the export button: 3,000 customers in an .xlsx (a ZIP of
     deflated XML: shared strings, numeric cells), written by zipfile;
   - U-2002: 150 lookups of consecutive waybill numbers.
@@ -94,6 +97,8 @@ patterns:                      # the site's own record kind, beside pii-cn.yaml'
 identity:
   - json: operator.id          # POST bodies: {"operator": {"id": "U-1001"}, ...}
   - query: staff               # lookups: /erp/v3/parcel/YT...?staff=U-2002
+  - xml: operatorId            # the SOAP service: <tns:operatorId>U-3003</tns:operatorId>
+  - path: {after: staff}       # /erp/v3/staff/U-4004/customers
 endpoints:
   - id: customer_search
     method: POST
@@ -203,6 +208,25 @@ def handler(world):
                 self.wfile.write(body)
 
         def do_POST(self):
+            if self.path == "/erp/ws/CustomerService":  # the old SOAP service
+                env = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                acct = env.split("operatorId>")[1].split("<")[0]
+                call = int(env.split("<tns:call>")[1].split("<")[0])
+                people = [person(9500 + 20 * call + k) for k in range(20)]
+                world.sent((acct, call), people)
+                rows = "".join("<customer><name>%s</name><mobile>%s</mobile><idcard>%s</idcard>"
+                               "<addr>%s</addr><email>%s</email></customer>"
+                               % (p["name"], p["mobile"], p["idcard"], p["addr"], p["email"])
+                               for p in people)
+                body = ('<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap='
+                        '"http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+                        '<QueryResponse>%s</QueryResponse></soap:Body></soap:Envelope>' % rows).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             acct, page, size = req["operator"]["id"], req["page"], req["size"]
             first = req["first"]
@@ -213,6 +237,12 @@ def handler(world):
         def do_GET(self):
             path, _, query = self.path.partition("?")
             q = dict(kv.split("=") for kv in query.split("&"))
+            if path.startswith("/erp/v3/staff/"):  # the account in the path
+                acct, call = path.split("/")[4], int(q["page"])
+                people = [person(9800 + 20 * call + k) for k in range(20)]
+                world.sent((acct, call), people)
+                self.reply({"staff": acct, "customers": people}, call)
+                return
             acct = q["staff"]
             if path.endswith("/export.xlsx"):  # the export button: a spreadsheet
                 people = [person(int(q["from"]) + k) for k in range(int(q["n"]))]
@@ -253,6 +283,19 @@ def clients(port, only_clerk=False):
     search("U-7777", 2, 4000, 4000)     # an export: the second answer 0.7 MB of JSON,
                                         # deflate (zlib streams it, 16 KiB at a time)
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for n in range(10):                 # the SOAP service, the account in the envelope
+        env = ('<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap='
+               '"http://schemas.xmlsoap.org/soap/envelope/" xmlns:tns="urn:erp"><soap:Header>'
+               '<tns:operatorId>U-3003</tns:operatorId></soap:Header><soap:Body><tns:Query>'
+               '<tns:call>%d</tns:call></tns:Query></soap:Body></soap:Envelope>' % n)
+        c.request("POST", "/erp/ws/CustomerService", env,
+                  {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": "urn:erp#Query"})
+        c.getresponse().read()
+    for n in range(10):                 # the account in the path
+        c.request("GET", "/erp/v3/staff/U-4004/customers?page=%d" % n)
+        c.getresponse().read()
+    c.close()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     c.request("GET", "/erp/v3/customers/export.xlsx?staff=U-8888&from=6000&n=3000")
     c.getresponse().read()              # the export button: 3,000 customers in an .xlsx
     c.close()
@@ -262,7 +305,7 @@ def clients(port, only_clerk=False):
                   headers={"Accept-Encoding": "gzip"})
         c.getresponse().read()
     c.close()
-    return 20 + 12 + 2 + 1 + 150
+    return 20 + 12 + 2 + 10 + 10 + 1 + 150
 
 
 def settle(lv):
@@ -611,7 +654,8 @@ def scenario_erp(lh, src, d):
         via.setdefault(e.get("account", {}).get("id"), set()).add(e.get("account", {}).get("via"))
     check(via == {"U-1001": {"json:operator.id"}, "U-6666": {"json:operator.id"},
                   "U-7777": {"json:operator.id"}, "U-2002": {"query:staff"},
-                  "U-8888": {"query:staff"}},
+                  "U-8888": {"query:staff"}, "U-3003": {"xml:operatorId"},
+                  "U-4004": {"path:staff"}},
           "each call names its account, and how (%s)" % sorted((k, sorted(v)) for k, v in via.items()))
     check(counts_match(world, http_ev),
           "every response's phones, IDs, addresses and (the site's own pattern) emails counted as sent")

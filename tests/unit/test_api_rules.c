@@ -160,6 +160,35 @@ int main(void)
     if (check_failed)
         fprintf(stderr, "errors were:\n%s\n", err);
 
+    /* path segments and XML elements */
+    rs = NULL;
+    rc = load_text("identity:\n  - path: 3\n  - path: -1\n  - path: {after: staff}\n"
+                   "  - xml: userId\n",
+                   &rs, err, sizeof(err));
+    CHECK_EQ(rc, 0);
+    if (rc == 0) {
+        const struct rule_identity *id = rs->api.identity;
+        CHECK_EQ(id[0].kind, IDENT_PATH);
+        CHECK_EQ(id[0].segment, 3);
+        CHECK_EQ(id[1].segment, -1);
+        CHECK_EQ(id[2].segment, 0);
+        CHECK_STR(id[2].name, "staff");
+        CHECK_EQ(id[3].kind, IDENT_XML);
+        CHECK_STR(id[3].name, "userId");
+        ruleset_free(rs);
+    }
+    rs = NULL;
+    rc = load_text("identity:\n  - path: 0\n  - path: two\n  - path: {before: x}\n"
+                   "  - xml: 'soap:userId'\n",
+                   &rs, err, sizeof(err));
+    CHECK_EQ(rc, -1);
+    CHECK(strstr(err, ":7: path needs a segment number") != NULL);
+    CHECK(strstr(err, ":8: path needs a segment number") != NULL);
+    CHECK(strstr(err, ":9: path needs a segment number") != NULL);
+    CHECK(strstr(err, ":10: xml needs an element's name (without a namespace prefix)") != NULL);
+    if (check_failed)
+        fprintf(stderr, "errors were:\n%s\n", err);
+
     /* a path regex Hyperscan rejects is reported at its endpoint */
     rs = NULL;
     rc = load_text("endpoints:\n  - id: bad\n    path: '(unclosed'\n", &rs, err, sizeof(err));

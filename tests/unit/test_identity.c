@@ -230,6 +230,45 @@ int main(void)
     CHECK_EQ(identity_get_stats(c)->sessions_active, 2);
     identity_free(c);
 
+    /* a segment of the path: by number, from the end, after a name */
+    struct rule_identity ps = src(IDENT_PATH, NULL, NULL);
+    ps.segment = 4;
+    tx = make_tx("/api/v1/staff/E%2042/orders?x=1", NULL, 0);
+    CHECK_EQ(resolve1(ps, &tx, NULL, &r), 1);
+    CHECK_STR(r.account, "E 42");
+    CHECK_STR(r.via, "path:4");
+    ps.segment = -2;
+    CHECK_EQ(resolve1(ps, &tx, NULL, &r), 1);
+    CHECK_STR(r.account, "E 42");
+    ps.segment = 6;
+    CHECK_EQ(resolve1(ps, &tx, NULL, &r), 0);
+    ps.segment = 0;
+    ps.name = "staff";
+    tx = make_tx("http://erp.example:8080//api/staff/U-77", NULL, 0); /* absolute form */
+    CHECK_EQ(resolve1(ps, &tx, NULL, &r), 1);
+    CHECK_STR(r.account, "U-77");
+    CHECK_STR(r.via, "path:staff");
+    tx = make_tx("/api/staff", NULL, 0); /* nothing after it */
+    CHECK_EQ(resolve1(ps, &tx, NULL, &r), 0);
+
+    /* an element of an XML (SOAP) body, whatever its namespace prefix */
+    const char *soap = "<?xml version=\"1.0\"?><soap:Envelope xmlns:soap=\"x\"><soap:Header>"
+                       "<auth:userId/><!-- <userId>no</userId> --></soap:Header><soap:Body>"
+                       "<q:Query><q:userId attr=\"1\"> Li &amp; Co&#x41; </q:userId>"
+                       "<userIdx>no</userIdx></q:Query></soap:Body></soap:Envelope>";
+    const char *hx[] = {"Content-Type", "text/xml; charset=utf-8"};
+    tx = make_tx("/ws", hx, 1);
+    CHECK_EQ(resolve1(src(IDENT_XML, "userId", NULL), &tx, soap, &r), 1);
+    CHECK_STR(r.account, "Li & Co&#x41;");
+    CHECK_STR(r.via, "xml:userId");
+    CHECK_EQ(resolve1(src(IDENT_XML, "userIdx", NULL), &tx, soap, &r), 1);
+    CHECK_STR(r.account, "no");
+    CHECK_EQ(resolve1(src(IDENT_XML, "nothing", NULL), &tx, soap, &r), 0);
+    tx = make_tx("/ws", NULL, 0); /* no Content-Type: a body that opens with '<' */
+    CHECK_EQ(resolve1(src(IDENT_XML, "op", NULL), &tx, "  <r><op><![CDATA[a<b]]></op></r>", &r), 1);
+    CHECK_STR(r.account, "a<b");
+    CHECK_EQ(resolve1(src(IDENT_XML, "op", NULL), &tx, "{\"op\": \"<op>x</op>\"}", &r), 0);
+
     char v[16];
     CHECK_EQ(identity_param("a=1&b=22", 8, "b", v, sizeof(v)), 2);
     CHECK_EQ(identity_param("a=1&b=22", 8, "c", v, sizeof(v)), -1);
