@@ -285,7 +285,8 @@ static size_t step(struct zip *z, const uint8_t *in, size_t len)
             } else if (z->seek >= 4 && (z->window == SIG_CENTRAL || z->window == SIG_END ||
                                         z->window == SIG_END64)) {
                 z->st = S_END;
-                z->status = ZIP_DONE;
+                z->status = ZIP_DONE; /* zip_feed hands on what follows */
+                return i;
             } else if (z->seek >= SEEK_MAX) {
                 /* no ZIP any more: nothing is lost, what was looked at goes on raw */
                 z->status = ZIP_FAILED;
@@ -305,13 +306,14 @@ static size_t step(struct zip *z, const uint8_t *in, size_t len)
 enum zip_status zip_feed(struct zip *z, const uint8_t *in, size_t len)
 {
     if (!z) return ZIP_FAILED;
-    if (z->status == ZIP_FAILED) {
+    if (z->status == ZIP_FAILED || z->status == ZIP_DONE) {
         if (len) z->sink(z->ud, in, len);
         return z->status;
     }
     if (z->status != ZIP_OK || !len) return z->status;
     size_t used = step(z, in, len);
-    if (z->status == ZIP_FAILED && used < len) z->sink(z->ud, in + used, len - used);
+    if ((z->status == ZIP_FAILED || z->status == ZIP_DONE) && used < len)
+        z->sink(z->ud, in + used, len - used);
     return z->status;
 }
 

@@ -9,9 +9,11 @@
  * directory at the end is not needed and not read: a member is taken from
  * its local header, and a deflated member ends where its deflate stream
  * does, so archives written by streaming tools (sizes in a data
- * descriptor after the data) are read like any other. A member that is
- * encrypted or compressed by another method is skipped when its size is in
- * its header; otherwise the archive stops there (ZIP_UNREADABLE).
+ * descriptor after the data) are read like any other. The central
+ * directory ends the archive (ZIP_DONE); it and whatever follows it (the
+ * rest of a multipart body, say) are handed on as they are. A member that
+ * is encrypted or compressed by another method is skipped when its size is
+ * in its header; otherwise the archive stops there (ZIP_UNREADABLE).
  *
  * Caps: total output (max_out, 0 none), output per input byte (max_ratio,
  * 0 none) and members (max_members, 0 none); past one, nothing more is
@@ -29,7 +31,7 @@
 
 enum zip_status {
     ZIP_OK = 0,
-    ZIP_DONE,       /* the central directory came: what follows is not read */
+    ZIP_DONE,       /* the central directory came: what follows is handed on raw */
     ZIP_FAILED,     /* not a ZIP where a header should be, or corrupt deflate: raw from there */
     ZIP_UNREADABLE, /* a member of unknown size that cannot be decoded: nothing more */
     ZIP_CAP,        /* max_out, max_ratio or max_members reached: nothing more */
@@ -56,7 +58,8 @@ bool zip_magic(const uint8_t *d, size_t len);
 /* NULL on ENOMEM. */
 struct zip *zip_new(const struct zip_config *cfg, zip_sink sink, void *ud);
 /* Reads len bytes; returns the status after them. Once not ZIP_OK it stays
- * so; after ZIP_FAILED later input is handed on raw, otherwise dropped. */
+ * so; after ZIP_FAILED or ZIP_DONE later input is handed on raw,
+ * otherwise dropped. */
 enum zip_status zip_feed(struct zip *z, const uint8_t *in, size_t len);
 /* The input had a hole: nothing more can be decoded (ZIP_FAILED, raw). */
 void zip_abandon(struct zip *z);

@@ -1079,24 +1079,49 @@ static void zip_out(void *ud, const uint8_t *data, size_t len)
 #define ZIP_CHARGE (64u << 10)
 #define ZIP_MAX_MEMBERS 10000 /* an .xlsx has a few dozen */
 
-/* A body that opens like a ZIP archive (an .xlsx or .docx export, a .zip
- * upload) is read member by member, and the members' contents are scanned
- * instead of the compressed bytes. Only the body's first piece is looked
- * at, and only when it holds the whole signature. */
-static void zip_maybe(struct worker *w, struct http_tx *tx, struct txstate *t, int dir,
-                      const uint8_t *data, size_t len)
+/* Where a ZIP archive starts in a body's first piece: at 0, or in a
+ * multipart body (a file uploaded with a form) where a part's content
+ * starts, within the first 4 KiB; SIZE_MAX when nowhere. */
+static size_t zip_start(const struct http_tx *tx, int dir, const uint8_t *data, size_t len)
+{
+    if (zip_magic(data, len))
+        return 0;
+    const char *ct = http_tx_header(tx, (enum http_dir)dir, "Content-Type");
+    if (!ct || strncasecmp(ct, "multipart/", 10) != 0)
+        return SIZE_MAX;
+    size_t lim = len < 4096 ? len : 4096;
+    for (const uint8_t *p = data; (p = memmem(p, lim - (size_t)(p - data), "\r\n\r\n", 4));) {
+        p += 4; /* a part's headers end: its content */
+        if (zip_magic(p, len - (size_t)(p - data)))
+            return (size_t)(p - data);
+        if ((size_t)(p - data) + 4 > lim)
+            break;
+    }
+    return SIZE_MAX;
+}
+
+/* A body that is a ZIP archive (an .xlsx or .docx export, a .zip upload,
+ * alone or as a multipart body's file) is read member by member, and the
+ * members' contents are scanned instead of the compressed bytes. Only the
+ * body's first piece is looked at, and only when it holds the whole
+ * signature. Returns where the archive starts (the bytes before it are
+ * scanned as they are), or SIZE_MAX. */
+static size_t zip_maybe(struct worker *w, struct http_tx *tx, struct txstate *t, int dir,
+                        const uint8_t *data, size_t len)
 {
     t->body_seen[dir] = 1;
-    if (!zip_magic(data, len) || !w->gens[t->gen].g || !budget_take(w, ZIP_CHARGE))
-        return;
+    size_t off = zip_start(tx, dir, data, len);
+    if (off == SIZE_MAX || !w->gens[t->gen].g || !budget_take(w, ZIP_CHARGE))
+        return SIZE_MAX;
     t->zc[dir] = (struct zipctx){w, t, (uint8_t)dir};
     struct zip_config zc = {w->http_cfg.max_decoded, w->http_cfg.max_ratio, ZIP_MAX_MEMBERS};
     if (!(t->zip[dir] = zip_new(&zc, zip_out, &t->zc[dir]))) {
         budget_give(w, ZIP_CHARGE);
-        return;
+        return SIZE_MAX;
     }
     tx->flags |= HTTP_TX_BODY_ZIP;
     w->st.zip_bodies++;
+    return off;
 }
 
 /* The body ended: the decoder's counters, and its memory back. */
@@ -1128,8 +1153,14 @@ static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8
         body_keep(w, &t->reqbody, &t->reqbody_len, data, len);
     else if (dir == HTTP_RESPONSE && t->keep_answer)
         body_keep(w, &t->ansbody, &t->ansbody_len, data, len);
-    if (!t->body_seen[dir])
-        zip_maybe(w, tx, t, dir, data, len);
+    if (!t->body_seen[dir]) {
+        size_t off = zip_maybe(w, tx, t, dir, data, len);
+        if (off != SIZE_MAX && off > 0) { /* a multipart body: the parts before it */
+            tx_scan(w, t, dir, data, off);
+            data += off;
+            len -= off;
+        }
+    }
     if (t->zip[dir])
         zip_feed(t->zip[dir], data, len);
     else

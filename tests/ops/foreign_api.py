@@ -56,7 +56,8 @@ A third part sends records out instead of fetching them: a CSV of 400
 customers uploaded as multipart/form-data in a chunked POST to a paste
 site (no identity rules: the account is the client address), an .xlsx
 written without seeking (each member's sizes after its data) put as a
-request body, and a CSV written to a bare TCP listener (no HTTP: the stream is scanned
+request body, an upload form with a text field, an .xlsx and a CSV field,
+and a CSV written to a bare TCP listener (no HTTP: the stream is scanned
 as it is). Required: the upload's http event and the raw flow's event count
 the records sent, each way they went, and nothing leaks.
 This script prints counts and verdicts, never a record.
@@ -762,9 +763,11 @@ def scenario_exfil(lh, src, d):
     up = [person(10000 + k) for k in range(400)]
     raw = [person(10400 + k) for k in range(300)]
     zipped = [person(10700 + k) for k in range(500)]
+    formed = [person(11200 + k) for k in range(200)]  # an .xlsx in a form, a CSV after it
     world.sent(("upload", 0), up)
     world.sent(("raw", 0), raw)
     world.sent(("zip", 0), zipped)
+    world.sent(("form", 0), formed)
 
     class Paste(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -773,6 +776,8 @@ def scenario_exfil(lh, src, d):
             pass
 
         def do_POST(self):
+            if self.path == "/api/form":
+                return self.form()
             body = b""
             while True:  # the chunked request body, read to its end
                 size = int(self.rfile.readline().split(b";")[0], 16)
@@ -784,6 +789,9 @@ def scenario_exfil(lh, src, d):
             self.created(body)
 
         def do_PUT(self):  # a file as the whole body
+            self.created(self.rfile.read(int(self.headers["Content-Length"])))
+
+        def form(self):  # a form with a Content-Length
             self.created(self.rfile.read(int(self.headers["Content-Length"])))
 
         def created(self, body):
@@ -832,6 +840,16 @@ def scenario_exfil(lh, src, d):
     c.request("PUT", "/api/files/customers.xlsx", xlsx_of(zipped, stream=True),
               {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
     c.getresponse().read()
+    # a browser's upload form: a text field, the .xlsx, then a field with CSV
+    b = boundary.encode()
+    form = (b"--" + b + b'\r\nContent-Disposition: form-data; name="note"\r\n\r\nweekly list\r\n--' + b +
+            b'\r\nContent-Disposition: form-data; name="file"; filename="list.xlsx"\r\nContent-Type: '
+            b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\r\n\r\n" +
+            xlsx_of(formed[:150]) + b"\r\n--" + b +
+            b'\r\nContent-Disposition: form-data; name="extra"\r\n\r\n' + csv_of(11350, 50) +
+            b"\r\n--" + b + b"--\r\n")
+    c.request("POST", "/api/form", form, {"Content-Type": "multipart/form-data; boundary=" + boundary})
+    c.getresponse().read()
     c.close()
     t = socket.create_connection(lst.getsockname())
     t.sendall(csv_of(10400, 300))
@@ -845,7 +863,7 @@ def scenario_exfil(lh, src, d):
     http_ev = [e for e in evs if e["event_type"] == "http"]
     by_url = {e["http"].get("url"): e for e in http_ev}
     got = by_url.get("/api/paste", {}).get("records", {}).get("counts", {})
-    check(len(http_ev) == 2 and all(got.get(c) == v for c, v in want(("upload", 0)).items()),
+    check(len(http_ev) == 3 and all(got.get(c) == v for c, v in want(("upload", 0)).items()),
           "a chunked multipart upload: its records counted as sent (%s vs %s)" % (got, want(("upload", 0))))
     put = by_url.get("/api/files/customers.xlsx", {})
     got = put.get("records", {}).get("counts", {})
@@ -853,6 +871,12 @@ def scenario_exfil(lh, src, d):
           "zip" in put.get("http", {}).get("flags", []),
           "a streamed .xlsx uploaded (data descriptors): read as a ZIP, its records counted as "
           "sent (%s vs %s)" % (got, want(("zip", 0))))
+    fe = by_url.get("/api/form", {})
+    got = fe.get("records", {}).get("counts", {})
+    check(all(got.get(c) == v for c, v in want(("form", 0)).items()) and
+          "zip" in fe.get("http", {}).get("flags", []),
+          "an .xlsx in a multipart form, and a CSV field after it: both read, every record "
+          "counted (%s vs %s)" % (got, want(("form", 0))))
     flows = [e for e in evs if e["event_type"] == "flow" and e.get("dest_port") == raw_port]
     got = flows[0].get("records", {}).get("toserver", {}).get("counts", {}) if len(flows) == 1 else {}
     check(all(got.get(c) == v for c, v in want(("raw", 0)).items()),
