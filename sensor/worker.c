@@ -1086,6 +1086,8 @@ static size_t zip_start(const struct http_tx *tx, int dir, const uint8_t *data, 
 {
     if (zip_magic(data, len))
         return 0;
+    if (len < 2 || data[0] != '-' || data[1] != '-') /* a multipart body opens with its boundary */
+        return SIZE_MAX;
     const char *ct = http_tx_header(tx, (enum http_dir)dir, "Content-Type");
     if (!ct || strncasecmp(ct, "multipart/", 10) != 0)
         return SIZE_MAX;
