@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "parsers/charset.h"
 #include "parsers/decompress.h"
 
 enum hstate {
@@ -97,6 +98,7 @@ struct half {
     bool head_capped, uri_capped, count_capped;
     bool hdr_pending; /* a header line ended; the next byte may fold it */
     bool te_present, te_chunked, te_bad, have_cl, enc_unknown;
+    uint8_t charset; /* enum charset_kind of the message's Content-Type */
     uint8_t vpos, ndigits, method_len, n_ce, n_te;
     uint8_t ce[DECOMP_MAX_LAYERS], te[DECOMP_MAX_LAYERS];
     char method[24];
@@ -525,6 +527,8 @@ static int hdr_framing(struct half *h)
             h->enc_unknown = true;
         else
             parse_codings(h, h->vscr, vl, false);
+    } else if (!vlong && name_is(h, "content-type")) {
+        h->charset = (uint8_t)charset_of(h->vscr, vl);
     }
     return 0;
 }
@@ -563,6 +567,7 @@ static void msg_begin(struct half *h)
     h->discard = h->head_capped = h->uri_capped = h->count_capped = false;
     h->hdr_pending = h->te_present = h->te_chunked = h->te_bad = false;
     h->have_cl = h->enc_unknown = false;
+    h->charset = CHARSET_OTHER;
     h->vpos = h->ndigits = h->method_len = h->n_ce = h->n_te = 0;
     h->method[0] = h->proto[0] = 0;
     h->status = 0;
@@ -597,6 +602,7 @@ static void fire_request(struct http_parser *p, struct half *h)
     n->tx.req_headers = headers_build(h, &n->tx.n_req_headers, &bytes);
     charge(p, n, bytes);
     n->tx.flags |= h->mflags;
+    n->tx.charset[HTTP_REQUEST] = h->charset;
     n->req_cb = true;
     p->stats->requests++;
     if (p->cb.request) p->cb.request(p->ud, &n->tx);
@@ -626,6 +632,7 @@ static void fire_response(struct http_parser *p, struct half *h)
     n->tx.status = h->status;
     memcpy(n->tx.protocol_resp, h->proto, sizeof(n->tx.protocol_resp));
     n->tx.flags |= h->mflags;
+    n->tx.charset[HTTP_RESPONSE] = h->charset;
     n->resp_cb = true;
     p->stats->responses++;
     if (p->cb.response) p->cb.response(p->ud, &n->tx);

@@ -40,6 +40,7 @@ struct http_header {
 #define HTTP_TX_BODY_BR 0x100u
 #define HTTP_TX_BODY_ZSTD 0x200u
 #define HTTP_TX_BODY_ZIP 0x400u     /* set by the caller (sensor/worker.c): a ZIP archive body */
+#define HTTP_TX_BODY_GB18030 0x800u /* set by the caller: a GBK/GB18030 body read as UTF-8 */
 
 struct http_tx {
     uint64_t index;       /* 0-based in the flow */
@@ -56,6 +57,7 @@ struct http_tx {
     uint64_t req_body_len, resp_body_len;         /* bytes on the wire (after de-chunking) */
     uint64_t req_body_decoded, resp_body_decoded; /* bytes delivered to the body callback */
     uint32_t flags;       /* HTTP_TX_* */
+    uint8_t charset[2];   /* per direction, enum charset_kind of its Content-Type */
     void *user;           /* the caller's per-transaction state */
 };
 

@@ -52,6 +52,7 @@ struct identity_ctx {
     const struct api_rules *rules;
     struct identity_sessions *ss;
     int own_ss; /* ss is this context's own (identity_new) */
+    int any_answer; /* a session source reads its token from a login answer's body */
     struct identity_stats st;
 };
 
@@ -101,6 +102,8 @@ struct identity_ctx *identity_new_shared(const struct api_rules *rules,
         return NULL;
     c->rules = rules;
     c->ss = sessions;
+    for (size_t i = 0; rules && i < rules->n_identity; i++)
+        c->any_answer |= rules->identity[i].kind == IDENT_SESSION && rules->identity[i].token;
     return c;
 }
 
@@ -632,6 +635,8 @@ static int set_cookie(const struct http_tx *tx, const char *name, char *out, siz
 
 int identity_wants_answer(const struct identity_ctx *c, int ep)
 {
+    if (!c || !c->any_answer)
+        return 0;
     for (size_t i = 0; c->rules && ep >= 0 && i < c->rules->n_identity; i++) {
         const struct rule_identity *ri = &c->rules->identity[i];
         if (ri->kind == IDENT_SESSION && ri->login_idx == ep && ri->token)

@@ -38,6 +38,7 @@
 #include "output/eve.h"
 #include "output/evidence.h"
 #include "parsers/http.h"
+#include "parsers/charset.h"
 #include "parsers/identity.h"
 #include "parsers/zip.h"
 #include "rules/detect.h"
@@ -113,7 +114,9 @@ struct txstate {
     struct recctx rc[2];
     struct match_stream *ms[2];
     struct zip *zip[2];      /* a body that is a ZIP archive: its members are scanned */
-    struct zipctx zc[2];
+    struct zipctx zc[2];     /* where a ZIP's members or a GBK body's UTF-8 go */
+    struct charset_carry carry[2]; /* a GBK body: a character cut by a piece's end */
+    uint8_t gb[2];           /* a GBK/GB18030 body: read as UTF-8 */
     uint8_t body_seen[2];    /* the body's first bytes were looked at */
     uint8_t keep_answer;     /* a login whose answer's JSON gives a session token */
     uint64_t pcap_cnt;   /* packet that completed the request head */
@@ -190,6 +193,7 @@ struct worker {
     struct reasm_ctx *reasm;
     struct dpi *dpi;
     struct match_scratch *scratch;
+    struct charset *cs;   /* GBK bodies to UTF-8, made at the first */
     struct http_config http_cfg;
     struct http_stats http_st;
     struct worker_counters st;
@@ -1049,7 +1053,8 @@ static void body_keep(struct worker *w, uint8_t **buf, uint32_t *have, const uin
 
 /* Bytes of a transaction's body (decoded, or a ZIP member's content) into
  * its matcher stream. */
-static void tx_scan(struct worker *w, struct txstate *t, int dir, const uint8_t *data, size_t len)
+static inline void tx_scan(struct worker *w, struct txstate *t, int dir, const uint8_t *data,
+                           size_t len)
 {
     const struct rulegen *g = w->gens[t->gen].g;
     if (!g)
@@ -1068,7 +1073,8 @@ static void tx_scan(struct worker *w, struct txstate *t, int dir, const uint8_t 
     }
 }
 
-static void zip_out(void *ud, const uint8_t *data, size_t len)
+/* What a ZIP's members or a GBK body's UTF-8 becomes: scanned. */
+static void body_out(void *ud, const uint8_t *data, size_t len)
 {
     struct zipctx *zc = ud;
     tx_scan(zc->w, zc->t, zc->dir, data, len);
@@ -1117,7 +1123,7 @@ static size_t zip_maybe(struct worker *w, struct http_tx *tx, struct txstate *t,
         return SIZE_MAX;
     t->zc[dir] = (struct zipctx){w, t, (uint8_t)dir};
     struct zip_config zc = {w->http_cfg.max_decoded, w->http_cfg.max_ratio, ZIP_MAX_MEMBERS};
-    if (!(t->zip[dir] = zip_new(&zc, zip_out, &t->zc[dir]))) {
+    if (!(t->zip[dir] = zip_new(&zc, body_out, &t->zc[dir]))) {
         budget_give(w, ZIP_CHARGE);
         return SIZE_MAX;
     }
@@ -1162,9 +1168,21 @@ static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8
             data += off;
             len -= off;
         }
+        if (!t->zip[dir] && tx->charset[dir] == CHARSET_GB18030 && w->gens[t->gen].g &&
+            (w->cs || (w->cs = charset_new()))) {
+            /* GBK text (a legacy system's pages, an Excel user's CSV): the
+             * patterns are written for UTF-8 */
+            t->gb[dir] = 1;
+            t->zc[dir] = (struct zipctx){w, t, (uint8_t)dir};
+            tx->flags |= HTTP_TX_BODY_GB18030;
+            w->st.gb18030_bodies++;
+        }
     }
     if (t->zip[dir])
         zip_feed(t->zip[dir], data, len);
+    else if (t->gb[dir])
+        w->st.gb18030_invalid +=
+            charset_feed(w->cs, &t->carry[dir], data, len, body_out, &t->zc[dir]);
     else
         tx_scan(w, t, dir, data, len);
 }
@@ -1178,7 +1196,7 @@ static const struct {
     {HTTP_TX_TRUNCATED, "truncated"},     {HTTP_TX_GAP, "gap"},
     {HTTP_TX_NO_RESPONSE, "no_response"}, {HTTP_TX_UPGRADED, "upgraded"},
     {HTTP_TX_BODY_BR, "br"},              {HTTP_TX_BODY_ZSTD, "zstd"},
-    {HTTP_TX_BODY_ZIP, "zip"},
+    {HTTP_TX_BODY_ZIP, "zip"},             {HTTP_TX_BODY_GB18030, "gb18030"},
 };
 
 /* Who asked and what for: the account (masked, or the client IP) and the
@@ -1322,6 +1340,8 @@ static void tx_done(void *ud, struct http_tx *tx)
         return;
     for (int d = 0; d < 2; d++) {
         zip_end(w, t, d);
+        if (t->gb[d])
+            charset_end(&t->carry[d], body_out, &t->zc[d]);
         if (t->ms[d]) {
             match_stream_close(t->ms[d], w->scratch, on_record, &t->rc[d]);
             t->ms[d] = NULL;
@@ -1526,6 +1546,7 @@ void worker_free(struct worker *w)
         gen_clear(w, &w->gens[i]);
     rulegen_unref(w->pending);
     match_scratch_free(w->scratch);
+    charset_free(w->cs);
     identity_sessions_free(w->own_sessions);
     dpi_free(w->dpi);
     decoder_free(w->dec);
@@ -1695,6 +1716,8 @@ size_t worker_stats_kv(const struct worker_stats_src *src, struct eve_kv *kv, si
     KV("http.zip_skipped", sn->st.zip_skipped);
     KV("http.zip_failed", sn->st.zip_failed);
     KV("http.zip_cap_hit", sn->st.zip_cap_hit);
+    KV("http.gb18030_bodies", sn->st.gb18030_bodies);
+    KV("http.gb18030_invalid", sn->st.gb18030_invalid);
     const struct identity_stats *is = &sn->ident;
     for (int k = 0; k < IDENT_KIND_MAX; k++) {
         static char iname[IDENT_KIND_MAX][40];

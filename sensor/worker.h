@@ -86,6 +86,8 @@ struct worker_counters {
     uint64_t zip_skipped;   /* members passed over: encrypted or another method */
     uint64_t zip_failed;    /* archives that stopped being readable (the rest scanned raw, or not at all) */
     uint64_t zip_cap_hit;   /* archives stopped by the output, ratio or member cap */
+    uint64_t gb18030_bodies;  /* bodies in GBK/GB2312/GB18030 (their Content-Type), read as UTF-8 */
+    uint64_t gb18030_invalid; /* bytes of those that were not GB18030, scanned as they were */
     uint64_t session_memuse;     /* gauge: bytes of record sets and kept bodies now */
     uint64_t session_memcap_hit; /* growth refused: the session budget was reached */
     /* rule reloads (rules/rulegen.h) */

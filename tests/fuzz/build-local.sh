@@ -46,7 +46,7 @@ pc() { pkg-config --cflags --libs "$@"; }
 # source lists (see sensor/, parsers/, rules/, output/ meson.build)
 decode_src="sensor/decode.c sensor/defrag.c"
 reasm_src="sensor/reassembly.c"
-http_src="parsers/http.c parsers/decompress.c"
+http_src="parsers/http.c parsers/decompress.c parsers/charset.c"
 # what the body decoder links: zlib, libdeflate, Brotli, zstd
 decode_pc="zlib libdeflate libbrotlidec libzstd"
 identity_src="parsers/identity.c"

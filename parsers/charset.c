@@ -1,0 +1,144 @@
+/* charset.c - GBK/GB2312/GB18030 bodies to UTF-8, streamed (charset.h).
+ *
+ * Owns an iconv(3) descriptor (glibc's GB18030 converter) and a 16 KiB
+ * output buffer per struct charset, made once per thread. Input enters by
+ * charset_feed() with the body's carry (a character cut by the end of the
+ * last piece); UTF-8 leaves through the caller's sink, in pieces of at most
+ * 16 KiB. */
+#include "parsers/charset.h"
+
+#include <errno.h>
+#include <iconv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define OUT_CHUNK 16384
+
+struct charset {
+    iconv_t cd;
+    uint8_t out[OUT_CHUNK];
+};
+
+enum charset_kind charset_of(const char *ct, size_t len)
+{
+    static const struct {
+        const char *name;
+        size_t len;
+    } gb[] = {{"gbk", 3},   {"gb2312", 6},      {"gb18030", 7}, {"x-gbk", 5},
+              {"cp936", 5}, {"windows-936", 11}, {"euc-cn", 6}};
+    if (!ct)
+        return CHARSET_OTHER;
+    const char *end = ct + len;
+    for (const char *p = ct; (p = memchr(p, ';', (size_t)(end - p))) != NULL;) {
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (end - p < 8 || (*p | 0x20) != 'c' || strncasecmp(p, "charset", 7) != 0)
+            continue;
+        const char *v = p + 7;
+        while (v < end && *v == ' ')
+            v++;
+        if (v == end || *v++ != '=')
+            continue;
+        while (v < end && (*v == ' ' || *v == '"'))
+            v++;
+        size_t n = 0;
+        while (v + n < end && v[n] != '"' && v[n] != ';' && v[n] != ' ' && v[n] != '\t')
+            n++;
+        char c0 = (char)(n ? v[0] | 0x20 : 0); /* utf-8, the usual one, turned away at once */
+        if (c0 != 'g' && c0 != 'x' && c0 != 'c' && c0 != 'w' && c0 != 'e')
+            return CHARSET_OTHER;
+        for (size_t k = 0; k < sizeof(gb) / sizeof(gb[0]); k++)
+            if (n == gb[k].len && strncasecmp(v, gb[k].name, n) == 0)
+                return CHARSET_GB18030;
+        return CHARSET_OTHER;
+    }
+    return CHARSET_OTHER;
+}
+
+struct charset *charset_new(void)
+{
+    struct charset *c = malloc(sizeof(*c));
+    if (!c)
+        return NULL;
+    c->cd = iconv_open("UTF-8", "GB18030");
+    if (c->cd == (iconv_t)-1) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void charset_free(struct charset *c)
+{
+    if (!c)
+        return;
+    iconv_close(c->cd);
+    free(c);
+}
+
+/* Converts what it can of in; returns the bytes used. It stops short only
+ * at a character cut by the end (at most 3 bytes left). A byte that is not
+ * GB18030 goes on as it is and counts in *bad. */
+static size_t run(struct charset *c, const uint8_t *in, size_t len, uint64_t *bad,
+                  charset_sink sink, void *ud)
+{
+    char *ip = (char *)(uintptr_t)in;
+    size_t il = len;
+    while (il) {
+        char *op = (char *)c->out;
+        size_t ol = OUT_CHUNK;
+        size_t r = iconv(c->cd, &ip, &il, &op, &ol);
+        int err = errno;
+        if (ol < OUT_CHUNK)
+            sink(ud, c->out, OUT_CHUNK - ol);
+        if (r != (size_t)-1)
+            break;
+        if (err == E2BIG)
+            continue;
+        if (err == EINVAL)
+            break; /* cut at the end: the caller carries it */
+        sink(ud, (const uint8_t *)ip, 1); /* EILSEQ: as it is */
+        ip++;
+        il--;
+        (*bad)++;
+        iconv(c->cd, NULL, NULL, NULL, NULL);
+    }
+    return len - il;
+}
+
+uint64_t charset_feed(struct charset *c, struct charset_carry *cr, const uint8_t *in, size_t len,
+                      charset_sink sink, void *ud)
+{
+    uint64_t bad = 0;
+    size_t i = 0;
+    if (cr->n) {
+        /* the carried bytes and enough of in to end their character */
+        uint8_t tmp[sizeof(cr->b) + 4];
+        size_t n = cr->n, take = len < 4 ? len : 4;
+        memcpy(tmp, cr->b, n);
+        memcpy(tmp + n, in, take);
+        size_t used = run(c, tmp, n + take, &bad, sink, ud);
+        if (used < n) { /* still cut: in was too short to end it */
+            cr->n = (uint8_t)(n + take);
+            memcpy(cr->b, tmp, cr->n);
+            return bad;
+        }
+        i = used - n;
+        cr->n = 0;
+    }
+    i += run(c, in + i, len - i, &bad, sink, ud);
+    if (i < len) { /* a character cut by the end: at most 3 bytes */
+        cr->n = (uint8_t)(len - i);
+        memcpy(cr->b, in + i, cr->n);
+    }
+    return bad;
+}
+
+void charset_end(struct charset_carry *cr, charset_sink sink, void *ud)
+{
+    if (cr->n)
+        sink(ud, cr->b, cr->n);
+    cr->n = 0;
+}

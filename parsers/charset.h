@@ -1,0 +1,49 @@
+/* charset.h - bodies in the Chinese national encodings (GBK, GB2312,
+ * GB18030) turned into UTF-8 as they stream, so that patterns written for
+ * UTF-8 (addresses, names) find them.
+ *
+ * A body whose Content-Type names such a charset (charset_of()) is fed to
+ * charset_feed() in pieces of any size, with a struct charset_carry of its
+ * own that holds a character cut by the piece's end (at most 3 bytes); the
+ * UTF-8 leaves through the sink. One struct charset (an iconv(3)
+ * descriptor from GB18030, a superset of GBK and GB2312, and a 16 KiB
+ * output buffer) serves every body of a thread: GB18030 has no shift
+ * states, so nothing else of a body is kept between pieces. Bytes that are
+ * not GB18030 are handed on as they are (ASCII digits among them stay
+ * digits), counted. */
+#ifndef LH_CHARSET_H
+#define LH_CHARSET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum charset_kind { CHARSET_OTHER = 0, CHARSET_GB18030 = 1 };
+
+/* What the charset parameter of a Content-Type value (len bytes, no
+ * terminator needed) names: CHARSET_GB18030 for gbk, gb2312, gb18030,
+ * x-gbk, cp936, windows-936, euc-cn (any case, quoted or not), otherwise
+ * CHARSET_OTHER (UTF-8, none, anything else). */
+enum charset_kind charset_of(const char *content_type, size_t len);
+
+struct charset_carry {
+    uint8_t n;
+    uint8_t b[3];
+};
+
+typedef void (*charset_sink)(void *ud, const uint8_t *data, size_t len);
+
+struct charset;
+
+/* NULL when iconv has no GB18030 (or no memory). */
+struct charset *charset_new(void);
+void charset_free(struct charset *c); /* accepts NULL */
+
+/* Converts len bytes of a body (after what cr carries) to UTF-8 into sink;
+ * a character cut at the end waits in cr. Returns the bytes that were not
+ * GB18030 and went on as they were. */
+uint64_t charset_feed(struct charset *c, struct charset_carry *cr, const uint8_t *in, size_t len,
+                      charset_sink sink, void *ud);
+/* The body ended: what cr still carries goes on as it is. */
+void charset_end(struct charset_carry *cr, charset_sink sink, void *ud);
+
+#endif
