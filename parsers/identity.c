@@ -516,6 +516,57 @@ static int from_xml(const uint8_t *doc, size_t len, const char *name, char *out,
     return -1;
 }
 
+/* Field name of a multipart/form-data body (RFC 7578): the part whose
+ * Content-Disposition says name="name" and has no filename, its content up
+ * to the next delimiter. The boundary comes from the Content-Type. */
+static int from_multipart(const char *ctype, const uint8_t *body, size_t len, const char *name,
+                          char *out, size_t outlen)
+{
+    const char *b = strcasestr(ctype, "boundary=");
+    if (!b)
+        return -1;
+    b += 9;
+    bool quoted = *b == '"';
+    b += quoted;
+    char delim[80] = "\r\n--";
+    size_t dl = 4;
+    while (*b && dl + 1 < sizeof(delim) && (quoted ? *b != '"' : *b != ';' && *b != ' '))
+        delim[dl++] = *b++;
+    if (dl == 4)
+        return -1;
+    const char *d = (const char *)body, *end = d + len;
+    char want[96];
+    int wl = snprintf(want, sizeof(want), "name=\"%s\"", name);
+    if (wl <= 0 || (size_t)wl >= sizeof(want))
+        return -1;
+    /* each part: after a delimiter (the first may open the body without CRLF) */
+    for (const char *p = d; p < end;) {
+        const char *part;
+        if (p == d && len >= dl - 2 && memcmp(d, delim + 2, dl - 2) == 0)
+            part = d + dl - 2;
+        else {
+            const char *m = memmem(p, (size_t)(end - p), delim, dl);
+            if (!m)
+                return -1;
+            part = m + dl;
+        }
+        const char *hend = memmem(part, (size_t)(end - part), "\r\n\r\n", 4);
+        if (!hend)
+            return -1;
+        const char *cd = memmem(part, (size_t)(hend - part), want, (size_t)wl);
+        bool before_ok = cd && (cd[-1] == ' ' || cd[-1] == ';');
+        if (cd && before_ok && !memmem(part, (size_t)(hend - part), "filename", 8)) {
+            const char *v = hend + 4;
+            const char *ve = memmem(v, (size_t)(end - v), delim, dl);
+            if (!ve)
+                ve = end; /* cut by the kept length: what there is */
+            return (int)clean_copy(out, outlen, v, (size_t)(ve - v));
+        }
+        p = hend;
+    }
+    return -1;
+}
+
 /* ---- sessions ---------------------------------------------------------------- */
 
 /* The cookie value, as the table keeps it: a keyed SipHash (the value is
@@ -704,7 +755,11 @@ static int try_source(struct identity_ctx *c, const struct rule_identity *ri,
                         ri->claim ? ri->claim : "sub", out, outlen);
     case IDENT_FORM:
         h = http_tx_header(tx, HTTP_REQUEST, "Content-Type");
-        if (!body || !h || strncasecmp(h, "application/x-www-form-urlencoded", 33) != 0)
+        if (!body || !h)
+            return -1;
+        if (strncasecmp(h, "multipart/form-data", 19) == 0) /* a script's FormData */
+            return from_multipart(h, body, body_len, ri->name, out, outlen);
+        if (strncasecmp(h, "application/x-www-form-urlencoded", 33) != 0)
             return -1;
         return identity_param((const char *)body, body_len, ri->name, out, outlen);
     case IDENT_JSON: {

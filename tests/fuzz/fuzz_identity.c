@@ -5,7 +5,8 @@
  * a request body (the rest, NULs and all). They are put into one request:
  *   X-Emp-Id: <header>             Proxy-Authorization: <header> (Basic)
  *   Cookie: <cookie>               Authorization: Bearer <jwt>
- *   GET /api/q?<query>             Content-Type: form, then JSON, then XML
+ *   GET /api/q?<query>             Content-Type: form, then JSON, then XML,
+ *                                  then multipart (boundary "--x")
  *                                  (with GET /q/<query>: the field as the path)
  *   response Set-Cookie: <cookie>  (session learning: the cookie, that header
  *                                  as a token header, the body as the login
@@ -225,13 +226,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tx.n_resp_headers = 1;
 
     struct identity_result res;
-    for (int pass = 0; pass < 3; pass++) {
+    for (int pass = 0; pass < 4; pass++) {
         /* pass 0: a form body; pass 1: a JSON body; pass 2: an XML body, and
-         * the query field as the path */
+         * the query field as the path; pass 3: a multipart form */
         snprintf(ctype, sizeof(ctype), "%s",
-                 pass == 2 ? "text/xml"
-                 : pass    ? "application/json; charset=utf-8"
-                           : "application/x-www-form-urlencoded");
+                 pass == 3   ? "multipart/form-data; boundary=--x"
+                 : pass == 2 ? "text/xml"
+                 : pass      ? "application/json; charset=utf-8"
+                             : "application/x-www-form-urlencoded");
         tx.uri = pass == 2 ? path_uri : uri;
         for (size_t i = 0; i < N_SRC; i++) {
             if (!one_ctx[i])

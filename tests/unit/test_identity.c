@@ -230,6 +230,28 @@ int main(void)
     CHECK_EQ(identity_get_stats(c)->sessions_active, 2);
     identity_free(c);
 
+    /* a form sent as multipart/form-data (a script's FormData): the text
+     * field, not a file part of the same name nor a field whose name ends so */
+    const char *hm[] = {"Content-Type", "multipart/form-data; boundary=----WebKitFormBoundaryX7"};
+    tx = make_tx("/login", hm, 1);
+    const char *mp = "------WebKitFormBoundaryX7\r\n"
+                     "Content-Disposition: form-data; name=\"user\"; filename=\"u.txt\"\r\n\r\n"
+                     "file-not-me\r\n------WebKitFormBoundaryX7\r\n"
+                     "Content-Disposition: form-data; name=\"olduser\"\r\n\r\nnot-me\r\n"
+                     "------WebKitFormBoundaryX7\r\n"
+                     "Content-Disposition: form-data; name=\"user\"\r\n\r\nwang.wu\r\n"
+                     "------WebKitFormBoundaryX7--\r\n";
+    CHECK_EQ(resolve1(src(IDENT_FORM, "user", NULL), &tx, mp, &r), 1);
+    CHECK_STR(r.account, "wang.wu");
+    CHECK_STR(r.via, "form:user");
+    CHECK_EQ(resolve1(src(IDENT_FORM, "pass", NULL), &tx, mp, &r), 0);
+    const char *hq[] = {"Content-Type", "multipart/form-data; boundary=\"b q\""};
+    tx = make_tx("/login", hq, 1);
+    CHECK_EQ(resolve1(src(IDENT_FORM, "user", NULL), &tx,
+                      "--b q\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nE5", &r),
+             1); /* cut before its delimiter (the kept 16 KiB): what there is */
+    CHECK_STR(r.account, "E5");
+
     /* a segment of the path: by number, from the end, after a name */
     struct rule_identity ps = src(IDENT_PATH, NULL, NULL);
     ps.segment = 4;
