@@ -101,8 +101,9 @@ struct recctx {
     struct txstate *t; /* the transaction, for the detection's record list */
 };
 
-/* Where a ZIP body's members go: the transaction's matcher stream. */
-struct zipctx {
+/* Where what a body decodes to (a ZIP's members, a GBK body's UTF-8) goes:
+ * the transaction's matcher stream for that direction. */
+struct bodyctx {
     struct worker *w;
     struct txstate *t;
     uint8_t dir;
@@ -114,7 +115,7 @@ struct txstate {
     struct recctx rc[2];
     struct match_stream *ms[2];
     struct zip *zip[2];      /* a body that is a ZIP archive: its members are scanned */
-    struct zipctx zc[2];     /* where a ZIP's members or a GBK body's UTF-8 go */
+    struct bodyctx bc[2];
     struct charset_carry carry[2]; /* a GBK body: a character cut by a piece's end */
     uint8_t gb[2];           /* a GBK/GB18030 body: read as UTF-8 */
     uint8_t body_seen[2];    /* the body's first bytes were looked at */
@@ -1076,8 +1077,8 @@ static inline void tx_scan(struct worker *w, struct txstate *t, int dir, const u
 /* What a ZIP's members or a GBK body's UTF-8 becomes: scanned. */
 static void body_out(void *ud, const uint8_t *data, size_t len)
 {
-    struct zipctx *zc = ud;
-    tx_scan(zc->w, zc->t, zc->dir, data, len);
+    struct bodyctx *bc = ud;
+    tx_scan(bc->w, bc->t, bc->dir, data, len);
 }
 
 /* What the decoder holds: its state and zlib's (about 40 KiB of window and
@@ -1121,9 +1122,9 @@ static size_t zip_maybe(struct worker *w, struct http_tx *tx, struct txstate *t,
     size_t off = zip_start(tx, dir, data, len);
     if (off == SIZE_MAX || !w->gens[t->gen].g || !budget_take(w, ZIP_CHARGE))
         return SIZE_MAX;
-    t->zc[dir] = (struct zipctx){w, t, (uint8_t)dir};
+    t->bc[dir] = (struct bodyctx){w, t, (uint8_t)dir};
     struct zip_config zc = {w->http_cfg.max_decoded, w->http_cfg.max_ratio, ZIP_MAX_MEMBERS};
-    if (!(t->zip[dir] = zip_new(&zc, body_out, &t->zc[dir]))) {
+    if (!(t->zip[dir] = zip_new(&zc, body_out, &t->bc[dir]))) {
         budget_give(w, ZIP_CHARGE);
         return SIZE_MAX;
     }
@@ -1173,7 +1174,7 @@ static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8
             /* GBK text (a legacy system's pages, an Excel user's CSV): the
              * patterns are written for UTF-8 */
             t->gb[dir] = 1;
-            t->zc[dir] = (struct zipctx){w, t, (uint8_t)dir};
+            t->bc[dir] = (struct bodyctx){w, t, (uint8_t)dir};
             tx->flags |= HTTP_TX_BODY_GB18030;
             w->st.gb18030_bodies++;
         }
@@ -1182,7 +1183,7 @@ static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8
         zip_feed(t->zip[dir], data, len);
     else if (t->gb[dir])
         w->st.gb18030_invalid +=
-            charset_feed(w->cs, &t->carry[dir], data, len, body_out, &t->zc[dir]);
+            charset_feed(w->cs, &t->carry[dir], data, len, body_out, &t->bc[dir]);
     else
         tx_scan(w, t, dir, data, len);
 }
@@ -1341,7 +1342,7 @@ static void tx_done(void *ud, struct http_tx *tx)
     for (int d = 0; d < 2; d++) {
         zip_end(w, t, d);
         if (t->gb[d])
-            charset_end(&t->carry[d], body_out, &t->zc[d]);
+            charset_end(&t->carry[d], body_out, &t->bc[d]);
         if (t->ms[d]) {
             match_stream_close(t->ms[d], w->scratch, on_record, &t->rc[d]);
             t->ms[d] = NULL;

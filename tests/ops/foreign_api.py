@@ -865,29 +865,28 @@ def scenario_exfil(lh, src, d):
     lv.stop()
     lst.close()
     evs = ops.events(os.path.join(out, "eve.json"))
-    want = lambda key: world.responses[key]
+    def as_sent(counts, key):
+        return all(counts.get(c) == v for c, v in world.responses[key].items())
+
+    def http_check(url, key, zip_flag, what):
+        e = by_url.get(url, {})
+        got = e.get("records", {}).get("counts", {})
+        check(as_sent(got, key) and zip_flag == ("zip" in e.get("http", {}).get("flags", [])),
+              "%s (%s vs %s)" % (what, got, world.responses[key]))
     http_ev = [e for e in evs if e["event_type"] == "http"]
     by_url = {e["http"].get("url"): e for e in http_ev}
-    got = by_url.get("/api/paste", {}).get("records", {}).get("counts", {})
-    check(len(http_ev) == 3 and all(got.get(c) == v for c, v in want(("upload", 0)).items()),
-          "a chunked multipart upload: its records counted as sent (%s vs %s)" % (got, want(("upload", 0))))
-    put = by_url.get("/api/files/customers.xlsx", {})
-    got = put.get("records", {}).get("counts", {})
-    check(all(got.get(c) == v for c, v in want(("zip", 0)).items()) and
-          "zip" in put.get("http", {}).get("flags", []),
-          "a streamed .xlsx uploaded (data descriptors): read as a ZIP, its records counted as "
-          "sent (%s vs %s)" % (got, want(("zip", 0))))
-    fe = by_url.get("/api/form", {})
-    got = fe.get("records", {}).get("counts", {})
-    check(all(got.get(c) == v for c, v in want(("form", 0)).items()) and
-          "zip" in fe.get("http", {}).get("flags", []),
-          "an .xlsx in a multipart form, and a CSV field after it: both read, every record "
-          "counted (%s vs %s)" % (got, want(("form", 0))))
+    check(len(http_ev) == 3, "one http event per upload (%d of 3)" % len(http_ev))
+    http_check("/api/paste", ("upload", 0), False,
+               "a chunked multipart upload: its records counted as sent")
+    http_check("/api/files/customers.xlsx", ("zip", 0), True,
+               "a streamed .xlsx uploaded (data descriptors): read as a ZIP, its records counted as sent")
+    http_check("/api/form", ("form", 0), True,
+               "an .xlsx in a multipart form, and a CSV field after it: both read, every record counted")
     flows = [e for e in evs if e["event_type"] == "flow" and e.get("dest_port") == raw_port]
     got = flows[0].get("records", {}).get("toserver", {}).get("counts", {}) if len(flows) == 1 else {}
-    check(all(got.get(c) == v for c, v in want(("raw", 0)).items()),
+    check(as_sent(got, ("raw", 0)),
           "a file written to a bare TCP port: its records counted as sent, toserver (%s vs %s)"
-          % (got, want(("raw", 0))))
+          % (got, world.responses[("raw", 0)]))
     check(leaks(world, out) == 0, "exfiltration: no value sent is in the sensor's files")
 
 
