@@ -20,15 +20,45 @@ struct charset {
     uint8_t out[OUT_CHUNK];
 };
 
-enum charset_kind charset_of(const char *ct, size_t len)
+/* Is v[0..n) one of the names of GB18030 and its subsets? */
+static enum charset_kind gb_name(const char *v, size_t n)
 {
     static const struct {
         const char *name;
         size_t len;
     } gb[] = {{"gbk", 3},   {"gb2312", 6},      {"gb18030", 7}, {"x-gbk", 5},
               {"cp936", 5}, {"windows-936", 11}, {"euc-cn", 6}};
-    if (!ct)
+    char c0 = (char)(n ? v[0] | 0x20 : 0); /* utf-8, the usual one, turned away at once */
+    if (c0 != 'g' && c0 != 'x' && c0 != 'c' && c0 != 'w' && c0 != 'e')
         return CHARSET_OTHER;
+    for (size_t k = 0; k < sizeof(gb) / sizeof(gb[0]); k++)
+        if (n == gb[k].len && strncasecmp(v, gb[k].name, n) == 0)
+            return CHARSET_GB18030;
+    return CHARSET_OTHER;
+}
+
+/* The value after "charset" at p (blanks, '=', blanks, an optional quote),
+ * up to a quote, ';', '>', '/' or a blank: what it names. */
+static enum charset_kind charset_value(const char *p, const char *end)
+{
+    const char *v = p + 7;
+    while (v < end && *v == ' ')
+        v++;
+    if (v == end || *v++ != '=')
+        return CHARSET_OTHER;
+    while (v < end && (*v == ' ' || *v == '"' || *v == '\''))
+        v++;
+    size_t n = 0;
+    while (v + n < end && v[n] != '"' && v[n] != '\'' && v[n] != ';' && v[n] != ' ' &&
+           v[n] != '\t' && v[n] != '>' && v[n] != '/')
+        n++;
+    return gb_name(v, n);
+}
+
+enum charset_kind charset_of(const char *ct, size_t len)
+{
+    if (!ct)
+        return CHARSET_NONE;
     const char *end = ct + len;
     for (const char *p = ct; (p = memchr(p, ';', (size_t)(end - p))) != NULL;) {
         p++;
@@ -36,23 +66,26 @@ enum charset_kind charset_of(const char *ct, size_t len)
             p++;
         if (end - p < 8 || (*p | 0x20) != 'c' || strncasecmp(p, "charset", 7) != 0)
             continue;
-        const char *v = p + 7;
-        while (v < end && *v == ' ')
-            v++;
-        if (v == end || *v++ != '=')
+        return charset_value(p, end);
+    }
+    return CHARSET_NONE;
+}
+
+enum charset_kind charset_sniff_html(const uint8_t *d, size_t len)
+{
+    size_t i = 0;
+    if (len >= 3 && memcmp(d, "\xef\xbb\xbf", 3) == 0)
+        return CHARSET_OTHER; /* a UTF-8 byte order mark says it all */
+    while (i < len && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n'))
+        i++;
+    if (i == len || d[i] != '<')
+        return CHARSET_OTHER; /* JSON, CSV, text: not a page */
+    const char *s = (const char *)d, *end = s + (len < 1024 ? len : 1024);
+    for (const char *p = s + i; p + 8 <= end; p++) {
+        if ((*p | 0x20) != 'c' || strncasecmp(p, "charset", 7) != 0)
             continue;
-        while (v < end && (*v == ' ' || *v == '"'))
-            v++;
-        size_t n = 0;
-        while (v + n < end && v[n] != '"' && v[n] != ';' && v[n] != ' ' && v[n] != '\t')
-            n++;
-        char c0 = (char)(n ? v[0] | 0x20 : 0); /* utf-8, the usual one, turned away at once */
-        if (c0 != 'g' && c0 != 'x' && c0 != 'c' && c0 != 'w' && c0 != 'e')
-            return CHARSET_OTHER;
-        for (size_t k = 0; k < sizeof(gb) / sizeof(gb[0]); k++)
-            if (n == gb[k].len && strncasecmp(v, gb[k].name, n) == 0)
-                return CHARSET_GB18030;
-        return CHARSET_OTHER;
+        enum charset_kind k = charset_value(p, end); /* the first decides */
+        return k == CHARSET_GB18030 ? k : CHARSET_OTHER;
     }
     return CHARSET_OTHER;
 }

@@ -17,13 +17,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum charset_kind { CHARSET_OTHER = 0, CHARSET_GB18030 = 1 };
+enum charset_kind { CHARSET_OTHER = 0, CHARSET_GB18030 = 1, CHARSET_NONE = 2 };
 
 /* What the charset parameter of a Content-Type value (len bytes, no
  * terminator needed) names: CHARSET_GB18030 for gbk, gb2312, gb18030,
- * x-gbk, cp936, windows-936, euc-cn (any case, quoted or not), otherwise
- * CHARSET_OTHER (UTF-8, none, anything else). */
+ * x-gbk, cp936, windows-936, euc-cn (any case, quoted or not),
+ * CHARSET_NONE when it has no charset parameter, otherwise CHARSET_OTHER
+ * (UTF-8, anything else). */
 enum charset_kind charset_of(const char *content_type, size_t len);
+
+/* An HTML page's own say, for a body whose Content-Type has no charset:
+ * the first "charset=" in its first 1024 bytes (where HTML puts `<meta
+ * charset=gbk>` or the http-equiv form), if the body opens with '<' after
+ * blanks. CHARSET_OTHER for anything else. */
+enum charset_kind charset_sniff_html(const uint8_t *d, size_t len);
 
 struct charset_carry {
     uint8_t n;

@@ -567,7 +567,7 @@ static void msg_begin(struct half *h)
     h->discard = h->head_capped = h->uri_capped = h->count_capped = false;
     h->hdr_pending = h->te_present = h->te_chunked = h->te_bad = false;
     h->have_cl = h->enc_unknown = false;
-    h->charset = CHARSET_OTHER;
+    h->charset = CHARSET_NONE; /* no Content-Type, or one without a charset */
     h->vpos = h->ndigits = h->method_len = h->n_ce = h->n_te = 0;
     h->method[0] = h->proto[0] = 0;
     h->status = 0;

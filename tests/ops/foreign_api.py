@@ -43,8 +43,8 @@ session cookie (`session: {cookie: CRMSESSION, login: crm_login}`); the
 customer pages are HTML, and some answers are HTTP/1.0, ended by closing the
 connection; clients accept what a browser does (gzip, deflate, br, zstd), and
 answers come Brotli, zstd, gzip or plain, compressed by Debian's brotli and
-zstd tools; a third of the pages are in GBK (`charset=GBK`), as legacy
-Chinese systems serve them; a JSON API beside it names the caller in a JWT under a header of
+zstd tools; a third of the pages are in GBK, as legacy Chinese systems
+serve them, half of those saying so only in a `<meta charset>`; a JSON API beside it names the caller in a JWT under a header of
 its own (`jwt: {header: X-Api-Token, claim: ctx.staff}`); a mobile app logs
 in with JSON (`json: username`), gets an opaque token in the JSON answer
 (gzip) and sends it as `Authorization: Bearer ...` (`session: {header:
@@ -441,8 +441,10 @@ def crm_handler(world):
                     "</body></html>" % rows).encode()
             call = int(q["call"])
             ctype = "text/html; charset=utf-8"
-            if call % 3 == 1:  # a legacy page: GBK, as Chinese systems long served them
-                body, ctype = body.decode().encode("gbk"), "text/html; charset=GBK"
+            if call % 3 == 1:  # a legacy page: GBK, as Chinese systems long served them,
+                # some saying so only in the page's own head
+                body = body.decode().replace("charset='utf-8'", "charset='gbk'").encode("gbk")
+                ctype = "text/html" if call % 2 == 0 else "text/html; charset=GBK"
                 world.codings["gbk"] = world.codings.get("gbk", 0) + 1
             self.send(body, ctype, close=call % 4 == 3,
                       coding=pick_coding(self.headers.get("Accept-Encoding", ""), call))

@@ -69,8 +69,23 @@ int main(void)
     CHECK_EQ(charset_of("text/plain; format=flowed; charset=cp936", sizeof("text/plain; format=flowed; charset=cp936") - 1), CHARSET_GB18030);
     CHECK_EQ(charset_of("text/html; charset=utf-8", sizeof("text/html; charset=utf-8") - 1), CHARSET_OTHER);
     CHECK_EQ(charset_of("text/html; charset=gbkx", sizeof("text/html; charset=gbkx") - 1), CHARSET_OTHER);
-    CHECK_EQ(charset_of("text/html", sizeof("text/html") - 1), CHARSET_OTHER);
-    CHECK_EQ(charset_of(NULL, 0), CHARSET_OTHER);
+    CHECK_EQ(charset_of("text/html", sizeof("text/html") - 1), CHARSET_NONE);
+    CHECK_EQ(charset_of(NULL, 0), CHARSET_NONE);
+
+    /* a page that says it in its head, where the header did not */
+#define SNIFF(s) charset_sniff_html((const uint8_t *)(s), sizeof(s) - 1)
+    CHECK_EQ(SNIFF("<!DOCTYPE html><html><head><meta charset=\"gbk\"><title>"), CHARSET_GB18030);
+    CHECK_EQ(SNIFF("\r\n <html><head><META http-equiv=\"Content-Type\" "
+                   "content=\"text/html; charset=GB2312\"/>"), CHARSET_GB18030);
+    CHECK_EQ(SNIFF("<html><meta charset='gb18030'>"), CHARSET_GB18030);
+    CHECK_EQ(SNIFF("<html><head><meta charset=utf-8>"), CHARSET_OTHER);
+    CHECK_EQ(SNIFF("{\"html\": \"<meta charset=gbk>\"}"), CHARSET_OTHER); /* not a page */
+    CHECK_EQ(SNIFF("\xef\xbb\xbf<html><meta charset=gbk>"), CHARSET_OTHER); /* a UTF-8 BOM */
+    static char late[1100];
+    memset(late, ' ', sizeof(late));
+    late[0] = '<';
+    memcpy(late + 1050, "charset=gbk", 11);
+    CHECK_EQ(charset_sniff_html((const uint8_t *)late, sizeof(late)), CHARSET_OTHER); /* past 1024 */
     charset_free(c);
     charset_free(NULL);
     return check_done();
