@@ -4,10 +4,13 @@
  * output buffer per struct charset, made once per thread. Input enters by
  * charset_feed() with the body's carry (a character cut by the end of the
  * last piece); UTF-8 leaves through the caller's sink, in pieces of at most
- * 16 KiB. */
+ * 16 KiB. charset_of(), charset_sniff_html() and charset_guess() decide,
+ * from the Content-Type, a page's head or the first bytes, which bodies
+ * are GBK. */
 #include "parsers/charset.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +60,12 @@ static enum charset_kind charset_value(const char *p, const char *end)
 
 enum charset_kind charset_of(const char *ct, size_t len)
 {
+    static const struct {
+        const char *type;
+        size_t len;
+    } files[] = {{"text/csv", 8},     {"text/plain", 10},
+                 {"application/csv", 15}, {"application/vnd.ms-excel", 24},
+                 {"application/octet-stream", 24}};
     if (!ct)
         return CHARSET_NONE;
     const char *end = ct + len;
@@ -68,7 +77,87 @@ enum charset_kind charset_of(const char *ct, size_t len)
             continue;
         return charset_value(p, end);
     }
+    while (ct < end && *ct == ' ')
+        ct++;
+    size_t tl = 0; /* the media type, up to its parameters */
+    while (ct + tl < end && ct[tl] != ';' && ct[tl] != ' ')
+        tl++;
+    if (tl >= 4 && strncasecmp(ct + tl - 4, "json", 4) == 0)
+        return CHARSET_OTHER;
+    for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++)
+        if (tl == files[k].len && strncasecmp(ct, files[k].type, tl) == 0)
+            return CHARSET_GUESS;
     return CHARSET_NONE;
+}
+
+/* Length of the well-formed UTF-8 sequence at d (n bytes there), 0 if it
+ * is not one, or SIZE_MAX if it is cut by the end. */
+static size_t utf8_len(const uint8_t *d, size_t n)
+{
+    uint8_t c = d[0];
+    size_t need = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+                : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (!need)
+        return 0;
+    for (size_t k = 1; k < need; k++) {
+        if (k >= n)
+            return SIZE_MAX;
+        if ((d[k] & 0xc0) != 0x80)
+            return 0;
+    }
+    return need;
+}
+
+/* The same for a GB18030 character. */
+static size_t gb_len(const uint8_t *d, size_t n)
+{
+    uint8_t c = d[0];
+    if (c < 0x80)
+        return 1;
+    if (c == 0x80 || c == 0xff)
+        return 0;
+    if (n < 2)
+        return SIZE_MAX;
+    if ((d[1] >= 0x40 && d[1] <= 0x7e) || (d[1] >= 0x80 && d[1] <= 0xfe))
+        return 2;
+    if (d[1] < 0x30 || d[1] > 0x39)
+        return 0;
+    if (n < 4)
+        return SIZE_MAX;
+    return d[2] >= 0x81 && d[2] <= 0xfe && d[3] >= 0x30 && d[3] <= 0x39 ? 4 : 0;
+}
+
+enum charset_kind charset_guess(const uint8_t *d, size_t len)
+{
+    size_t n = len < 4096 ? len : 4096, high = 0;
+    bool utf8 = true;
+    for (size_t i = 0; i < n;) {
+        if (d[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t l = utf8_len(d + i, n - i);
+        if (l == SIZE_MAX)
+            break; /* cut by the end: UTF-8 so far */
+        if (!l) {
+            utf8 = false;
+            break;
+        }
+        i += l;
+    }
+    if (utf8)
+        return CHARSET_OTHER;
+    high = 0;
+    for (size_t i = 0; i < n;) {
+        size_t l = gb_len(d + i, n - i);
+        if (l == SIZE_MAX)
+            break;
+        if (!l)
+            return CHARSET_OTHER;
+        high += l > 1;
+        i += l;
+    }
+    return high >= 4 ? CHARSET_GB18030 : CHARSET_OTHER; /* 4 characters: 8 bytes or more */
 }
 
 enum charset_kind charset_sniff_html(const uint8_t *d, size_t len)

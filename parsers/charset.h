@@ -17,13 +17,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum charset_kind { CHARSET_OTHER = 0, CHARSET_GB18030 = 1, CHARSET_NONE = 2 };
+enum charset_kind {
+    CHARSET_OTHER = 0,   /* UTF-8 or another charset, declared or implied */
+    CHARSET_GB18030 = 1, /* GBK, GB2312 or GB18030 */
+    CHARSET_NONE = 2,    /* not said: an HTML page may say it in its head */
+    CHARSET_GUESS = 3,   /* not said, and a file that may well be GBK (CSV, text) */
+};
 
 /* What the charset parameter of a Content-Type value (len bytes, no
  * terminator needed) names: CHARSET_GB18030 for gbk, gb2312, gb18030,
- * x-gbk, cp936, windows-936, euc-cn (any case, quoted or not),
- * CHARSET_NONE when it has no charset parameter, otherwise CHARSET_OTHER
- * (UTF-8, anything else). */
+ * x-gbk, cp936, windows-936, euc-cn (any case, quoted or not); with no
+ * charset parameter CHARSET_GUESS for text/csv, text/plain,
+ * application/csv, application/vnd.ms-excel and application/octet-stream
+ * (files an Excel user saves, often in GBK), CHARSET_OTHER for JSON (UTF-8
+ * by RFC 8259) and CHARSET_NONE for the rest; otherwise CHARSET_OTHER. */
 enum charset_kind charset_of(const char *content_type, size_t len);
 
 /* An HTML page's own say, for a body whose Content-Type has no charset:
@@ -31,6 +38,11 @@ enum charset_kind charset_of(const char *content_type, size_t len);
  * charset=gbk>` or the http-equiv form), if the body opens with '<' after
  * blanks. CHARSET_OTHER for anything else. */
 enum charset_kind charset_sniff_html(const uint8_t *d, size_t len);
+
+/* A body that did not say (CHARSET_GUESS): GB18030 when its first 4 KiB
+ * hold at least 8 bytes past ASCII, are not UTF-8, and are well-formed
+ * GB18030 (a character cut at the end allowed). CHARSET_OTHER otherwise. */
+enum charset_kind charset_guess(const uint8_t *d, size_t len);
 
 struct charset_carry {
     uint8_t n;

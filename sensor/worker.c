@@ -1171,7 +1171,8 @@ static void tx_body(void *ud, struct http_tx *tx, enum http_dir dir, const uint8
         }
         if (!t->zip[dir] && w->gens[t->gen].g &&
             (tx->charset[dir] == CHARSET_GB18030 ||
-             (tx->charset[dir] == CHARSET_NONE && charset_sniff_html(data, len))) &&
+             (tx->charset[dir] == CHARSET_NONE && charset_sniff_html(data, len)) ||
+             (tx->charset[dir] == CHARSET_GUESS && charset_guess(data, len))) &&
             (w->cs || (w->cs = charset_new()))) {
             /* GBK text (a legacy system's pages, an Excel user's CSV): the
              * patterns are written for UTF-8 */

@@ -25,7 +25,8 @@ the calls over loopback while `leakhound -i lo` captures them:
     of JSON sent deflate (zlib streams it);
   - U-3003: 10 calls to a SOAP service, the account in the envelope
     (`xml: operatorId`), the answers XML; U-4004: 10 calls that name the
-    account in the path (`path: {after: staff}`);
+    account in the path (`path: {after: staff}`); U-5005: a CSV export in
+    GBK served as text/csv with no charset, as made for Excel;
   - U-8888: the export button: 3,000 customers in an .xlsx (a ZIP of
     deflated XML: shared strings, numeric cells), written by zipfile;
   - U-2002: 150 lookups of consecutive waybill numbers.
@@ -246,6 +247,19 @@ def handler(world):
                 self.reply({"staff": acct, "customers": people}, call)
                 return
             acct = q["staff"]
+            if path.endswith("/export.csv"):  # the older export: a CSV in GBK, for Excel
+                people = [person(int(q["from"]) + k) for k in range(int(q["n"]))]
+                world.sent((acct, 0), people)
+                body = ("姓名,手机,身份证,地址,邮箱\r\n" + "".join(
+                    "%s,%s,%s,%s,%s\r\n" % (p["name"], p["mobile"], p["idcard"], p["addr"], p["email"])
+                    for p in people)).encode("gbk")
+                self.send_response(200)
+                self.send_header("Content-Type", "text/csv")  # no charset: Excel's own
+                self.send_header("Content-Disposition", 'attachment; filename="customers.csv"')
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             if path.endswith("/export.xlsx"):  # the export button: a spreadsheet
                 people = [person(int(q["from"]) + k) for k in range(int(q["n"]))]
                 world.sent((acct, 0), people)
@@ -298,6 +312,8 @@ def clients(port, only_clerk=False):
         c.getresponse().read()
     c.close()
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/erp/v3/customers/export.csv?staff=U-5005&from=9900&n=50")
+    c.getresponse().read()              # a CSV in GBK that does not say so
     c.request("GET", "/erp/v3/customers/export.xlsx?staff=U-8888&from=6000&n=3000")
     c.getresponse().read()              # the export button: 3,000 customers in an .xlsx
     c.close()
@@ -307,7 +323,7 @@ def clients(port, only_clerk=False):
                   headers={"Accept-Encoding": "gzip"})
         c.getresponse().read()
     c.close()
-    return 20 + 12 + 2 + 10 + 10 + 1 + 150
+    return 20 + 12 + 2 + 10 + 10 + 1 + 1 + 150
 
 
 def settle(lv):
@@ -664,7 +680,7 @@ def scenario_erp(lh, src, d):
     check(via == {"U-1001": {"json:operator.id"}, "U-6666": {"json:operator.id"},
                   "U-7777": {"json:operator.id"}, "U-2002": {"query:staff"},
                   "U-8888": {"query:staff"}, "U-3003": {"xml:operatorId"},
-                  "U-4004": {"path:staff"}},
+                  "U-4004": {"path:staff"}, "U-5005": {"query:staff"}},
           "each call names its account, and how (%s)" % sorted((k, sorted(v)) for k, v in via.items()))
     check(counts_match(world, http_ev),
           "every response's phones, IDs, addresses and (the site's own pattern) emails counted as sent")
@@ -689,6 +705,10 @@ def scenario_erp(lh, src, d):
     check(alerts.get("U-8888", set()) >= {"erp_bulk", "erp_pull"},
           "U-8888, the spreadsheet export: bulk response and record volume (%s)"
           % sorted(alerts.get("U-8888", [])))
+    gb = [e["http"] for e in http_ev if e["account"]["id"] == "U-5005"]
+    check(len(gb) == 1 and "gb18030" in gb[0].get("flags", []),
+          "a CSV in GBK served as text/csv with no charset: recognised and read as UTF-8 (%s)"
+          % [x.get("flags") for x in gb])
     xl = [e["http"] for e in http_ev if e["account"]["id"] == "U-8888"]
     check(len(xl) == 1 and "zip" in xl[0].get("flags", []),
           "the .xlsx was read as a ZIP archive, member by member (%s)"

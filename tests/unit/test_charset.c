@@ -70,6 +70,24 @@ int main(void)
     CHECK_EQ(charset_of("text/html; charset=utf-8", sizeof("text/html; charset=utf-8") - 1), CHARSET_OTHER);
     CHECK_EQ(charset_of("text/html; charset=gbkx", sizeof("text/html; charset=gbkx") - 1), CHARSET_OTHER);
     CHECK_EQ(charset_of("text/html", sizeof("text/html") - 1), CHARSET_NONE);
+    CHECK_EQ(charset_of("text/csv", sizeof("text/csv") - 1), CHARSET_GUESS);
+    CHECK_EQ(charset_of("application/octet-stream; name=a.csv",
+                        sizeof("application/octet-stream; name=a.csv") - 1), CHARSET_GUESS);
+    CHECK_EQ(charset_of("application/json", sizeof("application/json") - 1), CHARSET_OTHER);
+    CHECK_EQ(charset_of("application/problem+json", sizeof("application/problem+json") - 1),
+             CHARSET_OTHER);
+    CHECK_EQ(charset_of("text/csv; charset=utf-8", sizeof("text/csv; charset=utf-8") - 1),
+             CHARSET_OTHER);
+
+    /* a file that did not say: GBK when it is not UTF-8 and is GB18030 */
+    CHECK_EQ(charset_guess((const uint8_t *)GB, sizeof(GB) - 1), CHARSET_GB18030);
+    CHECK_EQ(charset_guess((const uint8_t *)UTF8, sizeof(UTF8) - 1), CHARSET_OTHER);
+    CHECK_EQ(charset_guess((const uint8_t *)"name,mobile\r\nzhang,13812345678\r\n", 32),
+             CHARSET_OTHER); /* ASCII: nothing to convert */
+    CHECK_EQ(charset_guess((const uint8_t *)"\xb9\xe3,1", 4), CHARSET_OTHER); /* too little */
+    CHECK_EQ(charset_guess((const uint8_t *)"\xb9\xe3\xb6\xab\xca\xa1\xc9\xee\xff\xff", 10),
+             CHARSET_OTHER); /* 0xff: neither */
+    CHECK_EQ(charset_guess((const uint8_t *)GB, 5), CHARSET_OTHER); /* 2 characters and a cut one */
     CHECK_EQ(charset_of(NULL, 0), CHARSET_NONE);
 
     /* a page that says it in its head, where the header did not */
