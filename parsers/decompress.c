@@ -170,6 +170,15 @@ static void zd_drop(struct decomp *d, struct layer *L)
     L->zd_charged = 0;
 }
 
+/* The zstd layer cannot go on (an error, or past the budget when over):
+ * its window is let go now, and the body goes on raw. */
+static void zd_fail(struct decomp *d, struct layer *L, bool over)
+{
+    d->mem_hit |= over;
+    zd_drop(d, L);
+    fail(d);
+}
+
 /* ---- the layers' decoders --------------------------------------------------- */
 
 static bool layer_init(struct decomp *d, struct layer *L, uint8_t b0, uint8_t b1)
@@ -183,17 +192,14 @@ static bool layer_init(struct decomp *d, struct layer *L, uint8_t b0, uint8_t b1
         return true;
     }
     if (L->coding == DECOMP_ZSTD) {
+        L->inited = true;
         if (!(L->zd = ZSTD_createDCtx()) ||
             ZSTD_isError(ZSTD_DCtx_setParameter(L->zd, ZSTD_d_windowLogMax, DECOMP_ZSTD_WLOG))) {
-            zd_drop(d, L);
-            fail(d);
+            zd_fail(d, L, false);
             return false;
         }
-        L->inited = true;
         if (!zd_charge(d, L)) {
-            d->mem_hit = true;
-            zd_drop(d, L);
-            fail(d);
+            zd_fail(d, L, true);
             return false;
         }
         return true;
@@ -314,9 +320,7 @@ static size_t run_zstd(struct decomp *d, size_t li, const uint8_t *in, size_t le
         produced(d, li, zout.pos);
         if (d->status != DECOMP_OK) break;
         if (ZSTD_isError(r) || !fits) {
-            d->mem_hit |= !fits;
-            zd_drop(d, L); /* nothing more will be decoded: let its window go now */
-            fail(d);
+            zd_fail(d, L, !fits);
             break;
         }
         /* a full output buffer may hide more; otherwise done with this input */

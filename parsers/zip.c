@@ -24,7 +24,7 @@
 #define SEEK_MAX 28    /* a data descriptor: signature, CRC, two 8-byte sizes */
 #define OUT_CHUNK 16384
 
-enum state { S_HDR, S_NAME, S_DEFLATE, S_STORED, S_SKIP, S_SEEK, S_END };
+enum state { S_HDR, S_NAME, S_DEFLATE, S_STORED, S_SKIP, S_SEEK };
 
 struct zip {
     struct zip_config cfg;
@@ -104,13 +104,19 @@ static bool emit(struct zip *z, const uint8_t *d, size_t n)
     return true;
 }
 
+/* A member's data is over: look for the next header. */
+static void seek_next(struct zip *z)
+{
+    z->st = S_SEEK;
+    z->seek = 0;
+    z->window = 0;
+}
+
 /* A member ended: a newline keeps values of two members apart. */
 static void member_end(struct zip *z)
 {
     (void)emit(z, (const uint8_t *)"\n", 1);
-    z->st = S_SEEK;
-    z->seek = 0;
-    z->window = 0;
+    seek_next(z);
 }
 
 /* The header and its extra field are read: decide how the data is read. */
@@ -155,7 +161,7 @@ static void member_start(struct zip *z)
             return;
         }
         z->left = z->csize;
-        z->st = z->left ? S_STORED : S_SEEK;
+        z->st = S_STORED;
         if (!z->left) member_end(z);
         return;
     }
@@ -166,11 +172,7 @@ static void member_start(struct zip *z)
     }
     z->left = z->csize;
     z->st = S_SKIP;
-    if (!z->left) {
-        z->st = S_SEEK;
-        z->seek = 0;
-        z->window = 0;
-    }
+    if (!z->left) seek_next(z);
 }
 
 /* Reads what it can of in; returns the bytes used (each counted in
@@ -261,11 +263,7 @@ static size_t step(struct zip *z, const uint8_t *in, size_t len)
             i += n;
             z->in_total += n;
             z->left -= n;
-            if (!z->left) {
-                z->st = S_SEEK;
-                z->seek = 0;
-                z->window = 0;
-            }
+            if (!z->left) seek_next(z);
             break;
         }
         case S_SEEK: {
@@ -284,7 +282,6 @@ static size_t step(struct zip *z, const uint8_t *in, size_t len)
                 z->st = S_HDR;
             } else if (z->seek >= 4 && (z->window == SIG_CENTRAL || z->window == SIG_END ||
                                         z->window == SIG_END64)) {
-                z->st = S_END;
                 z->status = ZIP_DONE; /* zip_feed hands on what follows */
                 return i;
             } else if (z->seek >= SEEK_MAX) {
@@ -295,9 +292,6 @@ static size_t step(struct zip *z, const uint8_t *in, size_t len)
             }
             break;
         }
-        case S_END:
-            z->status = ZIP_DONE;
-            break;
         }
     }
     return i;
